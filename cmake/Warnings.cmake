@@ -8,6 +8,7 @@ function(ol_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
   add_library(${name} STATIC ${ARG_SOURCES})
   add_library(ol::${name} ALIAS ${name})
+  set_target_properties(${name} PROPERTIES OUTPUT_NAME ol_${name})  # libol_crypto.a, not libcrypto.a
   target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
   target_link_libraries(${name} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
   ol_set_warnings(${name})
