@@ -49,6 +49,11 @@ std::vector<std::size_t> QuorumSignature::signers() const {
 }
 
 Status QuorumSignature::verify(const ValidatorSet& set, ByteView message) const {
+  return verify_each(set, [&](std::size_t) { return to_bytes(message); });
+}
+
+Status QuorumSignature::verify_each(
+    const ValidatorSet& set, const std::function<Bytes(std::size_t signer)>& message_for) const {
   if (validator_count_ != set.size()) {
     return make_error(Errc::verify, "signature bitmap covers " + std::to_string(validator_count_) +
                                         " validators, set has " + std::to_string(set.size()));
@@ -63,7 +68,7 @@ Status QuorumSignature::verify(const ValidatorSet& set, ByteView message) const 
                                         std::to_string(set.quorum()));
   }
   for (std::size_t i = 0; i < who.size(); ++i) {
-    if (!ed25519_verify(set.key(who[i]), message, signatures_[i])) {
+    if (!ed25519_verify(set.key(who[i]), message_for(who[i]), signatures_[i])) {
       return make_error(Errc::verify, "bad signature from validator " + std::to_string(who[i]));
     }
   }

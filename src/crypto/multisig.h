@@ -3,6 +3,7 @@
 // replace it without touching QuorumCert or TimeoutCert.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "codec/codec.h"
@@ -22,6 +23,11 @@ class QuorumSignature {
   /// Valid iff: the bitmap covers exactly `set.size()` validators, signer count ≥ set.quorum(),
   /// one signature per set bit, and every signature verifies over `message` under its signer's key.
   Status verify(const ValidatorSet& set, ByteView message) const;
+
+  /// Multi-message form (timeout certificates): as `verify`, but signer i signed
+  /// `message_for(i)`. Same shape checks; every signature must verify over its own message.
+  Status verify_each(const ValidatorSet& set,
+                     const std::function<Bytes(std::size_t signer)>& message_for) const;
 
   std::size_t signer_count() const { return signatures_.size(); }
   /// Signer indices in ascending order.
