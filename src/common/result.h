@@ -110,14 +110,15 @@ inline Status ok_status() { return {}; }
 #define OL_CONCAT(a, b) OL_CONCAT_INNER(a, b)
 
 /// Returns the error from the enclosing function if `expr` (a Result) failed.
-#define OL_TRY(expr)                                                  \
-  do {                                                                \
-    auto&& ol_try_result_ = (expr);                                   \
-    if (!ol_try_result_.ok()) return std::move(ol_try_result_).error(); \
+#define OL_TRY(expr) OL_TRY_IMPL(OL_CONCAT(ol_try_result_, __COUNTER__), expr)
+#define OL_TRY_IMPL(tmp, expr)                            \
+  do {                                                    \
+    auto&& tmp = (expr);                                  \
+    if (!tmp.ok()) return std::move(tmp).error();         \
   } while (0)
 
 /// `OL_TRY_ASSIGN(auto x, f());` declares/assigns x from a successful Result or returns its error.
-#define OL_TRY_ASSIGN(lhs, expr) OL_TRY_ASSIGN_IMPL(OL_CONCAT(ol_try_tmp_, __LINE__), lhs, expr)
+#define OL_TRY_ASSIGN(lhs, expr) OL_TRY_ASSIGN_IMPL(OL_CONCAT(ol_try_tmp_, __COUNTER__), lhs, expr)
 #define OL_TRY_ASSIGN_IMPL(tmp, lhs, expr)          \
   auto tmp = (expr);                                \
   if (!tmp.ok()) return std::move(tmp).error();     \
