@@ -36,11 +36,12 @@ case "$cmd" in
   devnet)
     deps
     build release
-    if [[ -x build/release/src/node/openliquid ]]; then
-      exec build/release/src/node/openliquid devnet "$@"
+    bin=build/release/src/node/openliquid
+    if [[ -x "$bin" ]] && "$bin" devnet --help >/dev/null 2>&1; then
+      exec "$bin" devnet "$@"
     fi
-    echo "ol devnet: the validator node (issue 7) is not built yet, so there is no devnet to run." >&2
-    echo "           What exists today: ./ol test runs the foundation, consensus and p2p suites." >&2
+    echo "ol devnet: the validator node is not built yet (issue 7), so there is no devnet to run." >&2
+    echo "           Today openliquid has keygen and init; ./ol test runs every suite that exists." >&2
     exit 2
     ;;
   build)

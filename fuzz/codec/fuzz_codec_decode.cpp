@@ -34,11 +34,13 @@ struct Record {
     } else if (rec.tag == 1) {
       OL_TRY_ASSIGN(rec.flag, r.boolean());
       OL_TRY_ASSIGN(rec.blob, r.bytes(256));
-      OL_TRY_ASSIGN(rec.list, r.vec<ol::Bytes>(16, 4, [](ol::codec::Reader& rr) { return rr.bytes(64); }));
+      OL_TRY_ASSIGN(rec.list,
+                    r.vec<ol::Bytes>(16, 4, [](ol::codec::Reader& rr) { return rr.bytes(64); }));
     } else {
       return ol::codec::Reader::unknown_tag("record", rec.tag);
     }
-    OL_TRY_ASSIGN(rec.id, r.optional<ol::FixedBytes<8>>([](ol::codec::Reader& rr) { return rr.fixed<8>(); }));
+    OL_TRY_ASSIGN(
+        rec.id, r.optional<ol::FixedBytes<8>>([](ol::codec::Reader& rr) { return rr.fixed<8>(); }));
     return rec;
   }
 };
@@ -59,8 +61,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size == 0) return 0;
   ol::ByteView input(data + 1, size - 1);
   switch (data[0] % 2) {
-    case 0: check_canonical<Record>(input); break;
-    case 1: check_canonical<ol::crypto::QuorumSignature>(input); break;
+    case 0:
+      check_canonical<Record>(input);
+      break;
+    case 1:
+      check_canonical<ol::crypto::QuorumSignature>(input);
+      break;
   }
   return 0;
 }

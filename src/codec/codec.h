@@ -68,7 +68,8 @@ class Writer {
  private:
   template <typename U>
   void put_le(U v) {
-    for (std::size_t i = 0; i < sizeof(U); ++i) buf_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+    for (std::size_t i = 0; i < sizeof(U); ++i)
+      buf_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
   }
   Bytes buf_;
 };

@@ -25,10 +25,14 @@ inline ByteView as_bytes(std::string_view s) {
 }
 
 /// Copies a byte view into an owned vector.
-inline Bytes to_bytes(ByteView v) { return Bytes(v.begin(), v.end()); }
+inline Bytes to_bytes(ByteView v) {
+  return Bytes(v.begin(), v.end());
+}
 
 /// Appends `src` to `dst`.
-inline void append(Bytes& dst, ByteView src) { dst.insert(dst.end(), src.begin(), src.end()); }
+inline void append(Bytes& dst, ByteView src) {
+  dst.insert(dst.end(), src.begin(), src.end());
+}
 
 /// Concatenates any number of byte views.
 template <typename... Views>

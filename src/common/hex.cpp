@@ -27,7 +27,8 @@ Result<Bytes> from_hex(std::string_view text) {
   if (text.size() >= 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) offset = 2;
   text.remove_prefix(offset);
   if (text.size() % 2 != 0) {
-    return make_error(Errc::invalid_argument, "hex string has odd length " + std::to_string(text.size()));
+    return make_error(Errc::invalid_argument,
+                      "hex string has odd length " + std::to_string(text.size()));
   }
   Bytes out(text.size() / 2);
   for (std::size_t i = 0; i < out.size(); ++i) {
@@ -35,7 +36,8 @@ Result<Bytes> from_hex(std::string_view text) {
     int lo = nibble(text[2 * i + 1]);
     if (hi < 0 || lo < 0) {
       std::size_t pos = offset + 2 * i + (hi < 0 ? 0 : 1);
-      return make_error(Errc::invalid_argument, "invalid hex character at position " + std::to_string(pos));
+      return make_error(Errc::invalid_argument,
+                        "invalid hex character at position " + std::to_string(pos));
     }
     out[i] = static_cast<std::uint8_t>((hi << 4) | lo);
   }

@@ -21,8 +21,9 @@ template <std::size_t N>
 Result<FixedBytes<N>> from_hex_fixed(std::string_view text) {
   OL_TRY_ASSIGN(Bytes raw, from_hex(text));
   if (raw.size() != N) {
-    return make_error(Errc::invalid_argument, "expected " + std::to_string(N) + " bytes of hex, got " +
-                                                  std::to_string(raw.size()));
+    return make_error(
+        Errc::invalid_argument,
+        "expected " + std::to_string(N) + " bytes of hex, got " + std::to_string(raw.size()));
   }
   FixedBytes<N> out{};
   std::copy(raw.begin(), raw.end(), out.begin());

@@ -12,12 +12,12 @@ namespace ol {
 /// Broad error categories; the message carries the detail a human needs.
 enum class Errc {
   invalid_argument,  // caller passed something malformed
-  decode,            // bytes did not decode (truncated, trailing, over bound, bad tag, non-canonical)
-  verify,            // a signature, hash or certificate failed verification
+  decode,  // bytes did not decode (truncated, trailing, over bound, bad tag, non-canonical)
+  verify,  // a signature, hash or certificate failed verification
   not_found,
-  io,                // file system, socket or database failure
-  limit,             // a configured capacity or rate limit was hit
-  state,             // operation not valid in the current state
+  io,     // file system, socket or database failure
+  limit,  // a configured capacity or rate limit was hit
+  state,  // operation not valid in the current state
   timeout,
   internal,
 };
@@ -33,7 +33,9 @@ struct Error {
   std::string to_string() const;
 };
 
-inline Error make_error(Errc code, std::string message) { return Error{code, std::move(message)}; }
+inline Error make_error(Errc code, std::string message) {
+  return Error{code, std::move(message)};
+}
 
 /// Holds either a value or an Error. `Result<void>` holds nothing on success.
 template <typename T>
@@ -102,7 +104,9 @@ class [[nodiscard]] Result<void> {
 
 using Status = Result<void>;
 
-inline Status ok_status() { return {}; }
+inline Status ok_status() {
+  return {};
+}
 
 }  // namespace ol
 
@@ -111,15 +115,15 @@ inline Status ok_status() { return {}; }
 
 /// Returns the error from the enclosing function if `expr` (a Result) failed.
 #define OL_TRY(expr) OL_TRY_IMPL(OL_CONCAT(ol_try_result_, __COUNTER__), expr)
-#define OL_TRY_IMPL(tmp, expr)                            \
-  do {                                                    \
-    auto&& tmp = (expr);                                  \
-    if (!tmp.ok()) return std::move(tmp).error();         \
+#define OL_TRY_IMPL(tmp, expr)                    \
+  do {                                            \
+    auto&& tmp = (expr);                          \
+    if (!tmp.ok()) return std::move(tmp).error(); \
   } while (0)
 
 /// `OL_TRY_ASSIGN(auto x, f());` declares/assigns x from a successful Result or returns its error.
 #define OL_TRY_ASSIGN(lhs, expr) OL_TRY_ASSIGN_IMPL(OL_CONCAT(ol_try_tmp_, __COUNTER__), lhs, expr)
-#define OL_TRY_ASSIGN_IMPL(tmp, lhs, expr)          \
-  auto tmp = (expr);                                \
-  if (!tmp.ok()) return std::move(tmp).error();     \
+#define OL_TRY_ASSIGN_IMPL(tmp, lhs, expr)      \
+  auto tmp = (expr);                            \
+  if (!tmp.ok()) return std::move(tmp).error(); \
   lhs = std::move(tmp).value()

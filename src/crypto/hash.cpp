@@ -48,7 +48,9 @@ static_assert(sizeof(crypto_hash_sha256_state) <= 128, "Sha256 state buffer too 
 Sha256::Sha256() {
   crypto_hash_sha256_init(new (state_) crypto_hash_sha256_state);
 }
-Sha256::~Sha256() { secure_wipe(state_, sizeof(state_)); }
+Sha256::~Sha256() {
+  secure_wipe(state_, sizeof(state_));
+}
 
 void Sha256::update(ByteView data) {
   crypto_hash_sha256_update(reinterpret_cast<crypto_hash_sha256_state*>(state_), data.data(),

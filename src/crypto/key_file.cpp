@@ -23,7 +23,8 @@ using nlohmann::json;
 Status write_secret_file(const std::filesystem::path& path, const std::string& contents) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
-    return make_error(Errc::io, "cannot create key file " + path.string() + ": " + std::strerror(errno));
+    return make_error(Errc::io,
+                      "cannot create key file " + path.string() + ": " + std::strerror(errno));
   }
   std::size_t done = 0;
   while (done < contents.size()) {
@@ -32,12 +33,14 @@ Status write_secret_file(const std::filesystem::path& path, const std::string& c
     if (n <= 0) {
       int err = errno;
       ::close(fd);
-      return make_error(Errc::io, "cannot write key file " + path.string() + ": " + std::strerror(err));
+      return make_error(Errc::io,
+                        "cannot write key file " + path.string() + ": " + std::strerror(err));
     }
     done += static_cast<std::size_t>(n);
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    return make_error(Errc::io, "cannot flush key file " + path.string() + ": " + std::strerror(errno));
+    return make_error(Errc::io,
+                      "cannot flush key file " + path.string() + ": " + std::strerror(errno));
   }
   return {};
 }
@@ -46,18 +49,21 @@ Result<json> read_json_file(const std::filesystem::path& path, std::size_t max_s
   std::error_code ec;
   auto size = std::filesystem::file_size(path, ec);
   if (ec) return make_error(Errc::not_found, "key file " + path.string() + ": " + ec.message());
-  if (size > max_size) return make_error(Errc::invalid_argument, "key file " + path.string() + " is too large");
+  if (size > max_size)
+    return make_error(Errc::invalid_argument, "key file " + path.string() + " is too large");
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
   json j = json::parse(ss.str(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) {
-    return make_error(Errc::invalid_argument, "key file " + path.string() + " is not a JSON object");
+    return make_error(Errc::invalid_argument,
+                      "key file " + path.string() + " is not a JSON object");
   }
   return j;
 }
 
-Result<std::string> string_field(const json& j, const char* name, const std::filesystem::path& path) {
+Result<std::string> string_field(const json& j, const char* name,
+                                 const std::filesystem::path& path) {
   auto it = j.find(name);
   if (it == j.end() || !it->is_string()) {
     return make_error(Errc::invalid_argument,
@@ -69,8 +75,8 @@ Result<std::string> string_field(const json& j, const char* name, const std::fil
 Status expect_type(const json& j, const char* type, const std::filesystem::path& path) {
   OL_TRY_ASSIGN(std::string t, string_field(j, "type", path));
   if (t != type) {
-    return make_error(Errc::invalid_argument, "key file " + path.string() + " holds a " + t +
-                                                  " key, expected " + type);
+    return make_error(Errc::invalid_argument,
+                      "key file " + path.string() + " holds a " + t + " key, expected " + type);
   }
   return {};
 }
@@ -96,12 +102,14 @@ Result<Ed25519KeyPair> load_ed25519_key_file(const std::filesystem::path& path) 
   OL_TRY_ASSIGN(std::string seed_hex, string_field(j, "seed", path));
   auto seed = from_hex_fixed<32>(seed_hex);
   if (!seed) {
-    return make_error(Errc::invalid_argument, "key file " + path.string() + ": seed: " + seed.error().message);
+    return make_error(Errc::invalid_argument,
+                      "key file " + path.string() + ": seed: " + seed.error().message);
   }
   OL_TRY_ASSIGN(auto key, Ed25519KeyPair::from_seed(*seed));
   OL_TRY_ASSIGN(std::string pub_hex, string_field(j, "public_key", path));
   if (pub_hex != to_hex(key.public_key().bytes)) {
-    return make_error(Errc::verify, "key file " + path.string() + ": public key does not match the seed");
+    return make_error(Errc::verify,
+                      "key file " + path.string() + ": public key does not match the seed");
   }
   OL_TRY_ASSIGN(std::string checksum, string_field(j, "checksum", path));
   if (checksum != ed25519_checksum(key)) {
@@ -130,11 +138,13 @@ Result<Secp256k1Key> load_secp256k1_key_file(const std::filesystem::path& path) 
   OL_TRY_ASSIGN(std::string addr_text, string_field(j, "address", path));
   auto addr = Address::parse(addr_text);
   if (!addr) {
-    return make_error(Errc::invalid_argument, "key file " + path.string() + ": address: " + addr.error().message);
+    return make_error(Errc::invalid_argument,
+                      "key file " + path.string() + ": address: " + addr.error().message);
   }
   if (*addr != key.address()) {
     // The address acts as the checksum: a corrupted secret derives a different address.
-    return make_error(Errc::verify, "key file " + path.string() + ": address does not match the secret (bad checksum)");
+    return make_error(Errc::verify, "key file " + path.string() +
+                                        ": address does not match the secret (bad checksum)");
   }
   return key;
 }

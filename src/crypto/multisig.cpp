@@ -5,11 +5,14 @@
 
 namespace ol::crypto {
 namespace {
-std::size_t bitmap_bytes(std::size_t n) { return (n + 7) / 8; }
+std::size_t bitmap_bytes(std::size_t n) {
+  return (n + 7) / 8;
+}
 }  // namespace
 
 Result<QuorumSignature> QuorumSignature::from_parts(
-    std::size_t validator_count, const std::vector<std::pair<std::size_t, Ed25519Signature>>& parts) {
+    std::size_t validator_count,
+    const std::vector<std::pair<std::size_t, Ed25519Signature>>& parts) {
   if (validator_count == 0 || validator_count > kMaxValidators) {
     return make_error(Errc::invalid_argument,
                       "validator count " + std::to_string(validator_count) + " out of range");
@@ -23,7 +26,8 @@ Result<QuorumSignature> QuorumSignature::from_parts(
   for (std::size_t i = 0; i < sorted.size(); ++i) {
     std::size_t idx = sorted[i].first;
     if (idx >= validator_count) {
-      return make_error(Errc::invalid_argument, "signer index " + std::to_string(idx) + " out of range");
+      return make_error(Errc::invalid_argument,
+                        "signer index " + std::to_string(idx) + " out of range");
     }
     if (i > 0 && sorted[i - 1].first == idx) {
       return make_error(Errc::invalid_argument, "signer " + std::to_string(idx) + " appears twice");

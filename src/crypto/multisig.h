@@ -18,7 +18,8 @@ class QuorumSignature {
   /// Builds from (validator index, signature) pairs over one message. Errors on an index out of
   /// range or a repeated index. Does not verify the signatures (the aggregator already did).
   static Result<QuorumSignature> from_parts(
-      std::size_t validator_count, const std::vector<std::pair<std::size_t, Ed25519Signature>>& parts);
+      std::size_t validator_count,
+      const std::vector<std::pair<std::size_t, Ed25519Signature>>& parts);
 
   /// Valid iff: the bitmap covers exactly `set.size()` validators, signer count ≥ set.quorum(),
   /// one signature per set bit, and every signature verifies over `message` under its signer's key.

@@ -19,7 +19,8 @@ namespace {
 const secp256k1_context* ctx() {
   static secp256k1_context* c = [] {
     detail::ensure_sodium();
-    secp256k1_context* created = secp256k1_context_create(SECP256K1_CONTEXT_SIGN | SECP256K1_CONTEXT_VERIFY);
+    secp256k1_context* created =
+        secp256k1_context_create(SECP256K1_CONTEXT_SIGN | SECP256K1_CONTEXT_VERIFY);
     unsigned char seed[32];
     randombytes_buf(seed, sizeof seed);
     int blinded = secp256k1_context_randomize(created, seed);  // side-channel blinding only
@@ -30,10 +31,9 @@ const secp256k1_context* ctx() {
 }
 
 // Half the group order n/2, big-endian: s above it is the malleable twin of a valid signature.
-constexpr FixedBytes<32> kHalfOrder = {0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                                       0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                                       0x5d, 0x57, 0x6e, 0x73, 0x57, 0xa4, 0x50, 0x1d,
-                                       0xdf, 0xe9, 0x2f, 0x46, 0x68, 0x1b, 0x20, 0xa0};
+constexpr FixedBytes<32> kHalfOrder = {
+    0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0x5d, 0x57, 0x6e, 0x73, 0x57, 0xa4, 0x50, 0x1d, 0xdf, 0xe9, 0x2f, 0x46, 0x68, 0x1b, 0x20, 0xa0};
 
 bool is_high_s(const std::uint8_t* s) {
   return std::memcmp(s, kHalfOrder.data(), 32) > 0;
@@ -55,9 +55,8 @@ std::string Address::to_checksum_hex() const {
 
 Result<Address> Address::parse(std::string_view text) {
   if (text.size() != 42 || text[0] != '0' || (text[1] != 'x' && text[1] != 'X')) {
-    return make_error(Errc::invalid_argument,
-                      "address must be 0x followed by 40 hex digits, got " + std::to_string(text.size()) +
-                          " characters");
+    return make_error(Errc::invalid_argument, "address must be 0x followed by 40 hex digits, got " +
+                                                  std::to_string(text.size()) + " characters");
   }
   OL_TRY_ASSIGN(auto raw, from_hex_fixed<20>(text));
   Address a{raw};
@@ -80,7 +79,8 @@ Address address_of(const Secp256k1PublicKey& key) {
   return a;
 }
 
-Result<Secp256k1PublicKey> recover_public_key(const Hash32& digest, const RecoverableSignature& sig) {
+Result<Secp256k1PublicKey> recover_public_key(const Hash32& digest,
+                                              const RecoverableSignature& sig) {
   const std::uint8_t v = sig.bytes[64];
   if (v > 1) return make_error(Errc::verify, "recovery id " + std::to_string(v) + " is not 0 or 1");
   if (is_high_s(sig.bytes.data() + 32)) {
@@ -124,7 +124,8 @@ Result<Secp256k1Key> Secp256k1Key::from_secret(ByteView secret) {
                       "secp256k1 secret must be 32 bytes, got " + std::to_string(secret.size()));
   }
   if (!secp256k1_ec_seckey_verify(ctx(), secret.data())) {
-    return make_error(Errc::invalid_argument, "secp256k1 secret is zero or not below the group order");
+    return make_error(Errc::invalid_argument,
+                      "secp256k1 secret is zero or not below the group order");
   }
   Secp256k1Key k;
   std::memcpy(k.secret_.data(), secret.data(), 32);
@@ -140,7 +141,9 @@ Result<Secp256k1Key> Secp256k1Key::from_secret(ByteView secret) {
 
 Secp256k1Key::Secp256k1Key(const Secp256k1Key&) = default;
 Secp256k1Key& Secp256k1Key::operator=(const Secp256k1Key&) = default;
-Secp256k1Key::~Secp256k1Key() { secure_wipe(secret_.data(), secret_.size()); }
+Secp256k1Key::~Secp256k1Key() {
+  secure_wipe(secret_.data(), secret_.size());
+}
 
 RecoverableSignature Secp256k1Key::sign(const Hash32& digest) const {
   secp256k1_ecdsa_recoverable_signature rs;

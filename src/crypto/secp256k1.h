@@ -36,7 +36,8 @@ Address address_of(const Secp256k1PublicKey& key);
 
 /// Recovers the signer's public key from a signature over a 32-byte digest. Rejects a recovery
 /// id above 1, r or s out of range, and high-s signatures (malleable twins).
-Result<Secp256k1PublicKey> recover_public_key(const Hash32& digest, const RecoverableSignature& sig);
+Result<Secp256k1PublicKey> recover_public_key(const Hash32& digest,
+                                              const RecoverableSignature& sig);
 
 /// recover_public_key then address_of.
 Result<Address> recover_address(const Hash32& digest, const RecoverableSignature& sig);
@@ -66,7 +67,8 @@ class Secp256k1Key {
   Address address_{};
 };
 
-/// User key file (JSON): {"type":"secp256k1","secret":"<64 hex>","address":"0x<EIP-55>"}, mode 0600.
+/// User key file (JSON): {"type":"secp256k1","secret":"<64 hex>","address":"0x<EIP-55>"}, mode
+/// 0600.
 Status save_secp256k1_key_file(const std::filesystem::path& path, const Secp256k1Key& key);
 Result<Secp256k1Key> load_secp256k1_key_file(const std::filesystem::path& path);
 

@@ -9,16 +9,21 @@
 namespace ol::crypto {
 namespace {
 
-std::string hex(const Hash32& h) { return to_hex(h); }
+std::string hex(const Hash32& h) {
+  return to_hex(h);
+}
 
 // FIPS 180-2 examples.
 TEST(Sha256, KnownAnswers) {
-  EXPECT_EQ(hex(sha256(as_bytes(""))), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  EXPECT_EQ(hex(sha256(as_bytes("abc"))), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(hex(sha256(as_bytes(""))),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(hex(sha256(as_bytes("abc"))),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(hex(sha256(as_bytes("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"))),
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
   Bytes million_a(1000000, 'a');
-  EXPECT_EQ(hex(sha256(million_a)), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  EXPECT_EQ(hex(sha256(million_a)),
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
 TEST(Sha256, IncrementalMatchesOneShot) {
@@ -33,8 +38,10 @@ TEST(Sha256, IncrementalMatchesOneShot) {
 
 // Ethereum's Keccak-256 (as used for addresses, tx hashes): distinct from SHA3-256.
 TEST(Keccak256, KnownAnswers) {
-  EXPECT_EQ(hex(keccak256(as_bytes(""))), "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470");
-  EXPECT_EQ(hex(keccak256(as_bytes("abc"))), "4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45");
+  EXPECT_EQ(hex(keccak256(as_bytes(""))),
+            "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470");
+  EXPECT_EQ(hex(keccak256(as_bytes("abc"))),
+            "4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45");
   // Solidity selector source: keccak256("transfer(address,uint256)") starts a9059cbb.
   EXPECT_EQ(hex(keccak256(as_bytes("transfer(address,uint256)"))).substr(0, 8), "a9059cbb");
   // Not SHA3-256 (whose empty-input digest is a7ffc6f8...).

@@ -57,8 +57,8 @@ TEST(Secp256k1, RecoverRejectsHighSAndBadRecoveryId) {
   EXPECT_FALSE(recover_address(digest, bad_v).ok());
 
   // s' = n - s is the malleable twin; it must be refused.
-  static const FixedBytes<32> n = *from_hex_fixed<32>(
-      "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141");
+  static const FixedBytes<32> n =
+      *from_hex_fixed<32>("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141");
   auto high = sig;
   int borrow = 0;
   for (int i = 31; i >= 0; --i) {
@@ -83,18 +83,18 @@ TEST(Secp256k1, RecoveryOfAnotherDigestGivesAnotherAddress) {
 
 TEST(Secp256k1, FromSecretRejectsZeroOrderAndWrongLength) {
   EXPECT_FALSE(Secp256k1Key::from_secret(Bytes(32, 0)).ok());
-  EXPECT_FALSE(Secp256k1Key::from_secret(*from_hex(
-                   "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"))
+  EXPECT_FALSE(Secp256k1Key::from_secret(
+                   *from_hex("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"))
                    .ok());
   EXPECT_FALSE(Secp256k1Key::from_secret(Bytes(31, 1)).ok());
 }
 
 // EIP-55's own examples.
 TEST(Address, Eip55ChecksumExamples) {
-  for (const char* text : {"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
-                           "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
-                           "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB",
-                           "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb"}) {
+  for (const char* text :
+       {"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
+        "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB",
+        "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb"}) {
     auto a = Address::parse(text);
     ASSERT_TRUE(a.ok()) << text;
     EXPECT_EQ(a->to_checksum_hex(), text);
