@@ -1,0 +1,67 @@
+// A node's configuration file (TOML). Every field has a default except what `init` writes.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace ol::node {
+
+struct NetworkConfig {
+  std::string listen = "/ip4/127.0.0.1/tcp/26600";  // multiaddr this node listens on
+  std::vector<std::string> bootstrap;               // multiaddrs dialled at start
+  std::uint32_t max_peers = 50;
+  std::uint32_t heartbeat_ms = 1000;  // gossipsub heartbeat
+  std::uint32_t connection_timeout_ms = 5000;
+  std::uint32_t redial_base_ms = 250;  // backoff for lost validator connections
+  std::uint32_t redial_cap_ms = 10'000;
+  std::uint32_t peer_max_msgs_per_sec = 20'000;  // inbound rate limits per peer
+  std::uint64_t peer_max_bytes_per_sec = 64ull << 20;
+};
+
+struct RpcConfig {
+  std::string listen = "127.0.0.1:8600";  // HTTP/JSON; loopback unless the operator says otherwise
+};
+
+struct ConsensusConfig {
+  std::uint32_t round_timeout_base_ms = 1000;
+  std::uint32_t round_timeout_cap_ms = 30'000;
+  std::uint32_t max_block_txs = 5000;
+  std::uint32_t max_block_bytes = 4u << 20;
+};
+
+struct StorageConfig {
+  std::string path = "data";      // relative to the home directory
+  std::uint64_t keep_blocks = 0;  // 0 = archival (keep every block body)
+};
+
+struct MempoolConfig {
+  std::uint32_t capacity = 100'000;  // transactions; beyond it admission says "mempool full"
+};
+
+struct NodeConfig {
+  std::string log_level = "info";
+  std::string validator_key = "validator_key.json";  // relative to home; absent = full node
+  std::string genesis = "genesis.json";              // relative to home
+  NetworkConfig network;
+  RpcConfig rpc;
+  ConsensusConfig consensus;
+  StorageConfig storage;
+  MempoolConfig mempool;
+
+  /// Serializes to TOML (what `init` writes).
+  std::string to_toml() const;
+};
+
+/// Parses TOML text. Unknown keys are errors (a typo must not silently fall back to a default);
+/// errors name the key and the problem. `origin` names the file in messages.
+Result<NodeConfig> parse_config(std::string_view toml_text, const std::string& origin = "config");
+
+/// Reads and parses `path`.
+Result<NodeConfig> load_config(const std::filesystem::path& path);
+
+}  // namespace ol::node

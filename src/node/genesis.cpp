@@ -1,0 +1,155 @@
+#include "node/genesis.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "common/hex.h"
+
+namespace ol::node {
+
+using nlohmann::json;
+
+std::string amount_to_string(types::Amount v) {
+  if (v == 0) return "0";
+  std::string s;
+  while (v > 0) {
+    s.push_back(static_cast<char>('0' + static_cast<int>(v % 10)));
+    v /= 10;
+  }
+  return {s.rbegin(), s.rend()};
+}
+
+Result<types::Amount> parse_amount(std::string_view text) {
+  if (text.empty() || text.size() > 39) {
+    return make_error(Errc::invalid_argument, "amount must be 1 to 39 decimal digits");
+  }
+  types::Amount v = 0;
+  const types::Amount max = ~types::Amount(0);
+  for (char c : text) {
+    if (c < '0' || c > '9') {
+      return make_error(Errc::invalid_argument,
+                        "amount '" + std::string(text) + "' is not decimal");
+    }
+    auto d = static_cast<unsigned>(c - '0');
+    if (v > (max - d) / 10) return make_error(Errc::invalid_argument, "amount exceeds 2^128 - 1");
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+Result<crypto::ValidatorSet> Genesis::validator_set() const {
+  std::vector<crypto::Ed25519PublicKey> keys;
+  for (const auto& v : validators) keys.push_back(v.public_key);
+  return crypto::ValidatorSet::create(std::move(keys));
+}
+
+std::string Genesis::to_json() const {
+  json j;
+  j["chain_id"] = chain_id;
+  j["genesis_time_ms"] = genesis_time_ms;
+  j["validators"] = json::array();
+  for (const auto& v : validators) {
+    j["validators"].push_back(
+        {{"public_key", to_hex(v.public_key.bytes)}, {"p2p_address", v.p2p_address}});
+  }
+  j["allocations"] = json::array();
+  for (const auto& a : allocations) {
+    j["allocations"].push_back(
+        {{"address", a.address.to_checksum_hex()}, {"balance", amount_to_string(a.balance)}});
+  }
+  if (faucet) j["faucet"] = faucet->to_checksum_hex();
+  return j.dump(2) + "\n";
+}
+
+namespace {
+
+Error bad(const std::string& origin, const std::string& what) {
+  return make_error(Errc::invalid_argument, origin + ": " + what);
+}
+
+Result<std::string> get_string(const json& obj, const char* key, const std::string& where,
+                               const std::string& origin) {
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_string())
+    return bad(origin, where + "." + key + " must be a string");
+  return it->get<std::string>();
+}
+
+Result<std::uint64_t> get_u64(const json& obj, const char* key, const std::string& origin) {
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_number_unsigned()) {
+    return bad(origin, std::string(key) + " must be a non-negative integer");
+  }
+  return it->get<std::uint64_t>();
+}
+
+}  // namespace
+
+Result<Genesis> parse_genesis(std::string_view json_text, const std::string& origin) {
+  json j = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return bad(origin, "not a JSON object");
+  Genesis g;
+  OL_TRY_ASSIGN(g.chain_id, get_u64(j, "chain_id", origin));
+  OL_TRY_ASSIGN(g.genesis_time_ms, get_u64(j, "genesis_time_ms", origin));
+
+  auto vals = j.find("validators");
+  if (vals == j.end() || !vals->is_array() || vals->empty()) {
+    return bad(origin, "validators must be a non-empty array");
+  }
+  if (vals->size() > crypto::QuorumSignature::kMaxValidators)
+    return bad(origin, "too many validators");
+  for (std::size_t i = 0; i < vals->size(); ++i) {
+    const auto& v = (*vals)[i];
+    std::string where = "validators[" + std::to_string(i) + "]";
+    if (!v.is_object()) return bad(origin, where + " must be an object");
+    OL_TRY_ASSIGN(std::string key_hex, get_string(v, "public_key", where, origin));
+    auto key = from_hex_fixed<32>(key_hex);
+    if (!key) return bad(origin, where + ".public_key: " + key.error().message);
+    OL_TRY_ASSIGN(std::string addr, get_string(v, "p2p_address", where, origin));
+    g.validators.push_back({crypto::Ed25519PublicKey{*key}, addr});
+  }
+  auto set = g.validator_set();
+  if (!set) return bad(origin, set.error().message);
+
+  auto allocs = j.find("allocations");
+  if (allocs != j.end()) {
+    if (!allocs->is_array()) return bad(origin, "allocations must be an array");
+    std::set<crypto::Address> seen;
+    for (std::size_t i = 0; i < allocs->size(); ++i) {
+      const auto& a = (*allocs)[i];
+      std::string where = "allocations[" + std::to_string(i) + "]";
+      if (!a.is_object()) return bad(origin, where + " must be an object");
+      OL_TRY_ASSIGN(std::string addr_text, get_string(a, "address", where, origin));
+      auto addr = crypto::Address::parse(addr_text);
+      if (!addr) return bad(origin, where + ".address: " + addr.error().message);
+      OL_TRY_ASSIGN(std::string bal_text, get_string(a, "balance", where, origin));
+      auto bal = parse_amount(bal_text);
+      if (!bal) return bad(origin, where + ".balance: " + bal.error().message);
+      if (!seen.insert(*addr).second)
+        return bad(origin, where + ": duplicate address " + addr_text);
+      g.allocations.push_back({*addr, *bal});
+    }
+  }
+  if (auto f = j.find("faucet"); f != j.end()) {
+    if (!f->is_string()) return bad(origin, "faucet must be an address string");
+    auto addr = crypto::Address::parse(f->get<std::string>());
+    if (!addr) return bad(origin, "faucet: " + addr.error().message);
+    bool funded = std::any_of(g.allocations.begin(), g.allocations.end(),
+                              [&](const GenesisAllocation& a) { return a.address == *addr; });
+    if (!funded) return bad(origin, "faucet has no allocation");
+    g.faucet = *addr;
+  }
+  return g;
+}
+
+Result<Genesis> load_genesis(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) return make_error(Errc::not_found, "cannot read genesis file " + path.string());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_genesis(ss.str(), path.string());
+}
+
+}  // namespace ol::node

@@ -1,0 +1,25 @@
+// `openliquid init`: keys, genesis and one config per validator for a local network.
+#pragma once
+
+#include <filesystem>
+
+#include "node/genesis.h"
+
+namespace ol::node {
+
+struct InitOptions {
+  std::size_t validators = 4;
+  std::filesystem::path dir;
+  std::uint16_t base_p2p_port = 26600;  // validator i listens on base + i
+  std::uint16_t base_rpc_port = 8600;   // validator i serves RPC on base + i
+  std::uint64_t chain_id = 1337;
+  std::string host = "127.0.0.1";
+};
+
+/// Creates `dir` (which must not exist or be empty) holding:
+///   genesis.json, faucet_key.json (secp256k1, the funded devnet faucet),
+///   node<i>/{config.toml, validator_key.json, genesis.json} for i in [0, validators).
+/// Port ranges are checked to fit below 65536 and not to overlap. Returns the genesis written.
+Result<Genesis> init_network(const InitOptions& opts);
+
+}  // namespace ol::node
