@@ -1,0 +1,34 @@
+// VerifiedTransaction: a transaction whose signature this node has checked, with the recovered
+// sender, id and encoded size cached beside it. Created once per node per transaction (at
+// mempool admission, or on first sight in a proposal) and then shared by the mempool, proposals
+// and execution, so the signature is never recovered twice.
+#pragma once
+
+#include <memory>
+
+#include "crypto/hash.h"
+#include "types/transaction.h"
+
+namespace ol::types {
+
+struct VerifiedTransaction {
+  Transaction tx;
+  crypto::Address sender;        // recovered from tx.signature; never taken from a peer
+  Hash32 hash{};                 // tx.hash()
+  std::size_t encoded_size = 0;  // canonical encoding length
+
+  /// Runs tx.validate(chain_id) (chain id, shape, signature recovery) once and caches the
+  /// results. Errors are validate()'s.
+  static Result<VerifiedTransaction> verify(Transaction tx, std::uint64_t chain_id) {
+    OL_TRY_ASSIGN(crypto::Address sender, tx.validate(chain_id));
+    Bytes encoded = codec::encode(tx);
+    VerifiedTransaction v{std::move(tx), sender, {}, encoded.size()};
+    v.hash = crypto::keccak256(encoded);
+    return v;
+  }
+};
+
+/// Shared, immutable: the mempool, a proposal and execution hold the same object.
+using TxRef = std::shared_ptr<const VerifiedTransaction>;
+
+}  // namespace ol::types
