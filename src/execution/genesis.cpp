@@ -42,7 +42,10 @@ Status Genesis::validate() const {
     return make_error(Errc::limit, "genesis has too many allocations");
   }
   for (const auto& a : allocations) OL_TRY(add(a));
-  if (faucet) OL_TRY(add(*faucet));
+  if (faucet && !seen.contains(*faucet)) {
+    return make_error(Errc::invalid_argument,
+                      "genesis faucet " + faucet->to_checksum_hex() + " has no allocation");
+  }
   return ok_status();
 }
 
@@ -53,14 +56,18 @@ Hash32 Genesis::hash() const {
 void Genesis::encode(codec::Writer& w) const {
   w.u64(chain_id);
   w.vec(allocations, encode_allocation);
-  w.optional(faucet, encode_allocation);
+  w.optional(faucet, [](codec::Writer& wr, const crypto::Address& a) { wr.fixed(a.bytes); });
 }
 
 Result<Genesis> Genesis::decode(codec::Reader& r) {
   Genesis g;
   OL_TRY_ASSIGN(g.chain_id, r.u64());
   OL_TRY_ASSIGN(g.allocations, r.vec<Allocation>(kMaxAllocations, 36, decode_allocation));
-  OL_TRY_ASSIGN(g.faucet, r.optional<Allocation>(decode_allocation));
+  OL_TRY_ASSIGN(g.faucet,
+                r.optional<crypto::Address>([](codec::Reader& rd) -> Result<crypto::Address> {
+                  OL_TRY_ASSIGN(auto bytes, rd.fixed<20>());
+                  return crypto::Address{bytes};
+                }));
   return g;
 }
 

@@ -18,16 +18,16 @@ struct Allocation {
 
 struct Genesis {
   std::uint64_t chain_id = 0;
-  /// Initial balances. Order does not matter (the state is built sorted); an address may appear
-  /// once, and the total must fit in 128 bits.
+  /// Initial balances. An address may appear once and the total must fit in 128 bits. The order
+  /// is part of the genesis hash but not of the state (which is built sorted).
   std::vector<Allocation> allocations;
-  /// The devnet faucet: an ordinary account funded at genesis whose key the devnet tooling holds
-  /// and spends from to fund users. Absent on a production chain.
-  std::optional<Allocation> faucet;
+  /// The devnet faucet: an ordinary allocated account whose key the devnet tooling holds and
+  /// spends from to fund users (the same shape as node::Genesis). Absent on a production chain.
+  std::optional<crypto::Address> faucet;
 
   static constexpr std::size_t kMaxAllocations = 1'000'000;
 
-  /// Duplicate addresses (faucet included) or a total above 2^128-1 are errors.
+  /// Duplicate addresses, a total above 2^128-1 or a faucet without an allocation are errors.
   Status validate() const;
   /// tagged_hash("openliquid/genesis/v1", canonical encoding). A database remembers the genesis
   /// it was created with and refuses another.

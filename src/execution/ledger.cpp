@@ -84,7 +84,6 @@ Result<std::unique_ptr<Ledger>> Ledger::in_memory(const Genesis& genesis) {
   ledger->chain_id_ = genesis.chain_id;
   std::map<crypto::Address, Account> all;
   for (const auto& a : genesis.allocations) all[a.account] = Account{a.balance, 0};
-  if (genesis.faucet) all[genesis.faucet->account] = Account{genesis.faucet->balance, 0};
   ledger->accounts_.insert(all.begin(), all.end());
   ledger->root_ = state_root_step(genesis.hash(), 0, all);
   ledger->height_ = 0;

@@ -52,8 +52,10 @@ crypto::Address carol() {
 Genesis test_genesis() {
   Genesis g;
   g.chain_id = kChainId;
-  g.allocations = {{alice().address(), 1000}, {bob().address(), 50}};
-  g.faucet = Allocation{faucet().address(), Amount(1) << 100};
+  g.allocations = {{alice().address(), 1000},
+                   {bob().address(), 50},
+                   {faucet().address(), Amount(1) << 100}};
+  g.faucet = faucet().address();
   return g;
 }
 
@@ -99,11 +101,11 @@ TEST(Genesis, RejectsDuplicatesAndSupplyOverflow) {
   auto dup = test_genesis();
   dup.allocations.push_back({alice().address(), 1});
   EXPECT_EQ(Ledger::in_memory(dup).error().code, Errc::invalid_argument);
-  auto faucet_dup = test_genesis();
-  faucet_dup.faucet->account = bob().address();
-  EXPECT_FALSE(faucet_dup.validate().ok());
+  auto unfunded_faucet = test_genesis();
+  unfunded_faucet.faucet = carol();
+  EXPECT_FALSE(unfunded_faucet.validate().ok());
   auto overflow = test_genesis();
-  overflow.allocations[0].balance = ~Amount(0);
+  overflow.allocations[0].balance = ~Amount(0) - (Amount(1) << 100) - 49;
   EXPECT_FALSE(overflow.validate().ok());
 }
 
