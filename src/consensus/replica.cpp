@@ -1,0 +1,321 @@
+#include "consensus/replica.h"
+
+#include <algorithm>
+
+namespace ol::consensus {
+
+Replica::Replica(const crypto::ValidatorSet& set, ValidatorIndex self, crypto::Ed25519KeyPair key,
+                 ReplicaConfig config, RecoveryState recovery, SafetyStorage& storage,
+                 const LeaderElection& leaders, PayloadSource& payloads,
+                 const CommittedBlocks* committed)
+    : set_(set),
+      self_(self),
+      config_(config),
+      genesis_id_(Block::genesis().compute_id()),
+      leaders_(leaders),
+      payloads_(payloads),
+      committed_(committed),
+      safety_(std::move(key), self, storage, recovery.safety),
+      tree_(recovery.root, recovery.root_qc),
+      pacemaker_(config.pacemaker, recovery.root_qc.round + 1),
+      votes_(set),
+      timeouts_(set),
+      high_qc_(recovery.root_qc) {}
+
+template <typename F>
+Effects Replica::run(std::uint64_t now_ms, F&& handle) {
+  now_ms_ = now_ms;
+  out_.clear();
+  handle();
+  // Messages to ourselves (our vote when we lead the next round, our own proposal and timeout)
+  // go through the same validation as anyone else's, after the input that produced them.
+  while (!self_inbox_.empty()) {
+    Message m = std::move(self_inbox_.front());
+    self_inbox_.pop_front();
+    dispatch(self_, m);
+  }
+  return std::move(out_);
+}
+
+Effects Replica::start(std::uint64_t now_ms) {
+  return run(now_ms, [&] { enter_new_round_if_advanced(); });
+}
+
+Effects Replica::on_message(std::uint64_t now_ms, ValidatorIndex from, const Message& message) {
+  return run(now_ms, [&] {
+    if (from >= set_.size()) return void(++stats_.invalid);
+    dispatch(from, message);
+  });
+}
+
+Effects Replica::on_timer(std::uint64_t now_ms, Round round) {
+  return run(now_ms, [&] {
+    if (round != current_round()) return;  // a timer from a round already left
+    const TimeoutCert* tc = tc_opening_current_round();
+    auto timeout = safety_.timeout(round, high_qc_, tc);
+    if (timeout.ok()) broadcast(TimeoutMsg{std::move(*timeout), pacemaker_.last_tc()});
+    // Re-arm: until the round ends, the timeout is re-sent each period (messages may be lost).
+    out_.push_back(SetTimer{round, pacemaker_.round_timeout_ms()});
+  });
+}
+
+Effects Replica::on_block_executed(std::uint64_t now_ms, const Hash32& block_id,
+                                   const Hash32& state_root) {
+  return run(now_ms, [&] {
+    if (tree_.contains(block_id)) executed_roots_[block_id] = state_root;
+  });
+}
+
+void Replica::dispatch(ValidatorIndex from, const Message& message) {
+  std::visit([&](const auto& m) { handle(from, m); }, message);
+  enter_new_round_if_advanced();
+}
+
+// ---- certificates ----------------------------------------------------------------------------
+
+bool Replica::verify_qc(const QuorumCert& qc) {
+  auto key = std::make_pair(qc.round, qc.block_id);
+  if (auto it = verified_qcs_.find(key); it != verified_qcs_.end() && it->second == qc) return true;
+  if (!qc.verify(set_, genesis_id_).ok()) return false;
+  verified_qcs_.insert_or_assign(key, qc);
+  return true;
+}
+
+bool Replica::verify_tc(const TimeoutCert& tc) {
+  if (pacemaker_.last_tc() && *pacemaker_.last_tc() == tc) return true;
+  return tc.verify(set_, genesis_id_).ok();
+}
+
+void Replica::process_qc(ValidatorIndex from, const QuorumCert& qc) {
+  if (qc.round > high_qc_.round) high_qc_ = qc;
+  pacemaker_.advance_on_qc(qc.round);
+  if (!tree_.contains(qc.block_id)) {
+    if (qc.round > tree_.root().round) request_blocks(from, qc.block_id);
+    return;
+  }
+  tree_.record_qc(qc);
+  auto candidate = tree_.commit_candidate(qc);
+  if (!candidate) return;
+  const QuorumCert& certifies_candidate = tree_.find(qc.block_id)->justify;
+  for (auto& c : tree_.commit(*candidate, certifies_candidate)) {
+    out_.push_back(Commit{std::move(c.block), std::move(c.certificate)});
+  }
+  const Round root_round = tree_.root().round;
+  verified_qcs_.erase(verified_qcs_.begin(), verified_qcs_.lower_bound({root_round, Hash32{}}));
+  std::erase_if(executed_roots_, [&](const auto& e) { return !tree_.contains(e.first); });
+}
+
+void Replica::process_tc(const TimeoutCert& tc) {
+  pacemaker_.advance_on_tc(tc);
+}
+
+const TimeoutCert* Replica::tc_opening_current_round() const {
+  const auto& tc = pacemaker_.last_tc();
+  return tc && tc->round + 1 == current_round() ? &*tc : nullptr;
+}
+
+void Replica::enter_new_round_if_advanced() {
+  const Round round = current_round();
+  if (round != timer_round_) {
+    timer_round_ = round;
+    out_.push_back(SetTimer{round, pacemaker_.round_timeout_ms()});
+    votes_.prune_below(round);
+    timeouts_.prune_below(round);
+    proposals_seen_.erase(proposals_seen_.begin(), proposals_seen_.lower_bound(round));
+  }
+  maybe_propose();
+}
+
+// ---- proposing and voting --------------------------------------------------------------------
+
+void Replica::maybe_propose() {
+  const Round round = current_round();
+  if (leaders_.leader(round) != self_ || proposed_round_ >= round) return;
+  const QuorumCert& hqc = tree_.highest_qc();
+  const TimeoutCert* tc = tc_opening_current_round();
+  // Propose only what an honest replica could vote for; otherwise wait for sync or a TC.
+  if (!rules::safe_to_vote(round, hqc.round, tc)) return;
+  const Block* parent = tree_.find(hqc.block_id);
+  if (parent == nullptr) return;
+
+  Block b;
+  b.round = round;
+  b.height = parent->height + 1;
+  b.parent_id = hqc.block_id;
+  b.justify = hqc;
+  b.proposer = self_;
+  b.timestamp_ms = std::max(now_ms_, parent->timestamp_ms);
+  if (auto it = executed_roots_.find(hqc.block_id); it != executed_roots_.end()) {
+    b.state_root = it->second;
+  }
+  b.payload = payloads_.next_payload(round, b.height, b.parent_id);
+  const Hash32 id = b.compute_id();
+  proposed_round_ = round;
+  ProposalMsg p{std::move(b), tc ? std::optional<TimeoutCert>(*tc) : std::nullopt,
+                safety_.sign_proposal(id)};
+  broadcast(std::move(p));
+}
+
+void Replica::handle(ValidatorIndex from, const ProposalMsg& m) {
+  const Block& b = m.block;
+  if (b.round == 0 || b.proposer >= set_.size() || b.proposer != leaders_.leader(b.round) ||
+      !b.validate_shape().ok()) {
+    return void(++stats_.invalid);
+  }
+  const Hash32 id = b.compute_id();
+  if (!crypto::ed25519_verify(set_.key(b.proposer), types::proposal_digest(id), m.signature) ||
+      !verify_qc(b.justify)) {
+    return void(++stats_.invalid);
+  }
+  const TimeoutCert* tc = nullptr;
+  if (m.tc) {
+    if (m.tc->round + 1 != b.round || !verify_tc(*m.tc)) return void(++stats_.invalid);
+    tc = &*m.tc;
+  }
+  process_qc(from, b.justify);
+  if (tc) process_tc(*tc);
+  if (b.round < current_round()) return void(++stats_.stale);
+
+  auto [seen, first] = proposals_seen_.emplace(b.round, id);
+  if (!first && seen->second != id) return void(++stats_.equivocations);
+  if (!tree_.contains(b.parent_id)) {
+    waiting_proposal_.emplace(from, m);
+    request_blocks(from, b.parent_id);
+    return;
+  }
+  if (Status s = tree_.insert(b, id); !s) return void(++stats_.invalid);
+  out_.push_back(PersistBlock{b});
+  try_vote(b, id, tc);
+}
+
+void Replica::try_vote(const Block& block, const Hash32& id, const TimeoutCert* tc) {
+  if (block.round != current_round()) return;
+  const Block* parent = tree_.find(block.parent_id);
+  if (parent == nullptr || block.timestamp_ms < parent->timestamp_ms ||
+      block.timestamp_ms > now_ms_ + config_.max_clock_drift_ms) {
+    return;
+  }
+  auto vote = safety_.vote(block, id, tc);
+  if (!vote.ok()) return;
+  send(leaders_.leader(block.round + 1), std::move(*vote));
+}
+
+void Replica::handle(ValidatorIndex from, const Vote& m) {
+  if (leaders_.leader(m.round + 1) != self_) return void(++stats_.invalid);  // not ours to count
+  auto qc = votes_.add(m, {current_round(), current_round() + config_.round_window});
+  if (!qc) return;
+  verified_qcs_.insert_or_assign({qc->round, qc->block_id}, *qc);
+  process_qc(from, *qc);
+}
+
+// ---- timeouts ----------------------------------------------------------------------------
+
+void Replica::handle(ValidatorIndex from, const TimeoutMsg& m) {
+  const Timeout& t = m.timeout;
+  if (t.author >= set_.size() || t.high_qc.round >= t.round || !verify_qc(t.high_qc) ||
+      (m.last_tc && !verify_tc(*m.last_tc))) {
+    return void(++stats_.invalid);
+  }
+  process_qc(from, t.high_qc);
+  if (m.last_tc) process_tc(*m.last_tc);
+  if (t.round < current_round() && from != self_) {
+    // The sender is behind: hand it our certificates once per round.
+    auto& last = helped_[from];
+    if (last < current_round()) {
+      last = current_round();
+      send(from, SyncInfo{high_qc_, pacemaker_.last_tc()});
+    }
+  }
+  auto tc = timeouts_.add(t, {current_round(), current_round() + config_.round_window});
+  if (tc) process_tc(*tc);
+}
+
+void Replica::handle(ValidatorIndex from, const SyncInfo& m) {
+  if (!verify_qc(m.high_qc) || (m.last_tc && !verify_tc(*m.last_tc))) {
+    return void(++stats_.invalid);
+  }
+  process_qc(from, m.high_qc);
+  if (m.last_tc) process_tc(*m.last_tc);
+}
+
+// ---- block sync --------------------------------------------------------------------------
+
+void Replica::request_blocks(ValidatorIndex from, const Hash32& id) {
+  if (from == self_) from = leaders_.leader(current_round());  // ask someone else
+  if (from == self_) from = (self_ + 1) % static_cast<ValidatorIndex>(set_.size());
+  if (requested_.size() >= 64) requested_.clear();  // bound; lost requests are simply re-made
+  requested_.insert(id);
+  ++stats_.sync_requests;
+  out_.push_back(RequestBlocks{from, SyncRequest{id, tree_.root().height}});
+}
+
+void Replica::handle(ValidatorIndex from, const SyncRequest& m) {
+  std::vector<Block> blocks;
+  Hash32 cur = m.block_id;
+  while (blocks.size() < kMaxSyncBlocks) {
+    std::optional<Block> b;
+    if (const Block* in_tree = tree_.find(cur)) {
+      b = *in_tree;
+    } else if (committed_ != nullptr) {
+      b = committed_->find(cur);
+    }
+    if (!b || b->height <= m.above_height || b->round == 0) break;
+    cur = b->parent_id;
+    blocks.push_back(std::move(*b));
+  }
+  if (!blocks.empty()) send(from, SyncResponse{std::move(blocks)});
+}
+
+void Replica::handle(ValidatorIndex from, const SyncResponse& m) {
+  if (m.blocks.empty()) return void(++stats_.invalid);
+  // Authenticity by hash chain: the newest block must be one we asked for (its id came from a
+  // verified QC or a validated proposal's parent), and each next block must be its parent.
+  std::vector<Hash32> ids;
+  ids.reserve(m.blocks.size());
+  for (const auto& b : m.blocks) ids.push_back(b.compute_id());
+  if (requested_.count(ids[0]) == 0) return void(++stats_.unsolicited);
+  for (std::size_t i = 0; i + 1 < m.blocks.size(); ++i) {
+    if (m.blocks[i].parent_id != ids[i + 1]) return void(++stats_.invalid);
+  }
+  requested_.erase(ids[0]);
+  // Insert oldest first. The chain's QCs were verified by the honest voters that certified its
+  // newest block, so they are trusted here without re-checking signatures.
+  for (std::size_t i = m.blocks.size(); i-- > 0;) {
+    const Block& b = m.blocks[i];
+    if (tree_.contains(ids[i])) continue;
+    if (b.height <= tree_.root().height || !b.validate_shape().ok()) continue;
+    if (!tree_.contains(b.parent_id)) {
+      if (i + 1 == m.blocks.size()) request_blocks(from, b.parent_id);  // more history needed
+      break;
+    }
+    if (!tree_.insert(b, ids[i]).ok()) return void(++stats_.invalid);
+    out_.push_back(PersistBlock{b});
+    process_qc(from, b.justify);
+  }
+  process_qc(from, high_qc_);  // its block may have just arrived
+  retry_waiting_proposal();
+}
+
+void Replica::retry_waiting_proposal() {
+  if (!waiting_proposal_ || !tree_.contains(waiting_proposal_->second.block.parent_id)) return;
+  auto [from, p] = std::move(*waiting_proposal_);
+  waiting_proposal_.reset();
+  handle(from, p);
+}
+
+// ---- output ------------------------------------------------------------------------------
+
+void Replica::send(ValidatorIndex to, Message m) {
+  if (to == self_) {
+    self_inbox_.push_back(std::move(m));
+  } else {
+    out_.push_back(SendTo{to, std::move(m)});
+  }
+}
+
+void Replica::broadcast(Message m) {
+  self_inbox_.push_back(m);
+  out_.push_back(Broadcast{std::move(m)});
+}
+
+}  // namespace ol::consensus

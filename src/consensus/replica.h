@@ -1,0 +1,134 @@
+// Replica: one validator's two-chain HotStuff, as a deterministic state machine.
+//
+// Inputs are method calls (a message from a peer, a timer firing, a block executed); each
+// returns the effects to apply, in order. No sockets, clocks, threads or databases inside: the
+// node wires effects to the network and RocksDB, the simulator to its virtual network. The same
+// inputs in the same order give the same effects.
+//
+//   proposal ─► validate ─► certificates (QC/TC) ─► insert in BlockTree ─► SafetyRules::vote ─►
+//   vote to next leader ─► VoteAggregator ─► QC ─► commit rule, Pacemaker enters next round ─►
+//   leader proposes on its highest QC (or the TC).   Timer ─► SafetyRules::timeout ─► broadcast
+//   ─► TimeoutAggregator ─► TC ─► Pacemaker enters next round.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <set>
+
+#include "consensus/aggregator.h"
+#include "consensus/block_tree.h"
+#include "consensus/effects.h"
+#include "consensus/leader_election.h"
+#include "consensus/pacemaker.h"
+#include "consensus/payload_source.h"
+#include "consensus/safety_rules.h"
+
+namespace ol::consensus {
+
+struct ReplicaConfig {
+  PacemakerConfig pacemaker;
+  /// Votes and timeouts are accepted for rounds [current, current + window].
+  Round round_window = 16;
+  /// A block stamped further than this ahead of the local clock is not voted for.
+  std::uint64_t max_clock_drift_ms = 10'000;
+};
+
+/// Where a replica starts: genesis on first boot; after a restart, the last committed block with
+/// a QC for it, and the SafetyData storage last saved. Highest QC and TC are relearned from peers.
+struct RecoveryState {
+  Block root = Block::genesis();
+  QuorumCert root_qc = QuorumCert::genesis(Block::genesis().compute_id());
+  SafetyData safety;
+};
+
+/// Dropped inputs by reason (plus the aggregators' own counts).
+struct ReplicaStats {
+  std::size_t invalid = 0;        // failed validation (signature, shape, membership, linkage)
+  std::size_t stale = 0;          // for a round already left
+  std::size_t equivocations = 0;  // a second, different proposal from a leader in one round
+  std::size_t unsolicited = 0;    // sync responses nobody asked for
+  std::size_t sync_requests = 0;
+};
+
+class Replica {
+ public:
+  /// `set`, `storage`, `leaders`, `payloads` and `committed` (may be null) must outlive the
+  /// replica. `key` is validator `self`'s key in `set`.
+  Replica(const crypto::ValidatorSet& set, ValidatorIndex self, crypto::Ed25519KeyPair key,
+          ReplicaConfig config, RecoveryState recovery, SafetyStorage& storage,
+          const LeaderElection& leaders, PayloadSource& payloads, const CommittedBlocks* committed);
+
+  /// Arms the first round's timer, and proposes if this replica leads it.
+  Effects start(std::uint64_t now_ms);
+  /// A message from validator `from` (authenticated by the transport). Invalid input is dropped
+  /// and counted; it never changes safety state.
+  Effects on_message(std::uint64_t now_ms, ValidatorIndex from, const Message& message);
+  /// The timer armed by SetTimer{round} fired.
+  Effects on_timer(std::uint64_t now_ms, Round round);
+  /// Execution finished `block_id` with `state_root`; later proposals on it carry that root.
+  Effects on_block_executed(std::uint64_t now_ms, const Hash32& block_id, const Hash32& state_root);
+
+  Round current_round() const { return pacemaker_.current_round(); }
+  const QuorumCert& high_qc() const { return high_qc_; }
+  const BlockTree& tree() const { return tree_; }
+  const SafetyData& safety_data() const { return safety_.data(); }
+  const ReplicaStats& stats() const { return stats_; }
+  const DropCounts& vote_drops() const { return votes_.drops(); }
+  const DropCounts& timeout_drops() const { return timeouts_.drops(); }
+
+ private:
+  template <typename F>
+  Effects run(std::uint64_t now_ms, F&& handle);
+  void dispatch(ValidatorIndex from, const Message& message);
+
+  void handle(ValidatorIndex from, const ProposalMsg& m);
+  void handle(ValidatorIndex from, const Vote& m);
+  void handle(ValidatorIndex from, const TimeoutMsg& m);
+  void handle(ValidatorIndex from, const SyncInfo& m);
+  void handle(ValidatorIndex from, const SyncRequest& m);
+  void handle(ValidatorIndex from, const SyncResponse& m);
+
+  bool verify_qc(const QuorumCert& qc);
+  bool verify_tc(const TimeoutCert& tc);
+  void process_qc(ValidatorIndex from, const QuorumCert& qc);
+  void process_tc(const TimeoutCert& tc);
+  void try_vote(const Block& block, const Hash32& id, const TimeoutCert* tc);
+  void enter_new_round_if_advanced();
+  void maybe_propose();
+  void request_blocks(ValidatorIndex from, const Hash32& id);
+  void retry_waiting_proposal();
+  const TimeoutCert* tc_opening_current_round() const;
+  void send(ValidatorIndex to, Message m);
+  void broadcast(Message m);
+
+  const crypto::ValidatorSet& set_;
+  ValidatorIndex self_;
+  ReplicaConfig config_;
+  Hash32 genesis_id_;
+  const LeaderElection& leaders_;
+  PayloadSource& payloads_;
+  const CommittedBlocks* committed_;
+
+  SafetyRules safety_;
+  BlockTree tree_;
+  Pacemaker pacemaker_;
+  VoteAggregator votes_;
+  TimeoutAggregator timeouts_;
+
+  QuorumCert high_qc_;  // highest verified QC, its block known or not
+  std::map<std::pair<Round, Hash32>, QuorumCert> verified_qcs_;
+  std::map<Round, Hash32> proposals_seen_;  // first valid proposal per round
+  std::optional<std::pair<ValidatorIndex, ProposalMsg>> waiting_proposal_;  // parent being synced
+  std::set<Hash32> requested_;                                              // outstanding syncs
+  std::map<Hash32, Hash32> executed_roots_;
+  std::map<ValidatorIndex, Round> helped_;  // last round a lagging peer was sent SyncInfo
+  Round timer_round_ = 0;
+  Round proposed_round_ = 0;
+  ReplicaStats stats_;
+
+  std::uint64_t now_ms_ = 0;
+  Effects out_;
+  std::deque<Message> self_inbox_;
+};
+
+}  // namespace ol::consensus

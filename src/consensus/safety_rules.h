@@ -1,0 +1,131 @@
+// SafetyRules: the only component that signs votes and timeouts, and the two-chain rules that
+// keep an honest validator from ever signing two conflicting things (after Aptos'
+// safety_rules_2chain). Its state is persisted through SafetyStorage before any signature is
+// returned, so a crash and restart never signs anything that conflicts with what left before.
+#pragma once
+
+#include <optional>
+
+#include "codec/codec.h"
+#include "crypto/ed25519.h"
+#include "types/block.h"
+#include "types/timeout.h"
+#include "types/vote.h"
+
+namespace ol::consensus {
+
+using types::Round;
+
+/// Everything SafetyRules must remember across restarts.
+struct SafetyData {
+  Round last_voted_round = 0;            // highest round voted or timed out in
+  Round one_chain_round = 0;             // highest QC round seen in a block this replica voted for
+  Round highest_timeout_round = 0;       // highest round this replica signed a timeout for
+  std::optional<types::Vote> last_vote;  // re-sent verbatim if asked to vote again in its round
+
+  void encode(codec::Writer& w) const;
+  static Result<SafetyData> decode(codec::Reader& r);
+  bool operator==(const SafetyData&) const = default;
+};
+
+/// Durable home of SafetyData. `save` must not return until the data would survive a crash.
+class SafetyStorage {
+ public:
+  virtual ~SafetyStorage() = default;
+  virtual Status save(const SafetyData& data) = 0;
+};
+
+/// In-memory storage for tests and the simulator (survives a simulated crash by construction).
+class MemorySafetyStorage final : public SafetyStorage {
+ public:
+  Status save(const SafetyData& data) override {
+    if (fail_next_) {
+      fail_next_ = false;
+      return make_error(Errc::io, "injected safety storage failure");
+    }
+    data_ = data;
+    ++writes_;
+    return {};
+  }
+  const SafetyData& data() const { return data_; }
+  std::size_t writes() const { return writes_; }
+  void fail_next_save() { fail_next_ = true; }
+
+ private:
+  SafetyData data_;
+  std::size_t writes_ = 0;
+  bool fail_next_ = false;
+};
+
+/// The two-chain rules, each a pure predicate named after what it guarantees.
+namespace rules {
+
+/// Vote rule 1: never vote twice in a round, never go back.  round > last_voted_round.
+bool is_new_round(Round round, Round last_voted_round);
+
+/// Vote rule 2 (happy path): the block extends the previous round's certified block.
+///   block.round == block.qc.round + 1
+bool extends_previous_round(Round block_round, Round qc_round);
+
+/// Vote rule 3 (after a timeout): the block directly follows a TC and extends a QC at least as
+/// high as any QC its signers held.
+///   block.round == tc.round + 1  ∧  block.qc.round ≥ tc.highest_qc_round
+bool follows_timeout_with_highest_qc(Round block_round, Round qc_round,
+                                     const types::TimeoutCert* tc);
+
+/// safe_to_vote: rule 2 ∨ rule 3.
+bool safe_to_vote(Round block_round, Round qc_round, const types::TimeoutCert* tc);
+
+/// Timeout rule 1: never time out in a round before one already voted in.
+///   round ≥ last_voted_round
+bool is_not_past_round(Round round, Round last_voted_round);
+
+/// Timeout rule 2: the round was entered by a QC or a TC.
+///   round == qc.round + 1  ∨  round == tc.round + 1
+bool is_next_round_of_qc_or_tc(Round round, Round qc_round, const types::TimeoutCert* tc);
+
+/// Timeout rule 3: the carried QC is at least the one-chain round (the highest QC already acted
+/// on), so a timeout never hides a QC its signer voted on top of.
+///   qc.round ≥ one_chain_round
+bool carries_one_chain_qc(Round qc_round, Round one_chain_round);
+
+/// safe_to_timeout: rule 2 ∧ rule 3.
+bool safe_to_timeout(Round round, Round qc_round, const types::TimeoutCert* tc,
+                     Round one_chain_round);
+
+}  // namespace rules
+
+class SafetyRules {
+ public:
+  /// `data` is what storage last saved (default-constructed on first start).
+  SafetyRules(crypto::Ed25519KeyPair key, types::ValidatorIndex self, SafetyStorage& storage,
+              SafetyData data);
+
+  /// Signs a vote for `block` (whose id is `block_id`); `tc` is the TC for block.round - 1 if
+  /// the proposal carried one. Re-asked for the block it already voted for in that round, it
+  /// returns the same vote. Errors (state unchanged): a different block in an already-voted
+  /// round, a rule violated, or storage failed.
+  Result<types::Vote> vote(const types::Block& block, const Hash32& block_id,
+                           const types::TimeoutCert* tc);
+
+  /// Signs a timeout for `round` carrying `high_qc`; `last_tc` is the TC that opened `round`, if
+  /// any. Errors (state unchanged): a rule violated or storage failed.
+  Result<types::Timeout> timeout(Round round, const types::QuorumCert& high_qc,
+                                 const types::TimeoutCert* last_tc);
+
+  /// Signs a proposal digest (a leader's own block). Proposals carry no safety state: the
+  /// leader's vote for its block goes through vote().
+  crypto::Ed25519Signature sign_proposal(const Hash32& block_id) const;
+
+  const SafetyData& data() const { return data_; }
+
+ private:
+  Status persist(const SafetyData& next);
+
+  crypto::Ed25519KeyPair key_;
+  types::ValidatorIndex self_;
+  SafetyStorage& storage_;
+  SafetyData data_;
+};
+
+}  // namespace ol::consensus
