@@ -13,7 +13,7 @@ Hash32 timeout_digest(Round round, Round hqc_round) {
   return crypto::tagged_hash("openliquid/timeout/v1", w.data());
 }
 
-Status Timeout::verify(const crypto::ValidatorSet& set, const Hash32& genesis_id) const {
+Status Timeout::verify_signature(const crypto::ValidatorSet& set) const {
   if (author >= set.size()) return make_error(Errc::verify, "timeout from unknown validator");
   if (high_qc.round >= round)
     return make_error(Errc::verify, "timeout's QC is not below its round");
@@ -21,6 +21,11 @@ Status Timeout::verify(const crypto::ValidatorSet& set, const Hash32& genesis_id
     return make_error(Errc::verify,
                       "bad timeout signature from validator " + std::to_string(author));
   }
+  return {};
+}
+
+Status Timeout::verify(const crypto::ValidatorSet& set, const Hash32& genesis_id) const {
+  OL_TRY(verify_signature(set));
   return high_qc.verify(set, genesis_id);
 }
 

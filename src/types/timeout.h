@@ -20,8 +20,10 @@ struct Timeout {
   ValidatorIndex author = 0;
   crypto::Ed25519Signature signature;
 
-  /// Ok iff author is in `set`, high_qc.round < round, the signature verifies, and high_qc
-  /// verifies.
+  /// Ok iff author is in `set`, high_qc.round < round, and the author's signature verifies
+  /// (high_qc itself not checked: callers that cache verified QCs check it separately).
+  Status verify_signature(const crypto::ValidatorSet& set) const;
+  /// verify_signature, then high_qc verifies.
   Status verify(const crypto::ValidatorSet& set, const Hash32& genesis_id) const;
 
   void encode(codec::Writer& w) const;

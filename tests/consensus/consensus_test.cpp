@@ -1,1 +1,476 @@
+// The consensus rules, each stated as the rule it checks.
 #include <gtest/gtest.h>
+
+#include "consensus/aggregator.h"
+#include "consensus/block_tree.h"
+#include "consensus/leader_election.h"
+#include "consensus/pacemaker.h"
+#include "consensus/replica.h"
+#include "consensus/safety_rules.h"
+
+namespace ol::consensus {
+namespace {
+
+using types::TimeoutCert;
+
+struct Committee {
+  std::vector<crypto::Ed25519KeyPair> keys;
+  crypto::ValidatorSet set;
+  static Committee make(std::size_t n) {
+    std::vector<crypto::Ed25519KeyPair> keys;
+    std::vector<crypto::Ed25519PublicKey> pubs;
+    for (std::size_t i = 0; i < n; ++i) {
+      FixedBytes<32> seed{};
+      seed[0] = static_cast<std::uint8_t>(i + 1);
+      keys.push_back(*crypto::Ed25519KeyPair::from_seed(seed));
+      pubs.push_back(keys.back().public_key());
+    }
+    return Committee{std::move(keys), *crypto::ValidatorSet::create(pubs)};
+  }
+  Vote vote(ValidatorIndex i, const Hash32& id, Round r) const {
+    return Vote{id, r, i, keys[i].sign(types::vote_digest(id, r))};
+  }
+  QuorumCert qc(const Hash32& id, Round r) const {
+    std::vector<std::pair<std::size_t, crypto::Ed25519Signature>> parts;
+    for (std::size_t i = 0; i < set.quorum(); ++i)
+      parts.emplace_back(i, keys[i].sign(types::vote_digest(id, r)));
+    return QuorumCert{id, r, *crypto::QuorumSignature::from_parts(set.size(), parts)};
+  }
+  types::Timeout timeout(ValidatorIndex i, Round r, const QuorumCert& hqc) const {
+    return types::Timeout{r, hqc, i, keys[i].sign(types::timeout_digest(r, hqc.round))};
+  }
+};
+
+TimeoutCert tc_with(Round round, Round highest_qc_round) {
+  TimeoutCert tc;
+  tc.round = round;
+  tc.high_qc.round = highest_qc_round;
+  return tc;
+}
+
+const Hash32 kGenesisId = Block::genesis().compute_id();
+
+// A block at `round` on `parent` (id `parent_id`), certified parent by `justify`.
+Block child_of(const Block& parent, const Hash32& parent_id, Round round,
+               const QuorumCert& justify) {
+  Block b;
+  b.round = round;
+  b.height = parent.height + 1;
+  b.parent_id = parent_id;
+  b.justify = justify;
+  b.payload = std::vector<types::Command>{Bytes{static_cast<std::uint8_t>(round)}};
+  return b;
+}
+
+// ---- voting rules: one test per clause -------------------------------------------------------
+
+TEST(VoteRule, VotesOnlyInARoundAboveTheLastVotedRound) {
+  EXPECT_TRUE(rules::is_new_round(6, 5));
+  EXPECT_FALSE(rules::is_new_round(5, 5));
+  EXPECT_FALSE(rules::is_new_round(4, 5));
+}
+
+TEST(VoteRule, VotesForABlockWhoseRoundIsItsQcRoundPlusOne) {
+  EXPECT_TRUE(rules::extends_previous_round(8, 7));
+  EXPECT_FALSE(rules::extends_previous_round(9, 7));
+  EXPECT_TRUE(rules::safe_to_vote(8, 7, nullptr));
+  EXPECT_FALSE(rules::safe_to_vote(9, 7, nullptr));
+}
+
+TEST(VoteRule, VotesAfterATcWhenRoundIsTcRoundPlusOneAndQcIsAtLeastTheTcsHighestQc) {
+  const auto tc = tc_with(8, 6);
+  EXPECT_TRUE(rules::follows_timeout_with_highest_qc(9, 6, &tc));
+  EXPECT_TRUE(rules::follows_timeout_with_highest_qc(9, 7, &tc));
+  EXPECT_TRUE(rules::safe_to_vote(9, 6, &tc));
+}
+
+TEST(VoteRule, RefusesAfterATcWhenTheQcIsBelowTheTcsHighestQc) {
+  const auto tc = tc_with(8, 6);
+  EXPECT_FALSE(rules::follows_timeout_with_highest_qc(9, 5, &tc));
+  EXPECT_FALSE(rules::safe_to_vote(9, 5, &tc));
+}
+
+TEST(VoteRule, RefusesATcThatIsNotTheDirectlyPrecedingRound) {
+  const auto tc = tc_with(7, 6);
+  EXPECT_FALSE(rules::follows_timeout_with_highest_qc(9, 6, &tc));
+  EXPECT_FALSE(rules::safe_to_vote(9, 6, &tc));
+  EXPECT_FALSE(rules::follows_timeout_with_highest_qc(9, 6, nullptr));
+}
+
+// ---- timeout rules: one test per clause ------------------------------------------------------
+
+TEST(TimeoutRule, NeverTimesOutARoundBelowTheLastVotedRound) {
+  EXPECT_TRUE(rules::is_not_past_round(5, 5)) << "may time out the round it voted in";
+  EXPECT_TRUE(rules::is_not_past_round(6, 5));
+  EXPECT_FALSE(rules::is_not_past_round(4, 5));
+}
+
+TEST(TimeoutRule, RoundMustBeQcRoundPlusOne) {
+  EXPECT_TRUE(rules::is_next_round_of_qc_or_tc(5, 4, nullptr));
+  EXPECT_FALSE(rules::is_next_round_of_qc_or_tc(6, 4, nullptr));
+}
+
+TEST(TimeoutRule, OrRoundMustBeTcRoundPlusOne) {
+  const auto tc = tc_with(5, 3);
+  EXPECT_TRUE(rules::is_next_round_of_qc_or_tc(6, 3, &tc));
+  EXPECT_FALSE(rules::is_next_round_of_qc_or_tc(7, 3, &tc));
+}
+
+TEST(TimeoutRule, CarriedQcMustBeAtLeastTheOneChainRound) {
+  EXPECT_TRUE(rules::carries_one_chain_qc(4, 4));
+  EXPECT_TRUE(rules::carries_one_chain_qc(5, 4));
+  EXPECT_FALSE(rules::carries_one_chain_qc(3, 4));
+  EXPECT_FALSE(rules::safe_to_timeout(4, 3, nullptr, 4)) << "next round of QC but QC too low";
+}
+
+// ---- SafetyRules: signing, persistence, restarts ---------------------------------------------
+
+struct SafetyFixture : ::testing::Test {
+  Committee c = Committee::make(4);
+  MemorySafetyStorage storage;
+  Block b1 = child_of(Block::genesis(), kGenesisId, 1, QuorumCert::genesis(kGenesisId));
+  Hash32 b1_id = b1.compute_id();
+  SafetyRules rules_for(SafetyData d = {}) { return SafetyRules(c.keys[0], 0, storage, d); }
+};
+
+TEST_F(SafetyFixture, PersistsBeforeReturningAVote) {
+  auto sr = rules_for();
+  auto v = sr.vote(b1, b1_id, nullptr);
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(storage.writes(), 1u);
+  EXPECT_EQ(storage.data().last_voted_round, 1u);
+  EXPECT_EQ(storage.data().last_vote, *v);
+  EXPECT_TRUE(v->verify(c.set).ok());
+}
+
+TEST_F(SafetyFixture, StorageFailureMeansNoVoteAndNoStateChange) {
+  auto sr = rules_for();
+  storage.fail_next_save();
+  EXPECT_FALSE(sr.vote(b1, b1_id, nullptr).ok());
+  EXPECT_EQ(sr.data(), SafetyData{});
+  EXPECT_TRUE(sr.vote(b1, b1_id, nullptr).ok()) << "a later attempt may still succeed";
+}
+
+TEST_F(SafetyFixture, SameBlockSameRoundReturnsTheSameVoteDifferentBlockIsRefused) {
+  auto sr = rules_for();
+  auto v1 = sr.vote(b1, b1_id, nullptr);
+  auto again = sr.vote(b1, b1_id, nullptr);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *v1);
+  Block other = b1;
+  other.timestamp_ms = 99;
+  EXPECT_FALSE(sr.vote(other, other.compute_id(), nullptr).ok());
+}
+
+TEST_F(SafetyFixture, RestartFromPersistedDataNeverSignsAConflictingVote) {
+  { ASSERT_TRUE(rules_for().vote(b1, b1_id, nullptr).ok()); }
+  auto restarted = rules_for(storage.data());
+  Block other = b1;
+  other.timestamp_ms = 99;
+  EXPECT_FALSE(restarted.vote(other, other.compute_id(), nullptr).ok());
+}
+
+TEST_F(SafetyFixture, AfterTimingOutARoundNoVoteInIt) {
+  auto sr = rules_for();
+  auto t = sr.timeout(1, QuorumCert::genesis(kGenesisId), nullptr);
+  ASSERT_TRUE(t.ok());
+  EXPECT_TRUE(t->verify(c.set, kGenesisId).ok());
+  EXPECT_EQ(storage.data().highest_timeout_round, 1u);
+  EXPECT_FALSE(sr.vote(b1, b1_id, nullptr).ok());
+}
+
+TEST_F(SafetyFixture, OneChainRoundRisesWithVotedQcsAndGatesTimeouts) {
+  auto sr = rules_for();
+  ASSERT_TRUE(sr.vote(b1, b1_id, nullptr).ok());
+  Block b2 = child_of(b1, b1_id, 2, c.qc(b1_id, 1));
+  ASSERT_TRUE(sr.vote(b2, b2.compute_id(), nullptr).ok());
+  EXPECT_EQ(sr.data().one_chain_round, 1u);
+  // Round 3 entered by a TC of round 2, but carrying the genesis QC (below one-chain round 1).
+  auto tc = tc_with(2, 0);
+  EXPECT_FALSE(sr.timeout(3, QuorumCert::genesis(kGenesisId), &tc).ok());
+  EXPECT_TRUE(sr.timeout(3, c.qc(b1_id, 1), &tc).ok());
+}
+
+// ---- quorum arithmetic, leaders, backoff -----------------------------------------------------
+
+TEST(Quorum, ArithmeticForFourToOneHundredValidators) {
+  for (std::size_t n = 4; n <= 100; ++n) {
+    auto c = Committee::make(1);  // keys irrelevant; build a set of n distinct keys cheaply
+    std::vector<crypto::Ed25519PublicKey> pubs(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      pubs[i].bytes[0] = static_cast<std::uint8_t>(i);
+      pubs[i].bytes[1] = static_cast<std::uint8_t>(i >> 8);
+    }
+    auto set = *crypto::ValidatorSet::create(pubs);
+    const std::size_t f = set.max_faulty(), q = set.quorum();
+    EXPECT_EQ(f, (n - 1) / 3);
+    EXPECT_EQ(q, n - f);
+    EXPECT_GE(n, 3 * f + 1) << "f faults tolerated";
+    EXPECT_GE(2 * q, n + f + 1) << "two quorums share an honest validator, n=" << n;
+    EXPECT_LE(q, n - f) << "honest validators alone form a quorum";
+  }
+}
+
+TEST(Leaders, RoundRobinIsRoundModN) {
+  RoundRobinLeaders leaders(7);
+  for (Round r = 0; r < 100; ++r) EXPECT_EQ(leaders.leader(r), r % 7);
+  std::vector<int> led(7, 0);
+  for (Round r = 1; r <= 70; ++r) ++led[leaders.leader(r)];
+  for (int count : led) EXPECT_EQ(count, 10) << "each validator leads once per n rounds";
+}
+
+TEST(Backoff, DoublesPerConsecutiveTimeoutUpToTheCap) {
+  PacemakerConfig cfg{100, 1000};
+  EXPECT_EQ(Pacemaker::backoff_ms(cfg, 0), 100u);
+  EXPECT_EQ(Pacemaker::backoff_ms(cfg, 1), 200u);
+  EXPECT_EQ(Pacemaker::backoff_ms(cfg, 3), 800u);
+  EXPECT_EQ(Pacemaker::backoff_ms(cfg, 4), 1000u);
+  EXPECT_EQ(Pacemaker::backoff_ms(cfg, 1000), 1000u) << "saturates, never overflows";
+}
+
+TEST(Backoff, TimeoutsGrowTheTimerAndProgressResetsIt) {
+  Pacemaker pm({100, 1000});
+  EXPECT_EQ(pm.current_round(), 1u);
+  EXPECT_TRUE(pm.advance_on_tc(tc_with(1, 0)));
+  EXPECT_TRUE(pm.advance_on_tc(tc_with(2, 0)));
+  EXPECT_EQ(pm.current_round(), 3u);
+  EXPECT_EQ(pm.round_timeout_ms(), 400u);
+  EXPECT_TRUE(pm.advance_on_qc(3));
+  EXPECT_EQ(pm.current_round(), 4u);
+  EXPECT_EQ(pm.round_timeout_ms(), 100u);
+}
+
+TEST(PacemakerRule, RoundsAdvanceOnlyOnCertificatesAndNeverBackwards) {
+  Pacemaker pm({100, 1000});
+  EXPECT_TRUE(pm.advance_on_qc(9));
+  EXPECT_EQ(pm.current_round(), 10u);
+  EXPECT_FALSE(pm.advance_on_qc(4));
+  EXPECT_FALSE(pm.advance_on_tc(tc_with(8, 0)));
+  EXPECT_EQ(pm.current_round(), 10u);
+}
+
+// ---- aggregators -------------------------------------------------------------------------
+
+TEST(VoteAggregatorRule, QcFormsAtExactlyQuorumDistinctValidSigners) {
+  auto c = Committee::make(4);
+  VoteAggregator agg(c.set);
+  Hash32 id{};
+  id[0] = 1;
+  RoundWindow w{5, 10};
+  EXPECT_FALSE(agg.add(c.vote(0, id, 5), w));
+  EXPECT_FALSE(agg.add(c.vote(1, id, 5), w));
+  auto qc = agg.add(c.vote(2, id, 5), w);
+  ASSERT_TRUE(qc);
+  EXPECT_TRUE(qc->verify(c.set, kGenesisId).ok());
+  EXPECT_FALSE(agg.add(c.vote(3, id, 5), w)) << "one QC per round";
+  EXPECT_EQ(agg.drops().after_quorum, 1u);
+}
+
+TEST(VoteAggregatorRule, DropsAndCountsDuplicatesUnknownWrongRoundBadSignatureAndEquivocation) {
+  auto c = Committee::make(4);
+  VoteAggregator agg(c.set);
+  Hash32 id{}, other{};
+  other[0] = 9;
+  RoundWindow w{5, 10};
+  auto v = c.vote(0, id, 5);
+  EXPECT_FALSE(agg.add(v, w));
+  EXPECT_FALSE(agg.add(v, w));
+  EXPECT_EQ(agg.drops().duplicate, 1u);
+  auto unknown = c.vote(1, id, 5);
+  unknown.voter = 17;
+  EXPECT_FALSE(agg.add(unknown, w));
+  EXPECT_EQ(agg.drops().unknown_signer, 1u);
+  EXPECT_FALSE(agg.add(c.vote(1, id, 4), w));
+  EXPECT_FALSE(agg.add(c.vote(1, id, 11), w));
+  EXPECT_EQ(agg.drops().wrong_round, 2u);
+  auto forged = c.vote(1, id, 5);
+  forged.voter = 2;  // claims to be validator 2
+  EXPECT_FALSE(agg.add(forged, w));
+  EXPECT_EQ(agg.drops().bad_signature, 1u);
+  EXPECT_FALSE(agg.add(c.vote(0, other, 5), w));
+  EXPECT_EQ(agg.drops().equivocation, 1u);
+  // The forged vote did not block validator 2's real one.
+  EXPECT_FALSE(agg.add(c.vote(2, id, 5), w));
+  EXPECT_TRUE(agg.add(c.vote(1, id, 5), w));
+}
+
+TEST(TimeoutAggregatorRule, TcFromQuorumKeepsEverySignersHqcRoundAndTheHighestQc) {
+  auto c = Committee::make(4);
+  TimeoutAggregator agg(c.set);
+  Hash32 a{}, b{};
+  a[0] = 1;
+  b[0] = 2;
+  RoundWindow w{9, 20};
+  EXPECT_FALSE(agg.add(c.timeout(3, 9, c.qc(a, 6)), w));
+  EXPECT_FALSE(agg.add(c.timeout(3, 9, c.qc(a, 6)), w));
+  EXPECT_EQ(agg.drops().duplicate, 1u);
+  EXPECT_FALSE(agg.add(c.timeout(0, 9, c.qc(b, 8)), w));
+  auto tc = agg.add(c.timeout(1, 9, c.qc(a, 7)), w);
+  ASSERT_TRUE(tc);
+  EXPECT_EQ(tc->round, 9u);
+  EXPECT_EQ(tc->hqc_rounds, (std::vector<Round>{8, 7, 6}));
+  EXPECT_EQ(tc->highest_qc_round(), 8u);
+  EXPECT_EQ(tc->high_qc.block_id, b);
+  EXPECT_TRUE(tc->verify(c.set, kGenesisId).ok());
+}
+
+// ---- block tree and the commit rule ------------------------------------------------------
+
+struct TreeFixture : ::testing::Test {
+  Committee c = Committee::make(4);
+  BlockTree tree{Block::genesis(), QuorumCert::genesis(kGenesisId)};
+  // Inserts a child of `parent_id` at `round`.
+  Hash32 add(const Hash32& parent_id, Round round) {
+    const Block& parent = *tree.find(parent_id);
+    QuorumCert justify =
+        parent.round == 0 ? QuorumCert::genesis(kGenesisId) : c.qc(parent_id, parent.round);
+    Block b = child_of(parent, parent_id, round, justify);
+    Hash32 id = b.compute_id();
+    EXPECT_TRUE(tree.insert(b, id).ok());
+    return id;
+  }
+};
+
+TEST_F(TreeFixture, InsertNeedsAKnownParentAndLinkedHeightAndRound) {
+  Block orphan = child_of(Block::genesis(), Hash32{}, 1, QuorumCert::genesis(Hash32{}));
+  orphan.parent_id[0] = 0x42;
+  EXPECT_EQ(tree.insert(orphan, orphan.compute_id()).error().code, Errc::not_found);
+  Block bad_height = child_of(Block::genesis(), kGenesisId, 1, QuorumCert::genesis(kGenesisId));
+  bad_height.height = 5;
+  EXPECT_FALSE(tree.insert(bad_height, bad_height.compute_id()).ok());
+  EXPECT_EQ(tree.size(), 1u);
+}
+
+TEST_F(TreeFixture, BlockAndDirectNextRoundChildBothCertifiedCommitsTheBlock) {
+  Hash32 b1 = add(kGenesisId, 1);
+  Hash32 b2 = add(b1, 2);  // b2.justify certifies b1
+  // A QC for b2 (round 2 == b1.round + 1): b1 commits.
+  auto qc2 = c.qc(b2, 2);
+  ASSERT_TRUE(tree.record_qc(qc2));
+  auto cand = tree.commit_candidate(qc2);
+  ASSERT_TRUE(cand);
+  EXPECT_EQ(*cand, b1);
+}
+
+TEST_F(TreeFixture, CertifiedChildInALaterNonConsecutiveRoundCommitsNothing) {
+  Hash32 b1 = add(kGenesisId, 1);
+  Hash32 b3 = add(b1, 3);  // round 2 timed out
+  EXPECT_FALSE(tree.commit_candidate(c.qc(b3, 3)));
+}
+
+TEST_F(TreeFixture, CommitDeliversAncestorsInOrderExactlyOnceAndPrunesForks) {
+  Hash32 b1 = add(kGenesisId, 1);
+  Hash32 b2 = add(b1, 2);
+  Hash32 fork = add(b1, 3);
+  Hash32 b4 = add(b2, 4);
+  Hash32 b5 = add(b4, 5);
+  auto qc5 = c.qc(b5, 5);
+  auto cand = tree.commit_candidate(qc5);
+  ASSERT_TRUE(cand);
+  EXPECT_EQ(*cand, b4);
+  auto committed = tree.commit(b4, tree.find(b5)->justify);
+  ASSERT_EQ(committed.size(), 3u);
+  EXPECT_EQ(committed[0].block.round, 1u);
+  EXPECT_EQ(committed[1].block.round, 2u);
+  EXPECT_EQ(committed[2].block.round, 4u);
+  EXPECT_EQ(committed[0].certificate, tree.find(b5) ? committed[1].block.justify : QuorumCert{});
+  EXPECT_EQ(tree.root_id(), b4);
+  EXPECT_FALSE(tree.contains(fork));
+  EXPECT_FALSE(tree.contains(b1));
+  EXPECT_FALSE(tree.commit_candidate(qc5)) << "already committed: never again";
+}
+
+// ---- the replica: invalid input never crashes or corrupts ----------------------------------
+
+struct NoPayload final : PayloadSource {
+  types::Payload next_payload(Round, Height, const Hash32&) override {
+    return std::vector<types::Command>{};
+  }
+};
+
+TEST(ReplicaInput, UnknownParentProducesASyncRequest) {
+  auto c = Committee::make(4);
+  MemorySafetyStorage storage;
+  RoundRobinLeaders leaders(4);
+  NoPayload payload;
+  Replica r(c.set, 0, c.keys[0], {}, {}, storage, leaders, payload, nullptr);
+  (void)r.start(0);
+  // A valid round-2 proposal by leader 2 whose parent (a round-1 block) we never saw.
+  Block b1 = child_of(Block::genesis(), kGenesisId, 1, QuorumCert::genesis(kGenesisId));
+  Hash32 b1_id = b1.compute_id();
+  Block b2 = child_of(b1, b1_id, 2, c.qc(b1_id, 1));
+  b2.proposer = 2;
+  ProposalMsg p{b2, std::nullopt, c.keys[2].sign(types::proposal_digest(b2.compute_id()))};
+  auto effects = r.on_message(0, 2, p);
+  bool requested = false;
+  for (const auto& e : effects) {
+    if (auto* rb = std::get_if<RequestBlocks>(&e)) requested = rb->request.block_id == b1_id;
+  }
+  EXPECT_TRUE(requested);
+  EXPECT_EQ(r.current_round(), 2u) << "the verified QC still advances the round";
+}
+
+TEST(ReplicaInput, MisSignedAndMalformedInputIsDroppedAndCounted) {
+  auto c = Committee::make(4);
+  MemorySafetyStorage storage;
+  RoundRobinLeaders leaders(4);
+  NoPayload payload;
+  Replica r(c.set, 0, c.keys[0], {}, {}, storage, leaders, payload, nullptr);
+  (void)r.start(0);
+  Block b1 = child_of(Block::genesis(), kGenesisId, 1, QuorumCert::genesis(kGenesisId));
+  b1.proposer = 1;
+  ProposalMsg forged{b1, std::nullopt, c.keys[3].sign(types::proposal_digest(b1.compute_id()))};
+  EXPECT_TRUE(r.on_message(0, 3, forged).empty());
+  ProposalMsg wrong_leader = forged;
+  wrong_leader.block.proposer = 3;
+  EXPECT_TRUE(r.on_message(0, 3, wrong_leader).empty());
+  EXPECT_TRUE(r.on_message(0, 99, Message(SyncInfo{})).empty()) << "unknown sender";
+  EXPECT_EQ(r.stats().invalid, 3u);
+  EXPECT_EQ(storage.writes(), 0u) << "nothing signed";
+  EXPECT_EQ(r.current_round(), 1u);
+}
+
+TEST(ReplicaInput, HonestLeaderProposesAndVotesThroughItsOwnSafetyRules) {
+  auto c = Committee::make(4);
+  MemorySafetyStorage storage;
+  RoundRobinLeaders leaders(4);
+  NoPayload payload;
+  Replica r(c.set, 1, c.keys[1], {}, {}, storage, leaders, payload, nullptr);  // leads round 1
+  auto effects = r.start(0);
+  bool proposed = false, voted = false, timer = false;
+  for (const auto& e : effects) {
+    if (auto* b = std::get_if<Broadcast>(&e))
+      proposed |= std::holds_alternative<ProposalMsg>(b->message);
+    if (auto* s = std::get_if<SendTo>(&e))
+      voted |= s->to == 2 && std::holds_alternative<Vote>(s->message);
+    timer |= std::holds_alternative<SetTimer>(e);
+  }
+  EXPECT_TRUE(proposed);
+  EXPECT_TRUE(voted) << "vote goes to the next round's leader";
+  EXPECT_TRUE(timer);
+  EXPECT_EQ(storage.data().last_voted_round, 1u);
+}
+
+TEST(Messages, EveryKindRoundTripsAndGarbageIsRejected) {
+  auto c = Committee::make(4);
+  Block b1 = child_of(Block::genesis(), kGenesisId, 1, QuorumCert::genesis(kGenesisId));
+  std::vector<Message> all = {ProposalMsg{b1, std::nullopt, {}},
+                              c.vote(1, kGenesisId, 3),
+                              TimeoutMsg{c.timeout(2, 4, c.qc(kGenesisId, 3)), std::nullopt},
+                              SyncInfo{c.qc(kGenesisId, 3), std::nullopt},
+                              SyncRequest{kGenesisId, 7},
+                              SyncResponse{{b1, Block::genesis()}}};
+  for (const auto& m : all) {
+    Bytes enc = encode_message(m);
+    auto back = decode_message(enc);
+    ASSERT_TRUE(back.ok()) << message_kind(m);
+    EXPECT_EQ(encode_message(*back), enc);
+    enc.push_back(0);
+    EXPECT_FALSE(decode_message(enc).ok());
+  }
+  EXPECT_FALSE(decode_message(Bytes{6}).ok()) << "unknown tag";
+  EXPECT_FALSE(decode_message(Bytes{}).ok());
+}
+
+}  // namespace
+}  // namespace ol::consensus
