@@ -1,0 +1,230 @@
+#include "mempool/mempool.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <thread>
+
+#include "execution/test_accounts.h"
+
+namespace ol::mempool {
+namespace {
+
+using testing::kChainId;
+using testing::test_key;
+using types::TxRef;
+
+crypto::Address sink() {
+  crypto::Address a;
+  a.bytes.fill(0x5e);
+  return a;
+}
+
+types::Transaction signed_tx(const crypto::Secp256k1Key& key, std::uint64_t nonce,
+                             types::Amount amount = 1, std::uint64_t chain = kChainId) {
+  return types::Transaction::sign(chain, nonce, types::Transfer{sink(), amount}, key);
+}
+
+// A mempool over a committed-nonce table the test controls.
+struct Fixture {
+  std::map<crypto::Address, std::uint64_t> committed;
+  Mempool pool;
+  explicit Fixture(Limits limits = {})
+      : pool(kChainId, limits, [this](const crypto::Address& a) {
+          auto it = committed.find(a);
+          return it == committed.end() ? 0 : it->second;
+        }) {}
+
+  TxRef add(const types::Transaction& tx) {
+    auto r = pool.add_encoded(codec::encode(tx));
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().to_string());
+    return r.ok() ? *r : nullptr;
+  }
+  Error reject(const types::Transaction& tx) {
+    auto r = pool.add_encoded(codec::encode(tx));
+    EXPECT_FALSE(r.ok());
+    return r.ok() ? Error{} : r.error();
+  }
+};
+
+std::vector<std::pair<std::uint8_t, std::uint64_t>> describe(const std::vector<TxRef>& batch) {
+  std::vector<std::pair<std::uint8_t, std::uint64_t>> out;
+  for (const auto& tx : batch) {
+    for (std::uint8_t i = 0; i < 8; ++i) {
+      if (test_key(i).address() == tx->sender) out.emplace_back(i, tx->tx.nonce);
+    }
+  }
+  return out;
+}
+
+TEST(Admission, AcceptsAValidTransferAndCachesTheRecoveredSender) {
+  Fixture f;
+  auto key = test_key(0);
+  auto tx = signed_tx(key, 0);
+  auto ref = f.add(tx);
+  ASSERT_TRUE(ref);
+  EXPECT_EQ(ref->sender, key.address());
+  EXPECT_EQ(ref->hash, tx.hash());
+  EXPECT_EQ(ref->encoded_size, codec::encode(tx).size());
+  EXPECT_EQ(f.pool.find(tx.hash()), ref);  // the same verified object, signature checked once
+  EXPECT_EQ(f.pool.size(), 1u);
+  EXPECT_EQ(f.pool.bytes(), ref->encoded_size);
+  EXPECT_EQ(f.pool.find(Hash32{}), nullptr);
+}
+
+TEST(Admission, RejectsDuplicatesByHash) {
+  Fixture f;
+  auto tx = signed_tx(test_key(0), 0);
+  f.add(tx);
+  auto e = f.reject(tx);
+  EXPECT_EQ(e.code, Errc::state);
+  EXPECT_EQ(e.message, "already known");
+  EXPECT_EQ(f.pool.add(tx).error().message, "already known");
+  EXPECT_EQ(f.pool.size(), 1u);
+}
+
+TEST(Admission, RejectsMalformedBytes) {
+  Fixture f;
+  Bytes good = codec::encode(signed_tx(test_key(0), 0));
+  Bytes truncated(good.begin(), good.end() - 1);
+  EXPECT_EQ(f.pool.add_encoded(truncated).error().code, Errc::decode);
+  Bytes trailing = good;
+  trailing.push_back(0);
+  EXPECT_EQ(f.pool.add_encoded(trailing).error().code, Errc::decode);
+  Bytes huge(types::Transaction::kMaxEncodedSize + 1, 0);
+  EXPECT_EQ(f.pool.add_encoded(huge).error().code, Errc::limit);
+  EXPECT_EQ(f.pool.size(), 0u);
+}
+
+TEST(Admission, RejectsWrongChainAndBadSignature) {
+  Fixture f;
+  EXPECT_EQ(f.reject(signed_tx(test_key(0), 0, 1, kChainId + 1)).code, Errc::verify);
+  auto tx = signed_tx(test_key(0), 0);
+  std::fill(tx.signature.bytes.begin(), tx.signature.bytes.begin() + 32, 0);  // r = 0
+  EXPECT_EQ(f.reject(tx).code, Errc::verify);
+  EXPECT_EQ(f.reject(signed_tx(test_key(0), 0, 0)).code, Errc::invalid_argument);  // zero amount
+  EXPECT_EQ(f.pool.size(), 0u);
+}
+
+TEST(Admission, NonceRules) {
+  Fixture f(Limits{.max_per_account = 10});
+  auto key = test_key(0);
+  f.committed[key.address()] = 5;
+  auto low = f.reject(signed_tx(key, 4));
+  EXPECT_EQ(low.code, Errc::invalid_argument);
+  EXPECT_EQ(low.message, "nonce too low: 4, account nonce 5");
+  EXPECT_EQ(f.reject(signed_tx(key, 15)).code, Errc::limit);  // too far ahead
+  f.add(signed_tx(key, 14));                                  // a gap is allowed
+  f.add(signed_tx(key, 5));
+  auto rival = f.reject(signed_tx(key, 5, 2));  // same nonce, different transaction
+  EXPECT_EQ(rival.code, Errc::state);
+  EXPECT_EQ(rival.message, "nonce already pending: 5");
+}
+
+TEST(Admission, CapacityIsBoundedWithAClearRejection) {
+  Fixture f(Limits{.max_txs = 3});
+  for (std::uint8_t i = 0; i < 3; ++i) f.add(signed_tx(test_key(i), 0));
+  auto full = f.reject(signed_tx(test_key(3), 0));
+  EXPECT_EQ(full.code, Errc::limit);
+  EXPECT_EQ(full.message.rfind("mempool full", 0), 0u) << full.message;
+  EXPECT_EQ(f.pool.size(), 3u);
+
+  const std::size_t one = codec::encode(signed_tx(test_key(0), 0)).size();
+  Fixture by_bytes(Limits{.max_bytes = 2 * one + one / 2});
+  by_bytes.add(signed_tx(test_key(0), 0));
+  by_bytes.add(signed_tx(test_key(1), 0));
+  EXPECT_EQ(by_bytes.reject(signed_tx(test_key(2), 0)).message.rfind("mempool full", 0), 0u);
+
+  Fixture per_account(Limits{.max_per_account = 2});
+  per_account.add(signed_tx(test_key(0), 0));
+  per_account.add(signed_tx(test_key(0), 1));
+  EXPECT_EQ(per_account.reject(signed_tx(test_key(0), 2)).code, Errc::limit);
+  per_account.add(signed_tx(test_key(1), 0));  // other accounts are unaffected
+}
+
+TEST(Batch, OnlyNonceContiguousRunsInArrivalOrder) {
+  Fixture f;
+  auto a = test_key(0), b = test_key(1), c = test_key(2);
+  f.add(signed_tx(a, 1));  // arrives before its predecessor
+  f.add(signed_tx(b, 0));
+  f.add(signed_tx(a, 0));
+  f.add(signed_tx(b, 1));
+  f.add(signed_tx(a, 3));  // gap at 2: not proposable yet
+  f.add(signed_tx(c, 1));  // c's committed nonce is 0: not proposable
+  auto batch = f.pool.build_batch({});
+  using P = std::vector<std::pair<std::uint8_t, std::uint64_t>>;
+  // b0 (arrival 1) before a0 (arrival 2); then a1 (arrival 0) before b1 (arrival 3).
+  EXPECT_EQ(describe(batch), (P{{1, 0}, {0, 0}, {0, 1}, {1, 1}}));
+  EXPECT_EQ(f.pool.size(), 6u);  // building removes nothing
+
+  f.add(signed_tx(a, 2));
+  EXPECT_EQ(describe(f.pool.build_batch({})).size(), 6u);  // a2 closes the gap to a3
+}
+
+TEST(Batch, RespectsCountAndByteLimitsAndPendingNonces) {
+  Fixture f;
+  auto a = test_key(0);
+  for (std::uint64_t n = 0; n < 10; ++n) f.add(signed_tx(a, n));
+  EXPECT_EQ(f.pool.build_batch(BatchLimits{.max_txs = 4}).size(), 4u);
+  const std::size_t one = codec::encode(signed_tx(a, 0)).size();
+  EXPECT_EQ(f.pool.build_batch(BatchLimits{.max_bytes = 3 * one + 1}).size(), 3u);
+  // The proposal extends uncommitted blocks that already carry a0..a6.
+  PendingNonces pending{{a.address(), 7}};
+  using P = std::vector<std::pair<std::uint8_t, std::uint64_t>>;
+  EXPECT_EQ(describe(f.pool.build_batch({}, pending)), (P{{0, 7}, {0, 8}, {0, 9}}));
+}
+
+TEST(Commit, RemovesCommittedAndStaleTransactions) {
+  Fixture f;
+  auto a = test_key(0), b = test_key(1);
+  auto a0 = f.add(signed_tx(a, 0));
+  auto a1 = f.add(signed_tx(a, 1));
+  auto a2 = f.add(signed_tx(a, 2));
+  auto b0 = f.add(signed_tx(b, 0));
+  // Another node's leader committed a0 and a *different* a1 (a rival we never saw).
+  auto rival = types::VerifiedTransaction::verify(signed_tx(a, 1, 99), kChainId);
+  std::vector<TxRef> block{a0, std::make_shared<const types::VerifiedTransaction>(*rival)};
+  f.committed[a.address()] = 2;
+  f.pool.remove_committed(block);
+  EXPECT_EQ(f.pool.find(a0->hash), nullptr);
+  EXPECT_EQ(f.pool.find(a1->hash), nullptr);  // stale: its nonce was used
+  EXPECT_EQ(f.pool.find(a2->hash), a2);
+  EXPECT_EQ(f.pool.find(b0->hash), b0);
+  EXPECT_EQ(f.pool.size(), 2u);
+  EXPECT_EQ(f.pool.bytes(), a2->encoded_size + b0->encoded_size);
+  using P = std::vector<std::pair<std::uint8_t, std::uint64_t>>;
+  EXPECT_EQ(describe(f.pool.build_batch({})), (P{{0, 2}, {1, 0}}));
+  // Once committed, the same bytes are refused as a replay.
+  EXPECT_EQ(f.reject(a0->tx).message, "nonce too low: 0, account nonce 2");
+}
+
+TEST(Commit, AFailedCommittedTransactionAlsoLeaves) {
+  Fixture f;
+  auto a = test_key(0);
+  auto future = f.add(signed_tx(a, 3));  // included by a faulty leader, failed with bad nonce
+  f.pool.remove_committed(std::vector<TxRef>{future});
+  EXPECT_EQ(f.pool.size(), 0u);
+}
+
+TEST(Concurrency, ParallelAdmissionKeepsCountsExact) {
+  Fixture f;
+  std::vector<std::vector<Bytes>> work(4);
+  for (std::uint8_t t = 0; t < 4; ++t) {
+    auto key = test_key(t);
+    for (std::uint64_t n = 0; n < 50; ++n) work[t].push_back(codec::encode(signed_tx(key, n)));
+  }
+  std::vector<std::thread> threads;
+  for (auto& w : work) {
+    threads.emplace_back([&f, &w] {
+      for (int round = 0; round < 2; ++round) {  // every transaction twice: one is a duplicate
+        for (const auto& bytes : w) (void)f.pool.add_encoded(bytes);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(f.pool.size(), 200u);
+  EXPECT_EQ(f.pool.build_batch({}).size(), 200u);
+}
+
+}  // namespace
+}  // namespace ol::mempool
