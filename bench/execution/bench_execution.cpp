@@ -1,0 +1,145 @@
+// Hot paths of execution v0 and the mempool: applying a block of 1,000 transfers (and persisting
+// it), and admitting transactions (dominated by signature recovery, which happens once).
+#include <benchmark/benchmark.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "execution/ledger.h"
+#include "mempool/mempool.h"
+#include "storage/store.h"
+
+namespace {
+
+using namespace ol;
+
+constexpr std::uint64_t kChain = 1;
+constexpr int kSenders = 100;
+
+std::vector<crypto::Secp256k1Key> keys() {
+  std::vector<crypto::Secp256k1Key> out;
+  for (int i = 0; i < kSenders; ++i) {
+    out.push_back(*crypto::Secp256k1Key::from_secret(Bytes(32, static_cast<std::uint8_t>(i + 1))));
+  }
+  return out;
+}
+
+execution::Genesis genesis(const std::vector<crypto::Secp256k1Key>& ks) {
+  execution::Genesis g;
+  g.chain_id = kChain;
+  for (const auto& k : ks) g.allocations.push_back({k.address(), types::Amount(1) << 80});
+  return g;
+}
+
+// `blocks` blocks of 1,000 transfers: each sender sends 10 per block to a fresh-ish recipient.
+std::vector<std::vector<types::TxRef>> make_blocks(const std::vector<crypto::Secp256k1Key>& ks,
+                                                   int blocks) {
+  std::vector<std::vector<types::TxRef>> out(static_cast<std::size_t>(blocks));
+  for (int b = 0; b < blocks; ++b) {
+    for (int j = 0; j < 10; ++j) {
+      for (int s = 0; s < kSenders; ++s) {
+        crypto::Address to;
+        to.bytes.fill(static_cast<std::uint8_t>(j));
+        to.bytes[0] = static_cast<std::uint8_t>(s);
+        auto tx = types::Transaction::sign(kChain, static_cast<std::uint64_t>(b * 10 + j),
+                                           types::Transfer{to, 1}, ks[static_cast<std::size_t>(s)]);
+        out[static_cast<std::size_t>(b)].push_back(
+            std::make_shared<const types::VerifiedTransaction>(
+                *types::VerifiedTransaction::verify(std::move(tx), kChain)));
+      }
+    }
+  }
+  return out;
+}
+
+void BM_ApplyBlock1000Transfers(benchmark::State& state) {
+  auto ks = keys();
+  auto blocks = make_blocks(ks, 8);
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto ledger = std::move(execution::Ledger::in_memory(genesis(ks))).value();
+    state.ResumeTiming();
+    for (const auto& txs : blocks) {
+      auto out = ledger->apply_block({ledger->applied_height() + 1, 0, {}}, txs);
+      benchmark::DoNotOptimize(out);
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * 8 * 1000);
+}
+BENCHMARK(BM_ApplyBlock1000Transfers)->Unit(benchmark::kMillisecond);
+
+// Apply plus the RocksDB write of block + state in one (buffered) batch.
+void BM_ApplyAndPersistBlock1000Transfers(benchmark::State& state) {
+  auto ks = keys();
+  auto blocks = make_blocks(ks, 8);
+  auto dir =
+      std::filesystem::temp_directory_path() / ("ol-bench-exec-" + std::to_string(::getpid()));
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::filesystem::remove_all(dir);
+    auto store = std::move(storage::Store::open(dir)).value();
+    auto ledger = std::move(execution::Ledger::open(*store, genesis(ks))).value();
+    state.ResumeTiming();
+    for (const auto& txs : blocks) {
+      execution::BlockInfo info{ledger->applied_height() + 1, 0, {}};
+      info.block_id[0] = static_cast<std::uint8_t>(info.height);
+      auto out = ledger->apply_block(info, txs);
+      storage::WriteBatch batch;
+      batch.put_block(info.block_id, Bytes(150 * 1000, 0));
+      batch.commit_block(info.height, info.block_id);
+      batch.append(out->writes);
+      if (!store->write(batch).ok()) state.SkipWithError("write failed");
+    }
+  }
+  std::filesystem::remove_all(dir);
+  state.SetItemsProcessed(state.iterations() * 8 * 1000);
+}
+BENCHMARK(BM_ApplyAndPersistBlock1000Transfers)->Unit(benchmark::kMillisecond);
+
+// Admission of fresh transactions: decode, hash, dedup, recover (~the whole cost), insert.
+void BM_MempoolAdmit(benchmark::State& state) {
+  auto ks = keys();
+  std::vector<Bytes> encoded;
+  for (std::uint64_t n = 0; n < 20; ++n) {
+    for (const auto& k : ks) {
+      crypto::Address to;
+      encoded.push_back(
+          codec::encode(types::Transaction::sign(kChain, n, types::Transfer{to, 1}, k)));
+    }
+  }
+  for (auto _ : state) {
+    state.PauseTiming();
+    mempool::Mempool pool(kChain, {}, [](const crypto::Address&) { return 0; });
+    state.ResumeTiming();
+    for (const auto& e : encoded) benchmark::DoNotOptimize(pool.add_encoded(e));
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(encoded.size()));
+}
+BENCHMARK(BM_MempoolAdmit)->Unit(benchmark::kMillisecond);
+
+// A duplicate (gossip echo) is answered before signature recovery.
+void BM_MempoolDuplicate(benchmark::State& state) {
+  auto ks = keys();
+  mempool::Mempool pool(kChain, {}, [](const crypto::Address&) { return 0; });
+  crypto::Address to;
+  auto e = codec::encode(types::Transaction::sign(kChain, 0, types::Transfer{to, 1}, ks[0]));
+  (void)pool.add_encoded(e);
+  for (auto _ : state) benchmark::DoNotOptimize(pool.add_encoded(e));
+}
+BENCHMARK(BM_MempoolDuplicate);
+
+void BM_MempoolBuildBatch(benchmark::State& state) {
+  auto ks = keys();
+  mempool::Mempool pool(kChain, {}, [](const crypto::Address&) { return 0; });
+  for (const auto& txs : make_blocks(ks, 5)) {
+    for (const auto& tx : txs) (void)pool.add_verified(tx);
+  }
+  for (auto _ : state) {
+    auto batch = pool.build_batch({.max_txs = 1000});
+    benchmark::DoNotOptimize(batch);
+  }
+  state.SetItemsProcessed(state.iterations() * 1000);
+}
+BENCHMARK(BM_MempoolBuildBatch)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
