@@ -20,7 +20,7 @@ std::vector<Scenario> scenarios() {
     Scenario s;
     s.name = "fault-free-n4";
     s.expect_commit_every_round = true;
-    s.duration_ms = 1500;
+    s.duration_ms = 800;
     s.min_commits_after_gst = 20;
     out.push_back(s);
   }
@@ -30,8 +30,8 @@ std::vector<Scenario> scenarios() {
     s.max_delay_ms = 60;
     s.loss_before_gst = 0.15;
     s.duplicate = 0.1;
-    s.gst_ms = 1500;
-    s.duration_ms = 4000;
+    s.gst_ms = 1000;
+    s.duration_ms = 2500;
     out.push_back(s);
   }
   for (std::size_t n : {4, 7, 10}) {
@@ -41,7 +41,7 @@ std::vector<Scenario> scenarios() {
     s.byzantine = (n - 1) / 3;
     s.behaviour = {true, true, true, true, true};
     s.duplicate = 0.05;
-    s.duration_ms = n == 4 ? 4000 : 2500;
+    s.duration_ms = n == 4 ? 2500 : 1500;
     s.min_commits_after_gst = 3;
     out.push_back(s);
   }
@@ -49,22 +49,22 @@ std::vector<Scenario> scenarios() {
     Scenario s;
     s.name = "crashed-leader-n4";
     s.crashes = {{1, 0, 0}};  // leader of rounds 1, 5, 9, ... never comes back
-    s.duration_ms = 4000;
+    s.duration_ms = 3000;
     out.push_back(s);
   }
   {
     Scenario s;
     s.name = "crash-restart-n4";
-    s.crashes = {{2, 300, 900}, {0, 1200, 1700}};
-    s.duration_ms = 4000;
+    s.crashes = {{2, 200, 600}, {0, 800, 1100}};
+    s.duration_ms = 2000;
     out.push_back(s);
   }
   {
     Scenario s;
     s.name = "partition-2-2-heals-n4";
     s.partition = {{0, 1}, {2, 3}};
-    s.gst_ms = 1500;
-    s.duration_ms = 5000;
+    s.gst_ms = 800;
+    s.duration_ms = 2200;
     out.push_back(s);
   }
   {
@@ -73,7 +73,7 @@ std::vector<Scenario> scenarios() {
     s.byzantine = 1;
     s.behaviour.equivocate = true;
     s.behaviour.vote_everything = true;
-    s.duration_ms = 3000;
+    s.duration_ms = 2000;
     out.push_back(s);
   }
   {
@@ -93,7 +93,7 @@ std::vector<Scenario> scenarios() {
     s.behaviour.garbage = true;
     s.behaviour.replay = true;
     s.behaviour.withhold_votes = true;
-    s.duration_ms = 3000;
+    s.duration_ms = 1500;
     out.push_back(s);
   }
   return out;
