@@ -13,16 +13,6 @@ constexpr std::string_view kRootKey = "m/root";
 constexpr std::string_view kHeightKey = "m/height";
 constexpr std::string_view kGenesisKey = "m/genesis";
 
-std::string amount_string(types::Amount v) {
-  if (v == 0) return "0";
-  std::string s;
-  while (v > 0) {
-    s.insert(s.begin(), static_cast<char>('0' + static_cast<int>(v % 10)));
-    v /= 10;
-  }
-  return s;
-}
-
 Bytes u64_bytes(std::uint64_t v) {
   codec::Writer w;
   w.u64(v);
@@ -169,9 +159,9 @@ Receipt Ledger::apply_tx(const types::VerifiedTransaction& vtx,
   sender.nonce += 1;  // from here on the nonce is consumed, success or not
   if (sender.balance < transfer->amount) {
     dirty[vtx.sender] = sender;
-    return fail(TxOutcome::insufficient_balance, "balance " + amount_string(sender.balance) +
-                                                     ", transfer " +
-                                                     amount_string(transfer->amount));
+    return fail(TxOutcome::insufficient_balance,
+                "balance " + types::amount_to_string(sender.balance) + ", transfer " +
+                    types::amount_to_string(transfer->amount));
   }
   if (transfer->to == vtx.sender) {  // a self-transfer moves nothing
     dirty[vtx.sender] = sender;
@@ -181,8 +171,8 @@ Receipt Ledger::apply_tx(const types::VerifiedTransaction& vtx,
   if (recipient.balance > ~types::Amount(0) - transfer->amount) {
     dirty[vtx.sender] = sender;
     return fail(TxOutcome::balance_overflow, "recipient balance " +
-                                                 amount_string(recipient.balance) + " + " +
-                                                 amount_string(transfer->amount));
+                                                 types::amount_to_string(recipient.balance) +
+                                                 " + " + types::amount_to_string(transfer->amount));
   }
   sender.balance -= transfer->amount;
   recipient.balance += transfer->amount;

@@ -2,42 +2,14 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <sstream>
 
 #include "common/hex.h"
+#include "types/amount.h"
 
 namespace ol::node {
 
 using nlohmann::json;
-
-std::string amount_to_string(types::Amount v) {
-  if (v == 0) return "0";
-  std::string s;
-  while (v > 0) {
-    s.push_back(static_cast<char>('0' + static_cast<int>(v % 10)));
-    v /= 10;
-  }
-  return {s.rbegin(), s.rend()};
-}
-
-Result<types::Amount> parse_amount(std::string_view text) {
-  if (text.empty() || text.size() > 39) {
-    return make_error(Errc::invalid_argument, "amount must be 1 to 39 decimal digits");
-  }
-  types::Amount v = 0;
-  const types::Amount max = ~types::Amount(0);
-  for (char c : text) {
-    if (c < '0' || c > '9') {
-      return make_error(Errc::invalid_argument,
-                        "amount '" + std::string(text) + "' is not decimal");
-    }
-    auto d = static_cast<unsigned>(c - '0');
-    if (v > (max - d) / 10) return make_error(Errc::invalid_argument, "amount exceeds 2^128 - 1");
-    v = v * 10 + d;
-  }
-  return v;
-}
 
 Result<crypto::ValidatorSet> Genesis::validator_set() const {
   std::vector<crypto::Ed25519PublicKey> keys;
@@ -47,7 +19,7 @@ Result<crypto::ValidatorSet> Genesis::validator_set() const {
 
 std::string Genesis::to_json() const {
   json j;
-  j["chain_id"] = chain_id;
+  j["chain_id"] = app.chain_id;
   j["genesis_time_ms"] = genesis_time_ms;
   j["validators"] = json::array();
   for (const auto& v : validators) {
@@ -55,11 +27,11 @@ std::string Genesis::to_json() const {
         {{"public_key", to_hex(v.public_key.bytes)}, {"p2p_address", v.p2p_address}});
   }
   j["allocations"] = json::array();
-  for (const auto& a : allocations) {
-    j["allocations"].push_back(
-        {{"address", a.address.to_checksum_hex()}, {"balance", amount_to_string(a.balance)}});
+  for (const auto& a : app.allocations) {
+    j["allocations"].push_back({{"address", a.account.to_checksum_hex()},
+                                {"balance", types::amount_to_string(a.balance)}});
   }
-  if (faucet) j["faucet"] = faucet->to_checksum_hex();
+  if (app.faucet) j["faucet"] = app.faucet->to_checksum_hex();
   return j.dump(2) + "\n";
 }
 
@@ -91,7 +63,7 @@ Result<Genesis> parse_genesis(std::string_view json_text, const std::string& ori
   json j = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return bad(origin, "not a JSON object");
   Genesis g;
-  OL_TRY_ASSIGN(g.chain_id, get_u64(j, "chain_id", origin));
+  OL_TRY_ASSIGN(g.app.chain_id, get_u64(j, "chain_id", origin));
   OL_TRY_ASSIGN(g.genesis_time_ms, get_u64(j, "genesis_time_ms", origin));
 
   auto vals = j.find("validators");
@@ -116,7 +88,8 @@ Result<Genesis> parse_genesis(std::string_view json_text, const std::string& ori
   auto allocs = j.find("allocations");
   if (allocs != j.end()) {
     if (!allocs->is_array()) return bad(origin, "allocations must be an array");
-    std::set<crypto::Address> seen;
+    if (allocs->size() > execution::Genesis::kMaxAllocations)
+      return bad(origin, "too many allocations");
     for (std::size_t i = 0; i < allocs->size(); ++i) {
       const auto& a = (*allocs)[i];
       std::string where = "allocations[" + std::to_string(i) + "]";
@@ -125,22 +98,18 @@ Result<Genesis> parse_genesis(std::string_view json_text, const std::string& ori
       auto addr = crypto::Address::parse(addr_text);
       if (!addr) return bad(origin, where + ".address: " + addr.error().message);
       OL_TRY_ASSIGN(std::string bal_text, get_string(a, "balance", where, origin));
-      auto bal = parse_amount(bal_text);
+      auto bal = types::parse_amount(bal_text);
       if (!bal) return bad(origin, where + ".balance: " + bal.error().message);
-      if (!seen.insert(*addr).second)
-        return bad(origin, where + ": duplicate address " + addr_text);
-      g.allocations.push_back({*addr, *bal});
+      g.app.allocations.push_back({*addr, *bal});
     }
   }
   if (auto f = j.find("faucet"); f != j.end()) {
     if (!f->is_string()) return bad(origin, "faucet must be an address string");
     auto addr = crypto::Address::parse(f->get<std::string>());
     if (!addr) return bad(origin, "faucet: " + addr.error().message);
-    bool funded = std::any_of(g.allocations.begin(), g.allocations.end(),
-                              [&](const GenesisAllocation& a) { return a.address == *addr; });
-    if (!funded) return bad(origin, "faucet has no allocation");
-    g.faucet = *addr;
+    g.app.faucet = *addr;
   }
+  if (auto valid = g.app.validate(); !valid) return bad(origin, valid.error().message);
   return g;
 }
 

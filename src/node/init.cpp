@@ -42,7 +42,7 @@ Result<Genesis> init_network(const InitOptions& opts) {
   if (ec) return make_error(Errc::io, "cannot create " + opts.dir.string() + ": " + ec.message());
 
   Genesis g;
-  g.chain_id = opts.chain_id;
+  g.app.chain_id = opts.chain_id;
   g.genesis_time_ms =
       static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                      std::chrono::system_clock::now().time_since_epoch())
@@ -52,8 +52,8 @@ Result<Genesis> init_network(const InitOptions& opts) {
   OL_TRY(crypto::save_secp256k1_key_file(opts.dir / "faucet_key.json", faucet));
   // 10^9 tokens of 10^18 base units: enough for any demo, far from the 128-bit limit.
   types::Amount one_token = 1'000'000'000'000'000'000ull;
-  g.allocations.push_back({faucet.address(), one_token * 1'000'000'000ull});
-  g.faucet = faucet.address();
+  g.app.allocations.push_back({faucet.address(), one_token * 1'000'000'000ull});
+  g.app.faucet = faucet.address();
 
   std::vector<crypto::Ed25519KeyPair> keys;
   for (std::size_t i = 0; i < n; ++i) {

@@ -60,11 +60,11 @@ int main(int argc, char** argv) {
     auto g = ol::node::init_network(init_opts);
     if (!g) return fail(g.error());
     std::printf("initialised %zu validators (chain id %llu) in %s\n", g->validators.size(),
-                static_cast<unsigned long long>(g->chain_id), init_dir.c_str());
+                static_cast<unsigned long long>(g->app.chain_id), init_dir.c_str());
     for (std::size_t i = 0; i < g->validators.size(); ++i) {
       std::printf("  node%zu  p2p %s\n", i, g->validators[i].p2p_address.c_str());
     }
-    std::printf("  faucet %s (key in faucet_key.json)\n", g->faucet->to_checksum_hex().c_str());
+    std::printf("  faucet %s (key in faucet_key.json)\n", g->app.faucet->to_checksum_hex().c_str());
     return 0;
   }
   return 0;

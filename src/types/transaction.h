@@ -7,11 +7,9 @@
 
 #include "codec/codec.h"
 #include "crypto/secp256k1.h"
+#include "types/amount.h"
 
 namespace ol::types {
-
-/// Native-token amounts: 128 bits (3.4e38 base units; ample for 18 decimals).
-__extension__ typedef unsigned __int128 Amount;
 
 /// Move `amount` of the native token from the sender to `to`. Action tag 0.
 struct Transfer {

@@ -58,6 +58,8 @@ TEST(NodeConfig, ErrorsNameTheKeyAndTheProblem) {
 }
 
 TEST(Amount, DecimalRoundTripAndStrictParsing) {
+  using types::amount_to_string;
+  using types::parse_amount;
   types::Amount max = ~types::Amount(0);
   EXPECT_EQ(amount_to_string(max), "340282366920938463463374607431768211455");
   EXPECT_EQ(*parse_amount("340282366920938463463374607431768211455"), max);
@@ -84,13 +86,19 @@ TEST(Genesis, RejectsMalformedDocumentsWithAReason) {
   EXPECT_NE(err(R"({"chain_id":1,"genesis_time_ms":0,"validators":[)" + val + "," + val + "]}")
                 .find("duplicate validator"),
             std::string::npos);
+  const std::string addr = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
+  EXPECT_NE(err(R"({"chain_id":1,"genesis_time_ms":0,"validators":[)" + val +
+                R"(],"allocations":[{"address":")" + addr + R"(","balance":"1"},{"address":")" +
+                addr + R"(","balance":"2"}]})")
+                .find("twice"),
+            std::string::npos);
   EXPECT_NE(err(R"({"chain_id":1,"genesis_time_ms":0,"validators":[)" + val +
                 R"(],"allocations":[{"address":"0x00","balance":"1"}]})")
                 .find("allocations[0].address"),
             std::string::npos);
   EXPECT_NE(err(R"({"chain_id":1,"genesis_time_ms":0,"validators":[)" + val +
                 R"(],"faucet":"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"})")
-                .find("faucet has no allocation"),
+                .find("has no allocation"),
             std::string::npos);
 }
 
@@ -117,10 +125,10 @@ TEST_F(InitTest, WritesLoadableKeysGenesisAndNonCollidingConfigs) {
   ASSERT_TRUE(on_disk.ok()) << on_disk.error().to_string();
   EXPECT_EQ(on_disk->to_json(), g->to_json());
   ASSERT_EQ(on_disk->validators.size(), 7u);
-  ASSERT_TRUE(on_disk->faucet.has_value());
+  ASSERT_TRUE(on_disk->app.faucet.has_value());
   auto faucet = crypto::load_secp256k1_key_file(dir_ / "faucet_key.json");
   ASSERT_TRUE(faucet.ok());
-  EXPECT_EQ(faucet->address(), *on_disk->faucet);
+  EXPECT_EQ(faucet->address(), *on_disk->app.faucet);
 
   std::set<std::string> endpoints;
   for (std::size_t i = 0; i < 7; ++i) {
