@@ -1,0 +1,255 @@
+#include "p2p/noise.h"
+
+#include <sodium.h>
+
+#include <cstring>
+
+#include "crypto/hash.h"
+#include "p2p/protobuf.h"
+
+namespace ol::p2p::noise {
+namespace {
+
+constexpr std::string_view kNoiseName = "Noise_XX_25519_ChaChaPoly_SHA256";  // exactly 32 bytes
+constexpr std::string_view kSigPrefix = "noise-libp2p-static-key:";
+constexpr std::size_t kMaxPayload = 8192;
+
+using Key32 = FixedBytes<32>;
+
+Key32 hmac(ByteView key, ByteView a, ByteView b = {}) {
+  crypto_auth_hmacsha256_state st;
+  crypto_auth_hmacsha256_init(&st, key.data(), key.size());
+  crypto_auth_hmacsha256_update(&st, a.data(), a.size());
+  if (!b.empty()) crypto_auth_hmacsha256_update(&st, b.data(), b.size());
+  Key32 out;
+  crypto_auth_hmacsha256_final(&st, out.data());
+  sodium_memzero(&st, sizeof st);
+  return out;
+}
+
+// Noise HKDF with two outputs.
+std::pair<Key32, Key32> hkdf2(const Key32& ck, ByteView ikm) {
+  const Key32 temp = hmac(ck, ikm);
+  const std::uint8_t one = 1, two = 2;
+  const Key32 o1 = hmac(temp, ByteView(&one, 1));
+  const Key32 o2 = hmac(temp, o1, ByteView(&two, 1));
+  return {o1, o2};
+}
+
+void make_nonce(std::uint64_t n, std::uint8_t out[12]) {
+  std::memset(out, 0, 4);
+  for (int i = 0; i < 8; ++i) out[4 + i] = static_cast<std::uint8_t>(n >> (8 * i));
+}
+
+}  // namespace
+
+Status CipherState::encrypt(ByteView ad, ByteView plain, Bytes& out) {
+  if (!has_key_) {
+    append(out, plain);
+    return ok_status();
+  }
+  if (nonce_ == ~std::uint64_t{0}) return make_error(Errc::limit, "noise: nonce space exhausted");
+  std::uint8_t nonce[12];
+  make_nonce(nonce_++, nonce);
+  const std::size_t at = out.size();
+  out.resize(at + plain.size() + kTagSize);
+  unsigned long long clen = 0;
+  crypto_aead_chacha20poly1305_ietf_encrypt(out.data() + at, &clen, plain.data(), plain.size(),
+                                            ad.data(), ad.size(), nullptr, nonce, key_.data());
+  return ok_status();
+}
+
+Status CipherState::decrypt(ByteView ad, ByteView cipher, Bytes& out) {
+  if (!has_key_) {
+    append(out, cipher);
+    return ok_status();
+  }
+  if (cipher.size() < kTagSize)
+    return make_error(Errc::decode, "noise: ciphertext shorter than tag");
+  if (nonce_ == ~std::uint64_t{0}) return make_error(Errc::limit, "noise: nonce space exhausted");
+  std::uint8_t nonce[12];
+  make_nonce(nonce_, nonce);
+  const std::size_t at = out.size();
+  out.resize(at + cipher.size() - kTagSize);
+  unsigned long long plen = 0;
+  if (crypto_aead_chacha20poly1305_ietf_decrypt(out.data() + at, &plen, nullptr, cipher.data(),
+                                                cipher.size(), ad.data(), ad.size(), nonce,
+                                                key_.data()) != 0) {
+    out.resize(at);
+    return make_error(Errc::verify, "noise: decryption failed (bad tag)");
+  }
+  ++nonce_;  // a failed decryption does not consume the nonce; the connection is closed anyway
+  return ok_status();
+}
+
+LocalKeys LocalKeys::create(const Identity& id) {
+  if (sodium_init() < 0) std::abort();
+  LocalKeys k;
+  randombytes_buf(k.static_secret.data(), k.static_secret.size());
+  crypto_scalarmult_base(k.static_public.data(), k.static_secret.data());
+  const auto sig = id.key.sign(concat(as_bytes(kSigPrefix), k.static_public));
+  pb::put_bytes_field(k.payload, 1, marshal_public_key(id.key.public_key()));
+  pb::put_bytes_field(k.payload, 2, sig.bytes);
+  return k;
+}
+
+Handshake::Handshake(bool initiator, const LocalKeys& keys) : initiator_(initiator), keys_(keys) {
+  std::memcpy(h_.data(), kNoiseName.data(), 32);
+  ck_ = h_;
+  mix_hash({});  // empty prologue
+  randombytes_buf(e_secret_.data(), e_secret_.size());
+  crypto_scalarmult_base(e_public_.data(), e_secret_.data());
+}
+
+Handshake::~Handshake() {
+  secure_wipe(e_secret_.data(), e_secret_.size());
+  secure_wipe(ck_.data(), ck_.size());
+}
+
+void Handshake::mix_hash(ByteView data) {
+  crypto::Sha256 s;
+  s.update(h_);
+  s.update(data);
+  h_ = s.finish();
+}
+
+void Handshake::mix_key(ByteView ikm) {
+  auto [ck, k] = hkdf2(ck_, ikm);
+  ck_ = ck;
+  cs_ = CipherState(k);
+}
+
+Status Handshake::dh_into_key(const FixedBytes<32>& secret, const FixedBytes<32>& pub) {
+  Key32 shared;
+  if (crypto_scalarmult(shared.data(), secret.data(), pub.data()) != 0) {
+    return make_error(Errc::verify, "noise: invalid X25519 public key");
+  }
+  mix_key(shared);
+  secure_wipe(shared.data(), shared.size());
+  return ok_status();
+}
+
+Status Handshake::encrypt_and_hash(ByteView plain, Bytes& out) {
+  const std::size_t at = out.size();
+  OL_TRY(cs_.encrypt(h_, plain, out));
+  mix_hash(ByteView(out).subspan(at));
+  return ok_status();
+}
+
+Status Handshake::decrypt_and_hash(ByteView cipher, Bytes& out) {
+  OL_TRY(cs_.decrypt(h_, cipher, out));
+  mix_hash(cipher);
+  return ok_status();
+}
+
+Result<Bytes> Handshake::write_message() {
+  Bytes out;
+  if (step_ == 0 && initiator_) {  // -> e
+    append(out, e_public_);
+    mix_hash(e_public_);
+    OL_TRY(encrypt_and_hash({}, out));
+  } else if (step_ == 1 && !initiator_) {  // <- e, ee, s, es, payload
+    append(out, e_public_);
+    mix_hash(e_public_);
+    OL_TRY(dh_into_key(e_secret_, re_));
+    OL_TRY(encrypt_and_hash(keys_.static_public, out));
+    OL_TRY(dh_into_key(keys_.static_secret, re_));
+    OL_TRY(encrypt_and_hash(keys_.payload, out));
+  } else if (step_ == 2 && initiator_) {  // -> s, se, payload
+    OL_TRY(encrypt_and_hash(keys_.static_public, out));
+    OL_TRY(dh_into_key(keys_.static_secret, re_));
+    OL_TRY(encrypt_and_hash(keys_.payload, out));
+  } else {
+    return make_error(Errc::state, "noise: not this side's turn to write");
+  }
+  ++step_;
+  return out;
+}
+
+Status Handshake::read_message(ByteView msg, const std::optional<PeerId>& expected) {
+  std::size_t pos = 0;
+  auto take = [&](std::size_t n) -> Result<ByteView> {
+    if (msg.size() - pos < n) return make_error(Errc::decode, "noise: handshake message truncated");
+    auto v = msg.subspan(pos, n);
+    pos += n;
+    return v;
+  };
+  Bytes payload;
+  if (step_ == 0 && !initiator_) {  // -> e
+    OL_TRY_ASSIGN(auto e, take(32));
+    std::memcpy(re_.data(), e.data(), 32);
+    mix_hash(re_);
+    OL_TRY(decrypt_and_hash(msg.subspan(pos), payload));
+    // libp2p sends no payload in message 1; ignore any the remote sent
+  } else if (step_ == 1 && initiator_) {  // <- e, ee, s, es, payload
+    OL_TRY_ASSIGN(auto e, take(32));
+    std::memcpy(re_.data(), e.data(), 32);
+    mix_hash(re_);
+    OL_TRY(dh_into_key(e_secret_, re_));
+    OL_TRY_ASSIGN(auto s, take(32 + kTagSize));
+    Bytes rs;
+    OL_TRY(decrypt_and_hash(s, rs));
+    std::memcpy(rs_.data(), rs.data(), 32);
+    OL_TRY(dh_into_key(e_secret_, rs_));
+    OL_TRY(decrypt_and_hash(msg.subspan(pos), payload));
+    OL_TRY(verify_payload(payload, expected));
+  } else if (step_ == 2 && !initiator_) {  // -> s, se, payload
+    OL_TRY_ASSIGN(auto s, take(32 + kTagSize));
+    Bytes rs;
+    OL_TRY(decrypt_and_hash(s, rs));
+    std::memcpy(rs_.data(), rs.data(), 32);
+    OL_TRY(dh_into_key(e_secret_, rs_));
+    OL_TRY(decrypt_and_hash(msg.subspan(pos), payload));
+    OL_TRY(verify_payload(payload, expected));
+  } else {
+    return make_error(Errc::state, "noise: not this side's turn to read");
+  }
+  ++step_;
+  return ok_status();
+}
+
+Status Handshake::verify_payload(ByteView payload, const std::optional<PeerId>& expected) {
+  if (payload.size() > kMaxPayload) return make_error(Errc::decode, "noise: payload too large");
+  std::optional<ByteView> key_pb, sig;
+  OL_TRY(pb::for_each_field(payload, [&](const pb::Field& f) -> Status {
+    if (f.number == 1 && f.type == pb::WireType::len) key_pb = f.bytes;
+    if (f.number == 2 && f.type == pb::WireType::len) sig = f.bytes;
+    return ok_status();  // extensions (4) and unknown fields are ignored
+  }));
+  if (!key_pb || !sig)
+    return make_error(Errc::decode, "noise: payload lacks identity key or signature");
+  OL_TRY_ASSIGN(auto key, unmarshal_public_key(*key_pb));
+  if (sig->size() != 64)
+    return make_error(Errc::verify, "noise: identity signature must be 64 bytes");
+  crypto::Ed25519Signature s;
+  std::memcpy(s.bytes.data(), sig->data(), 64);
+  if (!crypto::ed25519_verify(key, concat(as_bytes(kSigPrefix), rs_), s)) {
+    return make_error(Errc::verify, "noise: identity signature does not cover the static key");
+  }
+  remote_peer_ = PeerId::from_public_key(key);
+  if (expected && *expected != remote_peer_) {
+    return make_error(Errc::verify, "noise: peer id mismatch: expected " + expected->to_string() +
+                                        ", remote is " + remote_peer_.to_string());
+  }
+  return ok_status();
+}
+
+std::pair<CipherState, CipherState> Handshake::split() {
+  auto [k1, k2] = hkdf2(ck_, {});
+  CipherState c1(k1), c2(k2);
+  secure_wipe(k1.data(), k1.size());
+  secure_wipe(k2.data(), k2.size());
+  if (initiator_) return {c1, c2};
+  return {c2, c1};
+}
+
+Result<std::optional<ByteView>> next_frame(ByteView in, std::size_t& consumed) {
+  if (in.size() < 2) return std::optional<ByteView>{};
+  const std::size_t len = (static_cast<std::size_t>(in[0]) << 8) | in[1];
+  if (len < kTagSize) return make_error(Errc::decode, "noise: frame shorter than its tag");
+  if (in.size() < 2 + len) return std::optional<ByteView>{};
+  consumed += 2 + len;
+  return std::optional<ByteView>(in.subspan(2, len));
+}
+
+}  // namespace ol::p2p::noise
