@@ -1,10 +1,10 @@
 // openliquid-p2p: operator diagnostics for the libp2p stack.
-//   listen [--host H] [--port P]     print our multiaddr, serve identify, ping and echo until stopped
-//   ping MULTIADDR [-n N]            dial and print N round-trip times
-//   identify MULTIADDR               print the remote's PeerId, agent, protocols, listen addresses
+//   listen [--host H] [--port P]     print our multiaddr, serve identify, ping and echo until
+//   stopped ping MULTIADDR [-n N]            dial and print N round-trip times identify MULTIADDR
+//   print the remote's PeerId, agent, protocols, listen addresses
 // Any failure prints one line "openliquid-p2p: <reason>" on stderr and exits non-zero.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <iostream>
@@ -82,7 +82,8 @@ Task<int> do_identify(Host& host, const PeerId& peer) {
   for (const auto& p : info->protocols) std::printf("  %s\n", p.c_str());
   std::printf("listen addresses:\n");
   for (const auto& a : info->listen_addrs) std::printf("  %s\n", a.to_string().c_str());
-  if (info->observed_addr) std::printf("observed address: %s\n", info->observed_addr->to_string().c_str());
+  if (info->observed_addr)
+    std::printf("observed address: %s\n", info->observed_addr->to_string().c_str());
   co_return 0;
 }
 
@@ -95,13 +96,17 @@ int do_listen(const std::string& host_ip, std::uint16_t port) {
   auto bound = host->listen(*listen_addr);
   if (!bound) return fail(bound.error().to_string());
   host->on_event([](const ConnectionEvent& e) {
-    spdlog::info("{} {} ({})", e.kind == ConnectionEvent::Kind::connected ? "connected" : "disconnected",
+    spdlog::info("{} {} ({})",
+                 e.kind == ConnectionEvent::Kind::connected ? "connected" : "disconnected",
                  e.peer.to_string(), e.remote_addr.to_string());
   });
   std::printf("%s\n", bound->with_peer_id(host->peer_id()).to_string().c_str());
   std::fflush(stdout);
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code&, int) { host->close(); io.stop(); });
+  signals.async_wait([&](const boost::system::error_code&, int) {
+    host->close();
+    io.stop();
+  });
   io.run();
   return 0;
 }
@@ -127,8 +132,10 @@ int main(int argc, char** argv) {
   ping->add_option("multiaddr", target, "e.g. /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW...")->required();
   ping->add_option("-n", count, "number of pings")->check(CLI::Range(1, 1000000));
   ping->add_option("--timeout-ms", timeout_ms, "dial timeout");
-  auto* ident = app.add_subcommand("identify", "dial MULTIADDR and print what it says about itself");
-  ident->add_option("multiaddr", target, "e.g. /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW...")->required();
+  auto* ident =
+      app.add_subcommand("identify", "dial MULTIADDR and print what it says about itself");
+  ident->add_option("multiaddr", target, "e.g. /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW...")
+      ->required();
   ident->add_option("--timeout-ms", timeout_ms, "dial timeout");
 
   try {
@@ -140,7 +147,8 @@ int main(int argc, char** argv) {
   const std::chrono::milliseconds timeout(timeout_ms);
   if (*listen) return do_listen(host_ip, port);
   if (*ping) {
-    return run_client(target, timeout, [count](Host& h, const PeerId& p) { return do_ping(h, p, count); });
+    return run_client(target, timeout,
+                      [count](Host& h, const PeerId& p) { return do_ping(h, p, count); });
   }
   return run_client(target, timeout, [](Host& h, const PeerId& p) { return do_identify(h, p); });
 }
