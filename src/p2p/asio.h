@@ -4,6 +4,12 @@
 
 #include <utility>
 
+// Boost 1.74 recognises clang's coroutines only through the pre-C++20 <experimental/coroutine>;
+// clang >= 14 with libstdc++ has the standard ones, which Asio's std-coroutine path supports.
+#if defined(__clang__) && defined(__cpp_impl_coroutine) && !defined(BOOST_ASIO_HAS_CO_AWAIT)
+#define BOOST_ASIO_HAS_CO_AWAIT 1
+#endif
+
 #include <boost/asio.hpp>
 
 #include <chrono>

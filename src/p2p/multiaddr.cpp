@@ -35,6 +35,25 @@ const ProtoInfo* by_code(std::uint64_t code) {
   return nullptr;
 }
 
+Status check_value(Proto proto, ByteView v) {
+  switch (proto) {
+    case Proto::dns4:
+    case Proto::dns6:
+      if (v.empty() || v.size() > kMaxDnsName)
+        return make_error(Errc::decode, "multiaddr: bad dns name");
+      for (auto c : v) {
+        if (c == '/' || c < 0x21 || c > 0x7e)
+          return make_error(Errc::decode, "multiaddr: bad dns name");
+      }
+      return ok_status();
+    case Proto::p2p:
+      return PeerId::from_bytes(v).ok() ? ok_status()
+                                        : make_error(Errc::decode, "multiaddr: bad p2p multihash");
+    default:
+      return ok_status();
+  }
+}
+
 Result<Bytes> value_from_text(Proto proto, std::string_view text) {
   const std::string s(text);
   switch (proto) {
@@ -62,34 +81,14 @@ Result<Bytes> value_from_text(Proto proto, std::string_view text) {
     }
     case Proto::dns4:
     case Proto::dns6:
-      if (s.empty() || s.size() > kMaxDnsName)
-        return make_error(Errc::decode, "multiaddr: bad dns name");
-      return to_bytes(as_bytes(s));
+      OL_TRY(check_value(proto, as_bytes(s)));
+      return ol::to_bytes(as_bytes(s));
     case Proto::p2p: {
       OL_TRY_ASSIGN(auto id, PeerId::parse(s));
       return id.bytes();
     }
   }
   return make_error(Errc::decode, "multiaddr: unsupported protocol");
-}
-
-Status check_value(Proto proto, ByteView v) {
-  switch (proto) {
-    case Proto::dns4:
-    case Proto::dns6:
-      if (v.empty() || v.size() > kMaxDnsName)
-        return make_error(Errc::decode, "multiaddr: bad dns name");
-      for (auto c : v) {
-        if (c == '/' || c < 0x21 || c > 0x7e)
-          return make_error(Errc::decode, "multiaddr: bad dns name");
-      }
-      return ok_status();
-    case Proto::p2p:
-      return PeerId::from_bytes(v).ok() ? ok_status()
-                                        : make_error(Errc::decode, "multiaddr: bad p2p multihash");
-    default:
-      return ok_status();
-  }
 }
 
 std::string value_to_text(Proto proto, const Bytes& v) {

@@ -72,6 +72,9 @@ Stream::Stream(std::shared_ptr<Session> session, std::uint32_t id)
 const PeerId& Stream::remote_peer() const {
   return session_->remote_peer();
 }
+asio::any_io_executor Stream::executor() const {
+  return session_->executor();
+}
 
 Task<Result<std::size_t>> Stream::read_some(std::span<std::uint8_t> buf) {
   auto self = session_;  // keep the session alive across the wait

@@ -55,6 +55,7 @@ class Stream final : public ByteStream {
 
   std::uint32_t id() const { return id_; }
   const PeerId& remote_peer() const;
+  asio::any_io_executor executor() const;
   /// The protocol negotiated on this stream by multistream-select ("" until then).
   const std::string& protocol() const { return protocol_; }
   void set_protocol(std::string p) { protocol_ = std::move(p); }
