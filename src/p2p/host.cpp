@@ -198,6 +198,7 @@ Task<void> Host::accept_loop(std::shared_ptr<tcp::acceptor> acceptor) {
       sock.close(ec);
       continue;
     }
+    sock.set_option(tcp::no_delay(true), ec);  // small frames (handshake, pings) go out at once
     asio::co_spawn(io_, handle_inbound(std::move(sock)), asio::detached);
   }
 }
