@@ -70,6 +70,8 @@ class Stream final : public ByteStream {
   /// Abandons the stream in both directions (RST).
   void reset();
   bool is_reset() const { return reset_; }
+  /// Received bytes not yet read (never more than the receive window).
+  std::size_t buffered() const { return buf_.size() - buf_pos_; }
 
  private:
   friend class Session;

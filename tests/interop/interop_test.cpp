@@ -2,20 +2,15 @@
 // identify, ping, and an echo protocol moving 10 MiB each way on each of several concurrent
 // streams through yamux flow control.
 #include <gtest/gtest.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "crypto/hash.h"
+#include "p2p/child_process.h"
 #include "p2p/host.h"
 #include "p2p/run.h"
-
-extern char** environ;
 
 namespace ol::p2p {
 namespace {
@@ -23,8 +18,7 @@ namespace {
 constexpr int kStreams = 4;
 constexpr std::size_t kBytesPerStream = 10 << 20;
 
-// A js_peer.mjs process with a pipe to its stdin (closing it stops a listener) and one from
-// its stdout (JSON lines).
+// A js_peer.mjs process: closing its stdin stops a listener; its stdout is JSON lines.
 class JsPeer {
  public:
   explicit JsPeer(const std::vector<std::string>& args) {
@@ -34,66 +28,25 @@ class JsPeer {
                     << " (scripts/install-deps.sh does this)";
       return;
     }
-    int in[2], out[2];
-    if (pipe(in) != 0 || pipe(out) != 0) return;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_addclose(&fa, in[1]);
-    posix_spawn_file_actions_addclose(&fa, out[0]);
-    posix_spawn_file_actions_addchdir_np(&fa, dir.c_str());
-    std::vector<std::string> argv_s = {OL_NODE_EXECUTABLE, "--import", "./polyfill.mjs",
-                                       "js_peer.mjs"};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&fa);
-    close(in[0]);
-    close(out[1]);
-    stdin_fd_ = in[1];
-    stdout_ = fdopen(out[0], "r");
+    std::vector<std::string> argv = {OL_NODE_EXECUTABLE, "--import", "./polyfill.mjs",
+                                     "js_peer.mjs"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    child_.emplace(argv, dir);
   }
-  ~JsPeer() {
-    close_stdin();
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      wait();
-    }
-    if (stdout_) fclose(stdout_);
-  }
-  bool started() const { return pid_ > 0 && stdout_ != nullptr; }
-
+  bool started() const { return child_ && child_->started(); }
   /// Next JSON line from the peer; nullopt at end of output.
   std::optional<nlohmann::json> next() {
-    std::string line;
-    char buf[65536];
-    while (std::fgets(buf, sizeof buf, stdout_)) {
-      line += buf;
-      if (!line.empty() && line.back() == '\n') break;
-    }
-    if (line.empty()) return std::nullopt;
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded()) return nlohmann::json{{"type", "unparsed"}, {"line", line}};
+    auto line = child_->next_line();
+    if (!line) return std::nullopt;
+    auto j = nlohmann::json::parse(*line, nullptr, false);
+    if (j.is_discarded()) return nlohmann::json{{"type", "unparsed"}, {"line", *line}};
     return j;
   }
-  void close_stdin() {
-    if (stdin_fd_ >= 0) close(stdin_fd_);
-    stdin_fd_ = -1;
-  }
-  /// Exit status once the process ends.
-  int wait() {
-    int status = 0;
-    if (pid_ > 0 && waitpid(pid_, &status, 0) == pid_) pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
+  void close_stdin() { child_->close_stdin(); }
+  int wait() { return child_->wait(); }
 
  private:
-  pid_t pid_ = -1;
-  int stdin_fd_ = -1;
-  FILE* stdout_ = nullptr;
+  std::optional<test::ChildProcess> child_;
 };
 
 bool contains(const nlohmann::json& arr, const std::string& v) {

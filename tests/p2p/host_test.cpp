@@ -11,6 +11,7 @@ namespace {
 
 using test::run;
 using test::run_until;
+using StreamPtr = Host::StreamPtr;
 
 // Builds a protocol list outside coroutine bodies: GCC 12 mis-compiles braced lists inside them.
 template <typename... S>
@@ -160,6 +161,38 @@ TEST_F(HostTest, EchoManyConcurrentStreamsThroughFlowControl) {
   }
   run_until(io, [&] { return done == kStreams; });
   EXPECT_EQ(ok, kStreams);
+}
+
+// A reader that does not read stalls the writer after one window: the receiver never buffers
+// more than 256 KiB, and the writer resumes once the reader drains.
+TEST_F(HostTest, SlowReaderPushesBackOnWriter) {
+  auto a = make_host(), b = make_host();
+  StreamPtr held;
+  b->set_handler("/hold/1.0.0", [&](StreamPtr s) -> Task<void> {
+    held = s;
+    co_return;
+  });
+  auto peer = *run(io, a->dial(addr_of(b)));
+  auto s = *run(io, a->new_stream(peer, protos("/hold/1.0.0")));
+  const Bytes data(4 * yamux::kInitialWindow, 7);
+  bool written = false;
+  asio::co_spawn(
+      io, [&]() -> Task<void> { written = (co_await s->write(data)).ok(); }, asio::detached);
+  // The window also covered the multistream messages the handler consumed before us.
+  const std::size_t full = yamux::kInitialWindow - 64;
+  run_until(io, [&] { return held && held->buffered() >= full; });
+  io.run_for(std::chrono::milliseconds(50));  // give an unbounded sender time to overrun
+  EXPECT_FALSE(written);
+  EXPECT_LE(held->buffered(), yamux::kInitialWindow);
+  std::size_t got = 0;
+  std::vector<std::uint8_t> buf(65536);
+  while (got < data.size()) {
+    auto n = run(io, held->read_some(buf));
+    ASSERT_TRUE(n.ok() && *n > 0);
+    got += *n;
+    EXPECT_LE(held->buffered(), yamux::kInitialWindow);
+  }
+  run_until(io, [&] { return written; });
 }
 
 TEST_F(HostTest, UnsupportedProtocolIsRefused) {
