@@ -25,12 +25,13 @@ std::optional<Multiaddr> endpoint_addr(const tcp::socket& s) {
 class Deadline {
  public:
   Deadline(asio::io_context& io, std::chrono::milliseconds after,
-           std::shared_ptr<SecureChannel> chan)
+           std::shared_ptr<SecureChannel> chan, std::shared_ptr<tcp::resolver> resolver = nullptr)
       : timer_(io, after), expired_(std::make_shared<bool>(false)) {
-    timer_.async_wait([chan, expired = expired_](const boost::system::error_code& ec) {
+    timer_.async_wait([chan, resolver, expired = expired_](const boost::system::error_code& ec) {
       if (!ec) {
         *expired = true;
         chan->close();
+        if (resolver) resolver->cancel();
       }
     });
   }
@@ -246,11 +247,14 @@ Task<Result<PeerId>> Host::dial(const Multiaddr& addr) {
   Result<std::shared_ptr<yamux::Session>> session = make_error(Errc::internal, "");
   Multiaddr remote = addr.without_peer_id();
   {
-    Deadline deadline(io_, config_.dial_timeout, chan);
+    auto resolver = std::make_shared<tcp::resolver>(io_);
+    Deadline deadline(io_, config_.dial_timeout, chan, resolver);
     boost::system::error_code ec;
-    tcp::resolver resolver(io_);
-    auto endpoints = co_await resolver.async_resolve(target->host, std::to_string(target->port),
-                                                     asio::redirect_error(asio::use_awaitable, ec));
+    // /dns4 and /dns6 name the address family; IP literals resolve to themselves.
+    const auto family = target->family == Multiaddr::Family::v6 ? tcp::v6() : tcp::v4();
+    auto endpoints =
+        co_await resolver->async_resolve(family, target->host, std::to_string(target->port),
+                                         asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       session = make_error(Errc::io, "cannot resolve " + target->host + ": " + ec.message());
     } else {

@@ -202,6 +202,7 @@ std::optional<Multiaddr::TcpTarget> Multiaddr::tcp_target() const {
   t.host = value_to_text(host.proto, host.value);
   t.port = static_cast<std::uint16_t>((parts_[1].value[0] << 8) | parts_[1].value[1]);
   t.dns = host.proto == Proto::dns4 || host.proto == Proto::dns6;
+  t.family = host.proto == Proto::ip6 || host.proto == Proto::dns6 ? Family::v6 : Family::v4;
   return t;
 }
 

@@ -36,10 +36,12 @@ class Multiaddr {
   const std::vector<Component>& components() const { return parts_; }
 
   /// The TCP dial target, if the address is <ip4|ip6|dns4|dns6>/tcp[/p2p].
+  enum class Family { v4, v6 };
   struct TcpTarget {
     std::string host;
     std::uint16_t port = 0;
     bool dns = false;
+    Family family = Family::v4;  // ip6 and dns6 are v6
   };
   std::optional<TcpTarget> tcp_target() const;
   /// The /p2p component, if any.

@@ -277,6 +277,26 @@ TEST_F(HostTest, InboundLimitRefusesExtraPeers) {
   EXPECT_TRUE(server->is_connected(c1->peer_id()));
 }
 
+TEST_F(HostTest, OutboundLimitRefusesExtraDials) {
+  HostConfig cfg;
+  cfg.max_outbound = 1;
+  auto a = make_host(cfg), b = make_host(), c = make_host();
+  ASSERT_TRUE(run(io, a->dial(addr_of(b))).ok());
+  auto r = run(io, a->dial(addr_of(c)));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::limit);
+  EXPECT_TRUE(run(io, a->dial(addr_of(b))).ok());  // the existing peer is still reachable
+}
+
+TEST_F(HostTest, DialsDnsAddresses) {
+  auto a = make_host(), b = make_host();
+  const auto port = b->listen_addrs()[0].tcp_target()->port;
+  auto peer = run(io, a->dial(*Multiaddr::parse("/dns4/localhost/tcp/" + std::to_string(port) +
+                                                "/p2p/" + b->peer_id().to_string())));
+  ASSERT_TRUE(peer.ok()) << peer.error().to_string();
+  EXPECT_EQ(*peer, b->peer_id());
+}
+
 TEST_F(HostTest, GarbageBeforeHandshakeClosesConnection) {
   auto b = make_host();
   auto t = *b->listen_addrs()[0].tcp_target();
