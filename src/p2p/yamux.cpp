@@ -327,7 +327,7 @@ Task<void> Session::read_loop() {
   }
 }
 
-Status Session::handle_frame(const Header& h, ByteView payload) {
+Status Session::handle_frame(const Header& h, Bytes& payload) {
   switch (h.type) {
     case Type::ping:
       if (h.flags & kSyn) {
@@ -356,7 +356,7 @@ Status Session::handle_frame(const Header& h, ByteView payload) {
   }
 }
 
-Status Session::handle_stream_frame(const Header& h, ByteView payload) {
+Status Session::handle_stream_frame(const Header& h, Bytes& payload) {
   const std::uint32_t id = h.stream_id;
   auto it = streams_.find(id);
   if (h.flags & kSyn) {
@@ -404,7 +404,12 @@ Status Session::handle_stream_frame(const Header& h, ByteView payload) {
     }
     if (s.remote_closed_) return make_error(Errc::decode, "yamux: data after FIN");
     s.recv_window_ -= static_cast<std::uint32_t>(payload.size());
-    append(s.buf_, payload);
+    if (s.buf_pos_ == s.buf_.size()) {  // nothing unread: take the frame's buffer as is
+      s.buf_.swap(payload);
+      s.buf_pos_ = 0;
+    } else {
+      append(s.buf_, payload);
+    }
   }
   if (h.flags & kFin) s.remote_closed_ = true;
   if (h.flags & kRst) s.reset_ = true;

@@ -124,8 +124,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   Task<void> read_loop();
   Task<void> write_loop();
-  Status handle_frame(const Header& h, ByteView payload);
-  Status handle_stream_frame(const Header& h, ByteView payload);
+  // `payload` may be taken (swapped into a stream's buffer) to avoid a copy.
+  Status handle_frame(const Header& h, Bytes& payload);
+  Status handle_stream_frame(const Header& h, Bytes& payload);
   void enqueue(const Header& h, ByteView payload = {});
   void forget(std::uint32_t id);
   void fail(const Error& e);
