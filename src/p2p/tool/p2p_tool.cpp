@@ -1,0 +1,163 @@
+// Operator diagnostics for the libp2p stack:
+//   listen [--host H] [--port P]   print our multiaddr; serve identify, ping and echo until stopped
+//   ping MULTIADDR [-n N]          dial and print N round-trip times
+//   identify MULTIADDR             print the remote's PeerId, agent, protocols, listen addresses
+// Any failure prints one line "<name>: <reason>" on stderr and exits 1.
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+#include "common/log.h"
+#include "p2p/host.h"
+#include "p2p/tool/p2p_tool.h"
+
+namespace {
+
+using namespace ol;
+using namespace ol::p2p;
+
+std::string g_tool_name = "openliquid-p2p";  // prefix of failure lines
+
+int fail(const std::string& reason) {
+  std::fprintf(stderr, "%s: %s\n", g_tool_name.c_str(), reason.c_str());
+  return 1;
+}
+
+std::string reason_for(const Error& e) {
+  switch (e.code) {
+    case Errc::verify:
+      return "handshake failed: " + e.message;
+    case Errc::timeout:
+      return "unreachable: " + e.message;
+    case Errc::io:
+      return "unreachable: " + e.message;
+    default:
+      return e.to_string();
+  }
+}
+
+// Runs `body` on the io_context and returns its exit status.
+int run_client(const std::string& addr_text, std::chrono::milliseconds timeout,
+               const std::function<Task<int>(Host&, const PeerId&)>& body) {
+  auto addr = Multiaddr::parse(addr_text);
+  if (!addr) return fail("bad multiaddr: " + addr.error().message);
+  asio::io_context io;
+  HostConfig cfg;
+  cfg.dial_timeout = timeout;
+  auto host = Host::create(io, Identity::generate(), cfg);
+  int status = 1;
+  asio::co_spawn(
+      io,
+      [&]() -> Task<void> {
+        auto peer = co_await host->dial(*addr);
+        if (!peer) {
+          status = fail(reason_for(peer.error()));
+        } else {
+          status = co_await body(*host, *peer);
+        }
+        host->close();
+      },
+      asio::detached);
+  io.run();
+  return status;
+}
+
+Task<int> do_ping(Host& host, const PeerId& peer, int count) {
+  for (int i = 1; i <= count; ++i) {
+    auto rtt = co_await host.ping(peer);
+    if (!rtt) co_return fail("ping failed: " + rtt.error().to_string());
+    const double ms = std::chrono::duration<double, std::milli>(*rtt).count();
+    std::printf("ping %d: %s rtt=%.3f ms\n", i, peer.to_string().c_str(), ms);
+    std::fflush(stdout);
+  }
+  co_return 0;
+}
+
+Task<int> do_identify(Host& host, const PeerId& peer) {
+  auto info = co_await host.identify(peer);
+  if (!info) co_return fail("identify failed: " + info.error().to_string());
+  std::printf("peer id: %s\n", peer.to_string().c_str());
+  std::printf("agent version: %s\n", info->agent_version.c_str());
+  std::printf("protocol version: %s\n", info->protocol_version.c_str());
+  std::printf("protocols:\n");
+  for (const auto& p : info->protocols) std::printf("  %s\n", p.c_str());
+  std::printf("listen addresses:\n");
+  for (const auto& a : info->listen_addrs) std::printf("  %s\n", a.to_string().c_str());
+  if (info->observed_addr)
+    std::printf("observed address: %s\n", info->observed_addr->to_string().c_str());
+  co_return 0;
+}
+
+int do_listen(const std::string& host_ip, std::uint16_t port) {
+  asio::io_context io;
+  auto host = Host::create(io, Identity::generate());
+  host->set_handler(std::string(kEchoProtocol), serve_echo);
+  auto listen_addr = Multiaddr::from_ip_port(host_ip, port);
+  if (!listen_addr) return fail("bad listen address: " + listen_addr.error().message);
+  auto bound = host->listen(*listen_addr);
+  if (!bound) return fail(bound.error().to_string());
+  host->on_event([](const ConnectionEvent& e) {
+    spdlog::info("{} {} ({})",
+                 e.kind == ConnectionEvent::Kind::connected ? "connected" : "disconnected",
+                 e.peer.to_string(), e.remote_addr.to_string());
+  });
+  std::printf("%s\n", bound->with_peer_id(host->peer_id()).to_string().c_str());
+  std::fflush(stdout);
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int) {
+    host->close();
+    io.stop();
+  });
+  io.run();
+  return 0;
+}
+
+}  // namespace
+
+namespace ol::p2p {
+
+int run_p2p_tool(int argc, char** argv, const std::string& name) {
+  CLI::App app{name + ": libp2p diagnostics (listen, ping, identify)"};
+  app.name(name);
+  g_tool_name = name;
+  app.require_subcommand(1);
+  std::string log_level = "warn";
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off");
+
+  std::string host_ip = "127.0.0.1";
+  std::uint16_t port = 0;
+  auto* listen = app.add_subcommand("listen", "listen and serve identify, ping and /echo/1.0.0");
+  listen->add_option("--host", host_ip, "IP address to listen on (0.0.0.0 for all)");
+  listen->add_option("--port,-p", port, "TCP port (0 picks a free one)");
+
+  std::string target;
+  int count = 4;
+  int timeout_ms = 10000;
+  auto* ping = app.add_subcommand("ping", "dial MULTIADDR and ping it");
+  ping->add_option("multiaddr", target, "e.g. /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW...")->required();
+  ping->add_option("-n", count, "number of pings")->check(CLI::Range(1, 1000000));
+  ping->add_option("--timeout-ms", timeout_ms, "dial timeout");
+  auto* ident =
+      app.add_subcommand("identify", "dial MULTIADDR and print what it says about itself");
+  ident->add_option("multiaddr", target, "e.g. /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW...")
+      ->required();
+  ident->add_option("--timeout-ms", timeout_ms, "dial timeout");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (auto st = ol::log::init(log_level, "p2p"); !st) return fail(st.error().to_string());
+  const std::chrono::milliseconds timeout(timeout_ms);
+  if (*listen) return do_listen(host_ip, port);
+  if (*ping) {
+    return run_client(target, timeout,
+                      [count](Host& h, const PeerId& p) { return do_ping(h, p, count); });
+  }
+  return run_client(target, timeout, [](Host& h, const PeerId& p) { return do_identify(h, p); });
+}
+
+}  // namespace ol::p2p
