@@ -42,8 +42,9 @@ enum class GoAwayCode : std::uint32_t { normal = 0, protocol_error = 1, internal
 
 struct Config {
   std::uint32_t window = kInitialWindow;  // receive window per stream (>= 256 KiB per spec)
-  std::uint32_t max_streams = 256;        // concurrent streams (both directions together)
-  std::size_t max_send_queue = 4 << 20;   // bytes queued for the socket before writers wait
+  std::uint32_t max_streams =
+      128;  // concurrent streams, both directions (worst case buffered: x window)
+  std::size_t max_send_queue = 4 << 20;  // bytes queued for the socket before writers wait
 };
 
 class Session;
