@@ -1,0 +1,139 @@
+// gossipsub v1.1 (/meshsub/1.1.0, falling back to /meshsub/1.0.0) on a Host, per
+// libp2p/specs pubsub/gossipsub. RPCs are uvarint-length-prefixed protobuf (p2p/proto/rpc.proto)
+// on one long-lived outbound stream per peer; every RPC is bounded before it is parsed.
+//
+// Threading: like the Host, a Gossipsub lives on the Host's io_context thread; call every method
+// from that thread. Handlers and validators run on it too.
+// Lifetime: create() returns a shared_ptr; call start() once and stop() before dropping it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/result.h"
+#include "p2p/host.h"
+#include "p2p/peer_id.h"
+
+namespace ol::p2p::gossipsub {
+
+inline constexpr std::string_view kProtocolV11 = "/meshsub/1.1.0";
+inline constexpr std::string_view kProtocolV10 = "/meshsub/1.0.0";
+
+struct ScoreConfig {
+  double invalid_message_penalty = -10.0;  // per message rejected by validation or signature
+  double broken_promise_penalty = -2.0;    // per IWANT answered by nothing within the timeout
+  double decay = 0.9;                      // multiplied into every score each heartbeat
+  double gossip_threshold = -10.0;         // below: no IHAVE/IWANT exchanged with the peer
+  double publish_threshold = -50.0;        // below: own messages are not flood-published to it
+  double graylist_threshold = -80.0;       // below: the peer's RPCs are ignored entirely
+};
+
+struct Config {
+  std::size_t d = 6, d_lo = 4, d_hi = 12, d_lazy = 6;
+  std::chrono::milliseconds heartbeat{1000};
+  std::size_t history_length = 5;  // heartbeats a message stays in the cache (IWANT answers)
+  std::size_t history_gossip = 3;  // heartbeats a message is advertised in IHAVE
+  std::chrono::milliseconds seen_ttl{60'000};
+  std::size_t seen_max = 1'000'000;  // seen-cache entries; the oldest go first beyond this
+  std::chrono::milliseconds fanout_ttl{60'000};
+  std::chrono::milliseconds prune_backoff{60'000};
+  std::chrono::milliseconds iwant_followup{3'000};  // IWANT not answered by then: broken promise
+  std::size_t max_rpc_size = 4u << 20;              // bytes; a larger RPC closes the stream
+  std::size_t max_message_size = 1u << 20;          // bytes of data in one message
+  std::size_t max_ihave_length = 5000;  // message ids taken from one peer's IHAVEs per heartbeat
+  std::size_t max_ihave_messages = 10;  // IHAVE messages accepted from one peer per heartbeat
+  std::size_t max_prune_peers = 16;     // peer-exchange entries sent / accepted per PRUNE
+  std::size_t max_send_queue_bytes = 32u << 20;  // per peer; beyond it RPCs to the peer are dropped
+  bool flood_publish = true;                     // own messages go to every subscribed peer
+  bool peer_exchange = true;                     // send PX with PRUNE, use received PX
+  ScoreConfig score;
+};
+
+enum class ValidationResult { accept, reject, ignore };
+
+/// A message as delivered to subscribers and validators.
+struct Message {
+  std::string topic;
+  Bytes data;
+  PeerId from;           // the signed author
+  Bytes seqno;           // 8 bytes, big-endian
+  Bytes id;              // the message id (from+seqno, or content hash on content-addressed topics)
+  PeerId received_from;  // the peer that forwarded it to us (the author for our own messages)
+};
+
+struct Stats {
+  std::uint64_t rpcs_in = 0, rpcs_out = 0;
+  std::uint64_t messages_delivered = 0;  // handed to local subscribers
+  std::uint64_t duplicates = 0;          // dropped by the seen-cache
+  std::uint64_t invalid = 0;             // bad signature, bad shape, or rejected by a validator
+  std::uint64_t ignored = 0;             // ValidationResult::ignore
+  std::uint64_t dropped_rpcs = 0;        // malformed or oversized RPCs, graylisted peers
+  std::uint64_t grafts_in = 0, grafts_out = 0, prunes_in = 0, prunes_out = 0;
+  std::uint64_t ihave_in = 0, iwant_in = 0;
+  std::size_t seen_cache_size = 0;
+};
+
+class Gossipsub : public std::enable_shared_from_this<Gossipsub> {
+ public:
+  using MessageHandler = std::function<void(const Message&)>;
+  using Validator = std::function<ValidationResult(const Message&)>;
+  /// Called with peers learned from PRUNE peer exchange (the network layer may dial them).
+  using PeerExchangeHandler = std::function<void(const std::vector<PeerId>&)>;
+
+  /// `identity` signs published messages (strict signing); it is normally the Host's identity.
+  static std::shared_ptr<Gossipsub> create(std::shared_ptr<Host> host, Identity identity,
+                                           Config config = {});
+  ~Gossipsub();
+
+  /// Registers the meshsub protocols on the host, opens streams to connected and newly
+  /// connected peers, and starts the heartbeat.
+  void start();
+  /// Stops the heartbeat and closes every gossipsub stream; the Host stays up.
+  void stop();
+
+  /// Joins `topic`; `handler` receives each new, valid message once (application-level
+  /// exactly-once per message id within the seen window). Replaces a previous handler.
+  void subscribe(const std::string& topic, MessageHandler handler);
+  void unsubscribe(const std::string& topic);
+  /// Runs before delivery and forwarding; reject penalises the forwarding peer, ignore drops
+  /// silently.
+  void set_validator(const std::string& topic, Validator validator);
+  /// Message ids on `topic` become SHA-256(data), so one payload published twice is one message.
+  void set_content_addressed(const std::string& topic);
+  void on_peer_exchange(PeerExchangeHandler handler) { px_handler_ = std::move(handler); }
+
+  /// Signs and sends `data` on `topic` (to mesh peers, or fanout when not subscribed, or every
+  /// subscribed peer with flood_publish). Returns the message id. Errc::limit if the data is
+  /// larger than max_message_size; Errc::duplicate on a content-addressed topic whose payload was
+  /// seen within the window. Publishing with no peer is not an error.
+  Result<Bytes> publish(const std::string& topic, Bytes data);
+
+  std::vector<PeerId> mesh_peers(const std::string& topic) const;
+  /// Connected peers known to be subscribed to `topic`.
+  std::vector<PeerId> topic_peers(const std::string& topic) const;
+  double score(const PeerId& peer) const;
+  const Stats& stats() const { return stats_; }
+  const Config& config() const { return config_; }
+
+ private:
+  Gossipsub(std::shared_ptr<Host> host, Identity identity, Config config);
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Host> host_;
+  Identity identity_;
+  Config config_;
+  Stats stats_;
+  PeerExchangeHandler px_handler_;
+};
+
+/// Decodes one RPC body (without its length prefix) with the limits in `config`, for tests and
+/// the fuzz target. Errors name the violated bound.
+Status check_rpc(ByteView body, const Config& config);
+
+}  // namespace ol::p2p::gossipsub
