@@ -7,6 +7,7 @@
 #include "crypto/ed25519.h"
 #include "crypto/secp256k1.h"
 #include "node/init.h"
+#include "node/tools/tools.h"
 
 namespace {
 
@@ -38,6 +39,8 @@ int main(int argc, char** argv) {
   init->add_option("--base-port", init_opts.base_p2p_port, "first p2p port")->capture_default_str();
   init->add_option("--base-rpc-port", init_opts.base_rpc_port, "first RPC port")
       ->capture_default_str();
+
+  ol::node::tools::add_commands(app);
 
   CLI11_PARSE(app, argc, argv);
 
