@@ -3,7 +3,7 @@
 #include <cstring>
 #include <mutex>
 
-#include "execution/state_root.h"
+#include <algorithm>
 
 namespace ol::execution {
 namespace {
@@ -12,6 +12,7 @@ constexpr std::string_view kAccountPrefix = "a/";
 constexpr std::string_view kRootKey = "m/root";
 constexpr std::string_view kHeightKey = "m/height";
 constexpr std::string_view kGenesisKey = "m/genesis";
+constexpr std::string_view kInstallingKey = "m/installing";
 
 Bytes u64_bytes(std::uint64_t v) {
   codec::Writer w;
@@ -72,10 +73,8 @@ Result<std::unique_ptr<Ledger>> Ledger::in_memory(const Genesis& genesis) {
   OL_TRY(genesis.validate());
   std::unique_ptr<Ledger> ledger(new Ledger());
   ledger->chain_id_ = genesis.chain_id;
-  std::map<crypto::Address, Account> all;
-  for (const auto& a : genesis.allocations) all[a.account] = Account{a.balance, 0};
-  ledger->accounts_.insert(all.begin(), all.end());
-  ledger->root_ = state_root_step(genesis.hash(), 0, all);
+  for (const auto& a : genesis.allocations) ledger->accounts_[a.account] = Account{a.balance, 0};
+  ledger->root_ = ledger->rebuild_commitment();
   ledger->height_ = 0;
   return ledger;
 }
@@ -83,6 +82,12 @@ Result<std::unique_ptr<Ledger>> Ledger::in_memory(const Genesis& genesis) {
 Result<std::unique_ptr<Ledger>> Ledger::open(storage::Store& store, const Genesis& genesis) {
   OL_TRY_ASSIGN(auto ledger, in_memory(genesis));
   const Hash32 genesis_hash = genesis.hash();
+  OL_TRY_ASSIGN(auto installing, store.get_state(as_bytes(kInstallingKey)));
+  if (installing) {
+    return make_error(Errc::state,
+                      "the database holds an unfinished state-sync install; remove it and sync "
+                      "again");
+  }
   OL_TRY_ASSIGN(auto stored_genesis, store.get_state(as_bytes(kGenesisKey)));
 
   if (!stored_genesis) {  // a fresh database: persist the genesis state
@@ -124,7 +129,103 @@ Result<std::unique_ptr<Ledger>> Ledger::open(storage::Store& store, const Genesi
   std::memcpy(ledger->root_.data(), root->data(), 32);
   codec::Reader hr(*height);
   OL_TRY_ASSIGN(ledger->height_, hr.u64());
+  if (ledger->rebuild_commitment() != ledger->root_) {
+    return make_error(Errc::io,
+                      "corruption: the stored accounts do not hash to the stored state "
+                      "root at height " +
+                          std::to_string(ledger->height_));
+  }
   return ledger;
+}
+
+Hash32 Ledger::rebuild_commitment() {
+  buckets_.assign(StateCommitment::kBuckets, {});
+  commitment_ = StateCommitment();
+  for (const auto& [address, account] : accounts_) {
+    const Hash32 key = StateCommitment::key_of(address);
+    buckets_[StateCommitment::bucket_of(key)].push_back(Slot{key, address});
+  }
+  std::vector<StateEntry> entries;
+  for (StateCommitment::Bucket b = 0; b < StateCommitment::kBuckets; ++b) {
+    auto& slots = buckets_[b];
+    if (slots.empty()) continue;
+    std::sort(slots.begin(), slots.end(),
+              [](const Slot& x, const Slot& y) { return x.key < y.key; });
+    bucket_entries(b, entries);
+    commitment_.set_bucket(b, StateCommitment::bucket_hash(entries));
+  }
+  return commitment_.root();
+}
+
+void Ledger::bucket_entries(StateCommitment::Bucket b, std::vector<StateEntry>& out) const {
+  out.clear();
+  for (const Slot& s : buckets_[b]) out.push_back(StateEntry{s.address, accounts_.at(s.address)});
+}
+
+void Ledger::index_account(const crypto::Address& address,
+                           std::vector<StateCommitment::Bucket>& touched) {
+  const Hash32 key = StateCommitment::key_of(address);
+  const auto b = StateCommitment::bucket_of(key);
+  auto& slots = buckets_[b];
+  auto it = std::lower_bound(slots.begin(), slots.end(), key,
+                             [](const Slot& s, const Hash32& k) { return s.key < k; });
+  if (it == slots.end() || it->key != key) slots.insert(it, Slot{key, address});
+  touched.push_back(b);
+}
+
+const Hash32& Ledger::rehash(std::vector<StateCommitment::Bucket>& touched) {
+  std::sort(touched.begin(), touched.end());
+  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+  std::vector<StateEntry> entries;
+  for (auto b : touched) {
+    bucket_entries(b, entries);
+    commitment_.set_bucket(b, StateCommitment::bucket_hash(entries));
+  }
+  return commitment_.root();
+}
+
+std::vector<Hash32> Ledger::bucket_hashes() const {
+  auto h = commitment_.bucket_hashes();
+  return {h.begin(), h.end()};
+}
+
+void Ledger::visit_buckets(
+    StateCommitment::Bucket first, StateCommitment::Bucket end,
+    const std::function<bool(StateCommitment::Bucket, std::span<const StateEntry>)>& visit) const {
+  std::shared_lock lock(mu_);
+  std::vector<StateEntry> entries;
+  for (auto b = first; b < std::min(end, StateCommitment::kBuckets); ++b) {
+    bucket_entries(b, entries);
+    if (!visit(b, entries)) return;
+  }
+}
+
+Result<StateInstall> StateInstall::begin(storage::Store& store) {
+  bool any = false;
+  OL_TRY(store.for_each_state({}, [&](ByteView, ByteView) {
+    any = true;
+    return false;
+  }));
+  if (any) return make_error(Errc::state, "state install needs a store without state");
+  storage::WriteBatch batch;
+  batch.put_state(as_bytes(kInstallingKey), u64_bytes(1));
+  OL_TRY(store.write(batch, storage::Durability::synced));
+  return StateInstall(store);
+}
+
+Status StateInstall::add(std::span<const StateEntry> entries) {
+  storage::WriteBatch batch;
+  for (const auto& e : entries) batch.put_state(account_key(e.address), encode_account(e.account));
+  return store_->write(batch);
+}
+
+Status StateInstall::finish(const Genesis& genesis, std::uint64_t height, const Hash32& root) {
+  storage::WriteBatch batch;
+  batch.put_state(as_bytes(kRootKey), root);
+  batch.put_state(as_bytes(kHeightKey), u64_bytes(height));
+  batch.put_state(as_bytes(kGenesisKey), genesis.hash());
+  batch.delete_state(as_bytes(kInstallingKey));
+  return store_->write(batch, storage::Durability::synced);
 }
 
 Account Ledger::lookup(const crypto::Address& a,
@@ -193,17 +294,23 @@ Result<BlockOutcome> Ledger::apply_block(const BlockInfo& block,
   std::map<crypto::Address, Account> dirty;
   for (const auto& tx : txs) out.receipts.push_back(apply_tx(*tx, dirty));
 
-  out.state_root = state_root_step(root_, block.height, dirty);
+  std::unique_lock lock(mu_);
+  std::vector<StateCommitment::Bucket> touched;
+  touched.reserve(dirty.size());
+  for (const auto& [address, account] : dirty) {
+    accounts_[address] = account;
+    index_account(address, touched);
+  }
+  root_ = rehash(touched);
+  height_ = block.height;
+  lock.unlock();
+
+  out.state_root = root_;
   for (const auto& [address, account] : dirty) {
     out.writes.put_state(account_key(address), encode_account(account));
   }
   out.writes.put_state(as_bytes(kRootKey), out.state_root);
   out.writes.put_state(as_bytes(kHeightKey), u64_bytes(block.height));
-
-  std::unique_lock lock(mu_);
-  for (const auto& [address, account] : dirty) accounts_[address] = account;
-  root_ = out.state_root;
-  height_ = block.height;
   return out;
 }
 

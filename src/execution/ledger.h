@@ -12,38 +12,40 @@
 // not stuck behind it. One whose nonce did not match cannot consume anything: it is either a
 // replay or from the future. There are no fees yet, so a failure costs nothing else.
 //
-// State commitment (see state_root.h): a hash chain over each block's sorted account changes.
+// State commitment (see state_commitment.h): a Merkle root over 2^16 buckets of accounts,
+// updated per block for the buckets the block touched.
 //
 // Persistence: every account lives in the storage state column under "a/" || address as
 // balance (u128 LE) || nonce (u64 LE); the root and applied height under "m/root" and
 // "m/height". Ledger::open loads them all into memory (fine for v0's account counts; the exchange
-// will need a read-through cache).
+// will need a read-through cache), rebuilds the commitment from the accounts and refuses to open
+// if it differs from the stored root (a corrupt or half-written state is an error, not data).
+// Bucket hashes are not stored: rebuilding them costs about a second per million accounts.
 //
-// Threads: apply_block from the core thread; account()/next_nonce()/state_root() from any thread.
+// Threads: apply_block, bucket_hashes() and visit_buckets() from the core thread;
+// account()/next_nonce()/state_root() from any thread.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <shared_mutex>
 #include <unordered_map>
 
+#include "execution/account.h"
 #include "execution/genesis.h"
+#include "execution/state_commitment.h"
 #include "execution/state_machine.h"
 #include "storage/store.h"
 
 namespace ol::execution {
 
-struct Account {
-  types::Amount balance = 0;
-  std::uint64_t nonce = 0;
-  bool operator==(const Account&) const = default;
-};
-
 class Ledger final : public StateMachine {
  public:
   /// Loads the ledger from `store`. If the store holds no state yet, builds the genesis state and
   /// writes it (synced) before returning. Errors: genesis invalid, or the store was created with
-  /// a different genesis (state), or a state record does not decode (io).
+  /// a different genesis (state), or holds an unfinished StateInstall (state), or a state record
+  /// does not decode or the accounts do not hash to the stored root (io).
   static Result<std::unique_ptr<Ledger>> open(storage::Store& store, const Genesis& genesis);
 
   /// An in-memory ledger (tests, benchmarks): apply_block's writes are returned but not stored.
@@ -60,6 +62,14 @@ class Ledger final : public StateMachine {
   std::uint64_t chain_id() const { return chain_id_; }
   std::size_t account_count() const;
 
+  /// The commitment's 2^16 bucket hashes, in bucket order (a snapshot manifest carries them).
+  std::vector<Hash32> bucket_hashes() const;
+  /// Calls `visit(bucket, entries)` for each bucket in [first, end) in order, with the bucket's
+  /// accounts in commitment order (empty buckets included), until it returns false.
+  void visit_buckets(
+      StateCommitment::Bucket first, StateCommitment::Bucket end,
+      const std::function<bool(StateCommitment::Bucket, std::span<const StateEntry>)>& visit) const;
+
  private:
   struct AddressHash {
     std::size_t operator()(const crypto::Address& a) const;
@@ -69,17 +79,48 @@ class Ledger final : public StateMachine {
   Receipt apply_tx(const types::VerifiedTransaction& vtx,
                    std::map<crypto::Address, Account>& dirty) const;
   Account lookup(const crypto::Address& a, const std::map<crypto::Address, Account>& dirty) const;
+  /// Adds `address` to its bucket's key list if new and marks the bucket for rehashing.
+  void index_account(const crypto::Address& address, std::vector<StateCommitment::Bucket>& touched);
+  /// Rehashes `touched` buckets (unsorted, may repeat) and returns the new root.
+  const Hash32& rehash(std::vector<StateCommitment::Bucket>& touched);
+  void bucket_entries(StateCommitment::Bucket b, std::vector<StateEntry>& out) const;
+  Hash32 rebuild_commitment();
 
   std::uint64_t chain_id_ = 0;
   mutable std::shared_mutex mu_;
   std::unordered_map<crypto::Address, Account, AddressHash> accounts_;
   Hash32 root_{};
   std::uint64_t height_ = 0;
+
+  struct Slot {
+    Hash32 key;  // StateCommitment::key_of(address)
+    crypto::Address address;
+  };
+  std::vector<std::vector<Slot>> buckets_;  // per bucket, ascending key (core thread only)
+  StateCommitment commitment_;              // core thread only
 };
 
-/// Encodings of one account's storage record and key (shared with state_root.h's hashing).
+/// State sync: writes a verified snapshot's accounts into a store that holds no state yet, so
+/// that Ledger::open then loads it. begin() writes an "install in progress" marker (synced)
+/// that Ledger::open refuses until finish() removes it in the same batch that writes the root,
+/// height and genesis records: a crash mid-install leaves a store that says so, never a store
+/// that opens with half a state.
+class StateInstall {
+ public:
+  /// Errors: the store already holds state (state).
+  static Result<StateInstall> begin(storage::Store& store);
+  /// Writes one batch of accounts (buffered).
+  Status add(std::span<const StateEntry> entries);
+  /// Writes root, height and genesis marker and clears the install marker (synced). The caller
+  /// has verified the accounts against `root`; Ledger::open re-checks it.
+  Status finish(const Genesis& genesis, std::uint64_t height, const Hash32& root);
+
+ private:
+  explicit StateInstall(storage::Store& store) : store_(&store) {}
+  storage::Store* store_;
+};
+
+/// The storage key of one account's record ("a/" || address).
 Bytes account_key(const crypto::Address& address);
-Bytes encode_account(const Account& account);
-Result<Account> decode_account(ByteView bytes);
 
 }  // namespace ol::execution
