@@ -329,4 +329,28 @@ Result<std::optional<Bytes>> Store::get_checkpoint(std::uint64_t height) const {
   return impl_->get(Column::checkpoints, key);
 }
 
+Result<std::optional<Bytes>> Store::get_checkpoint_chunk(std::uint64_t height,
+                                                         std::uint32_t index) const {
+  auto key = checkpoint_chunk_key(height, index);
+  return impl_->get(Column::checkpoints, key);
+}
+
+Result<std::vector<std::uint64_t>> Store::checkpoint_heights() const {
+  std::vector<std::uint64_t> out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(impl_->read_options, impl_->handle(Column::checkpoints)));
+  // One seek per checkpoint: each record's chunks sort right after it and are skipped.
+  for (it->SeekToFirst(); it->Valid();) {
+    ByteView key = view(it->key());
+    if (key.size() < 8) return make_error(Errc::io, "corruption: checkpoint key size");
+    const std::uint64_t h = read_be64(key);
+    if (key.size() == 8) out.push_back(h);
+    if (h == ~std::uint64_t{0}) break;
+    auto next = height_key(h + 1);
+    it->Seek(slice(ByteView(next)));
+  }
+  if (!it->status().ok()) return to_error(it->status(), "iterate checkpoints");
+  return out;
+}
+
 }  // namespace ol::storage

@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "common/bytes.h"
 #include "common/result.h"
@@ -91,6 +92,11 @@ class Store {
 
   Result<std::optional<Bytes>> get_meta(std::string_view name) const;
   Result<std::optional<Bytes>> get_checkpoint(std::uint64_t height) const;
+  /// Chunk `index` of the checkpoint at `height` (see WriteBatch::put_checkpoint_chunk).
+  Result<std::optional<Bytes>> get_checkpoint_chunk(std::uint64_t height,
+                                                    std::uint32_t index) const;
+  /// Heights that have a checkpoint record, ascending.
+  Result<std::vector<std::uint64_t>> checkpoint_heights() const;
 
   /// Flushes every column family's memtable to table files (clean shutdown, tests).
   Status flush();

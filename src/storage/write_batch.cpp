@@ -1,5 +1,7 @@
 #include "storage/write_batch.h"
 
+#include <algorithm>
+
 namespace ol::storage {
 
 const char* column_name(Column c) {
@@ -27,6 +29,17 @@ FixedBytes<8> height_key(std::uint64_t height) {
   for (int i = 7; i >= 0; --i) {
     k[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(height);
     height >>= 8;
+  }
+  return k;
+}
+
+FixedBytes<12> checkpoint_chunk_key(std::uint64_t height, std::uint32_t index) {
+  FixedBytes<12> k{};
+  const auto h = height_key(height);
+  std::copy(h.begin(), h.end(), k.begin());
+  for (int i = 11; i >= 8; --i) {
+    k[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(index);
+    index >>= 8;
   }
   return k;
 }
@@ -67,6 +80,18 @@ void WriteBatch::put_meta(std::string_view name, ByteView value) {
 
 void WriteBatch::put_checkpoint(std::uint64_t height, ByteView encoded_checkpoint) {
   add(Column::checkpoints, false, height_key(height), encoded_checkpoint);
+}
+
+void WriteBatch::put_checkpoint_chunk(std::uint64_t height, std::uint32_t index, ByteView chunk) {
+  add(Column::checkpoints, false, checkpoint_chunk_key(height, index), chunk);
+}
+
+void WriteBatch::delete_checkpoint(std::uint64_t height) {
+  add(Column::checkpoints, true, height_key(height), {});
+}
+
+void WriteBatch::delete_checkpoint_chunk(std::uint64_t height, std::uint32_t index) {
+  add(Column::checkpoints, true, checkpoint_chunk_key(height, index), {});
 }
 
 void WriteBatch::append(const WriteBatch& other) {

@@ -22,7 +22,8 @@ enum class Column : std::uint8_t {
   safety,       // name -> consensus safety record (always written synced)
   state,        // application key -> application value
   meta,         // name -> value (committed tip, pruning floor, schema version, ...)
-  checkpoints,  // big-endian height -> encoded state checkpoint
+  checkpoints,  // big-endian height -> encoded state checkpoint (snapshot manifest);
+                // big-endian height || big-endian u32 index -> that snapshot's chunk
 };
 inline constexpr std::size_t kColumnCount = 7;
 
@@ -53,6 +54,11 @@ class WriteBatch {
 
   void put_meta(std::string_view name, ByteView value);
   void put_checkpoint(std::uint64_t height, ByteView encoded_checkpoint);
+  /// One chunk of the checkpoint at `height` (the checkpoint record says how many there are).
+  void put_checkpoint_chunk(std::uint64_t height, std::uint32_t index, ByteView chunk);
+  /// Removes the checkpoint record at `height`; its chunks are removed one by one.
+  void delete_checkpoint(std::uint64_t height);
+  void delete_checkpoint_chunk(std::uint64_t height, std::uint32_t index);
 
   /// Appends every operation of `other` after this batch's own (later writes win per key).
   void append(const WriteBatch& other);
@@ -80,5 +86,7 @@ class WriteBatch {
 
 /// Big-endian 8-byte key for a height: keeps the heights column sorted by number.
 FixedBytes<8> height_key(std::uint64_t height);
+/// height_key(height) || big-endian index: a checkpoint chunk's key, sorted after its record.
+FixedBytes<12> checkpoint_chunk_key(std::uint64_t height, std::uint32_t index);
 
 }  // namespace ol::storage

@@ -207,6 +207,32 @@ TEST(Store, StateDeleteAndPrefixIteration) {
   EXPECT_EQ(seen, (std::vector<std::string>{"a/1=one", "a/2=two"}));
 }
 
+TEST(Store, CheckpointChunksAreKeyedUnderTheirHeightAndDeletable) {
+  TempDir tmp;
+  auto store = must_open(tmp.db());
+  EXPECT_TRUE(store->checkpoint_heights().value().empty());
+  WriteBatch batch;
+  for (std::uint64_t h : {300u, 100u, 200u}) {
+    batch.put_checkpoint(h, b("manifest " + std::to_string(h)));
+    for (std::uint32_t i = 0; i < 3; ++i) {
+      batch.put_checkpoint_chunk(h, i, b("chunk " + std::to_string(h) + "/" + std::to_string(i)));
+    }
+  }
+  ASSERT_TRUE(store->write(batch).ok());
+  EXPECT_EQ(store->checkpoint_heights().value(), (std::vector<std::uint64_t>{100, 200, 300}));
+  EXPECT_EQ(*store->get_checkpoint_chunk(200, 2).value(), b("chunk 200/2"));
+  EXPECT_FALSE(store->get_checkpoint_chunk(200, 3).value().has_value());
+  EXPECT_EQ(*store->get_checkpoint(200).value(), b("manifest 200"));
+
+  WriteBatch prune;
+  prune.delete_checkpoint(100);
+  for (std::uint32_t i = 0; i < 3; ++i) prune.delete_checkpoint_chunk(100, i);
+  prune.delete_checkpoint(200);  // a record without chunks is not listed; orphan chunks are not
+  ASSERT_TRUE(store->write(prune).ok());
+  EXPECT_EQ(store->checkpoint_heights().value(), (std::vector<std::uint64_t>{300}));
+  EXPECT_FALSE(store->get_checkpoint_chunk(100, 0).value().has_value());
+}
+
 TEST(Store, CommitMustMoveTheTipForwardAndARejectedBatchWritesNothing) {
   TempDir tmp;
   auto store = must_open(tmp.db());
