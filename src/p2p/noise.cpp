@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "crypto/hash.h"
-#include "p2p/protobuf.h"
+#include "p2p/proto/noise.pb.h"
 
 namespace ol::p2p::noise {
 namespace {
@@ -88,8 +88,12 @@ LocalKeys LocalKeys::create(const Identity& id) {
   randombytes_buf(k.static_secret.data(), k.static_secret.size());
   crypto_scalarmult_base(k.static_public.data(), k.static_secret.data());
   const auto sig = id.key.sign(concat(as_bytes(kSigPrefix), k.static_public));
-  pb::put_bytes_field(k.payload, 1, marshal_public_key(id.key.public_key()));
-  pb::put_bytes_field(k.payload, 2, sig.bytes);
+  proto::NoiseHandshakePayload pb;
+  const Bytes key_pb = marshal_public_key(id.key.public_key());
+  pb.set_identity_key(key_pb.data(), key_pb.size());
+  pb.set_identity_sig(sig.bytes.data(), sig.bytes.size());
+  k.payload.resize(pb.ByteSizeLong());
+  pb.SerializeWithCachedSizesToArray(k.payload.data());
   return k;
 }
 
@@ -152,13 +156,9 @@ Result<Bytes> Handshake::write_message() {
     append(out, e_public_);
     mix_hash(e_public_);
     OL_TRY(dh_into_key(e_secret_, re_));
-    OL_TRY(encrypt_and_hash(keys_.static_public, out));
-    OL_TRY(dh_into_key(keys_.static_secret, re_));
-    OL_TRY(encrypt_and_hash(keys_.payload, out));
+    OL_TRY(write_static_and_payload(out));
   } else if (step_ == 2 && initiator_) {  // -> s, se, payload
-    OL_TRY(encrypt_and_hash(keys_.static_public, out));
-    OL_TRY(dh_into_key(keys_.static_secret, re_));
-    OL_TRY(encrypt_and_hash(keys_.payload, out));
+    OL_TRY(write_static_and_payload(out));
   } else {
     return make_error(Errc::state, "noise: not this side's turn to write");
   }
@@ -167,40 +167,16 @@ Result<Bytes> Handshake::write_message() {
 }
 
 Status Handshake::read_message(ByteView msg, const std::optional<PeerId>& expected) {
-  std::size_t pos = 0;
-  auto take = [&](std::size_t n) -> Result<ByteView> {
-    if (msg.size() - pos < n) return make_error(Errc::decode, "noise: handshake message truncated");
-    auto v = msg.subspan(pos, n);
-    pos += n;
-    return v;
-  };
-  Bytes payload;
   if (step_ == 0 && !initiator_) {  // -> e
-    OL_TRY_ASSIGN(auto e, take(32));
-    std::memcpy(re_.data(), e.data(), 32);
-    mix_hash(re_);
-    OL_TRY(decrypt_and_hash(msg.subspan(pos), payload));
-    // libp2p sends no payload in message 1; ignore any the remote sent
+    OL_TRY(read_remote_ephemeral(msg));
+    Bytes payload;  // libp2p sends no payload in message 1; ignore any the remote sent
+    OL_TRY(decrypt_and_hash(msg.subspan(32), payload));
   } else if (step_ == 1 && initiator_) {  // <- e, ee, s, es, payload
-    OL_TRY_ASSIGN(auto e, take(32));
-    std::memcpy(re_.data(), e.data(), 32);
-    mix_hash(re_);
+    OL_TRY(read_remote_ephemeral(msg));
     OL_TRY(dh_into_key(e_secret_, re_));
-    OL_TRY_ASSIGN(auto s, take(32 + kTagSize));
-    Bytes rs;
-    OL_TRY(decrypt_and_hash(s, rs));
-    std::memcpy(rs_.data(), rs.data(), 32);
-    OL_TRY(dh_into_key(e_secret_, rs_));
-    OL_TRY(decrypt_and_hash(msg.subspan(pos), payload));
-    OL_TRY(verify_payload(payload, expected));
+    OL_TRY(read_static_and_payload(msg.subspan(32), expected));
   } else if (step_ == 2 && !initiator_) {  // -> s, se, payload
-    OL_TRY_ASSIGN(auto s, take(32 + kTagSize));
-    Bytes rs;
-    OL_TRY(decrypt_and_hash(s, rs));
-    std::memcpy(rs_.data(), rs.data(), 32);
-    OL_TRY(dh_into_key(e_secret_, rs_));
-    OL_TRY(decrypt_and_hash(msg.subspan(pos), payload));
-    OL_TRY(verify_payload(payload, expected));
+    OL_TRY(read_static_and_payload(msg, expected));
   } else {
     return make_error(Errc::state, "noise: not this side's turn to read");
   }
@@ -208,21 +184,50 @@ Status Handshake::read_message(ByteView msg, const std::optional<PeerId>& expect
   return ok_status();
 }
 
+Status Handshake::read_remote_ephemeral(ByteView msg) {
+  if (msg.size() < 32) return make_error(Errc::decode, "noise: handshake message truncated");
+  std::memcpy(re_.data(), msg.data(), 32);
+  mix_hash(re_);
+  return ok_status();
+}
+
+// The tail both identity-carrying messages share, written: our encrypted static key, the DH of
+// our static key with the remote ephemeral ("es" from the responder in message 2, "se" from the
+// initiator in message 3: both are DH(s, re)), then our encrypted identity payload.
+Status Handshake::write_static_and_payload(Bytes& out) {
+  OL_TRY(encrypt_and_hash(keys_.static_public, out));
+  OL_TRY(dh_into_key(keys_.static_secret, re_));
+  return encrypt_and_hash(keys_.payload, out);
+}
+
+// The same tail, read: the remote's encrypted static key, the DH of our ephemeral key with it
+// ("es" for the initiator reading message 2, "se" for the responder reading message 3: both are
+// DH(e, rs)), then the encrypted identity payload, whose signature must cover that static key.
+Status Handshake::read_static_and_payload(ByteView rest, const std::optional<PeerId>& expected) {
+  if (rest.size() < 32 + kTagSize)
+    return make_error(Errc::decode, "noise: handshake message truncated");
+  Bytes rs;
+  OL_TRY(decrypt_and_hash(rest.first(32 + kTagSize), rs));
+  std::memcpy(rs_.data(), rs.data(), 32);
+  OL_TRY(dh_into_key(e_secret_, rs_));
+  Bytes payload;
+  OL_TRY(decrypt_and_hash(rest.subspan(32 + kTagSize), payload));
+  return verify_payload(payload, expected);
+}
+
 Status Handshake::verify_payload(ByteView payload, const std::optional<PeerId>& expected) {
   if (payload.size() > kMaxPayload) return make_error(Errc::decode, "noise: payload too large");
-  std::optional<ByteView> key_pb, sig;
-  OL_TRY(pb::for_each_field(payload, [&](const pb::Field& f) -> Status {
-    if (f.number == 1 && f.type == pb::WireType::len) key_pb = f.bytes;
-    if (f.number == 2 && f.type == pb::WireType::len) sig = f.bytes;
-    return ok_status();  // extensions (4) and unknown fields are ignored
-  }));
-  if (!key_pb || !sig)
+  proto::NoiseHandshakePayload pb;  // extensions and unknown fields are parsed and ignored
+  if (!pb.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    return make_error(Errc::decode, "noise: malformed handshake payload");
+  }
+  if (!pb.has_identity_key() || !pb.has_identity_sig())
     return make_error(Errc::decode, "noise: payload lacks identity key or signature");
-  OL_TRY_ASSIGN(auto key, unmarshal_public_key(*key_pb));
-  if (sig->size() != 64)
+  OL_TRY_ASSIGN(auto key, unmarshal_public_key(as_bytes(pb.identity_key())));
+  if (pb.identity_sig().size() != 64)
     return make_error(Errc::verify, "noise: identity signature must be 64 bytes");
   crypto::Ed25519Signature s;
-  std::memcpy(s.bytes.data(), sig->data(), 64);
+  std::memcpy(s.bytes.data(), pb.identity_sig().data(), 64);
   if (!crypto::ed25519_verify(key, concat(as_bytes(kSigPrefix), rs_), s)) {
     return make_error(Errc::verify, "noise: identity signature does not cover the static key");
   }

@@ -78,6 +78,9 @@ class Handshake {
   Status dh_into_key(const FixedBytes<32>& secret, const FixedBytes<32>& pub);
   Status encrypt_and_hash(ByteView plain, Bytes& out);
   Status decrypt_and_hash(ByteView cipher, Bytes& out);
+  Status read_remote_ephemeral(ByteView msg);
+  Status write_static_and_payload(Bytes& out);
+  Status read_static_and_payload(ByteView rest, const std::optional<PeerId>& expected);
   Status verify_payload(ByteView payload, const std::optional<PeerId>& expected);
 
   bool initiator_;

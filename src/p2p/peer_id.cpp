@@ -4,14 +4,13 @@
 #include <array>
 #include <cstring>
 
-#include "p2p/protobuf.h"
+#include "p2p/proto/keys.pb.h"
 #include "p2p/varint.h"
 
 namespace ol::p2p {
 namespace {
 
 constexpr char kB58Alphabet[] = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
-constexpr std::uint64_t kKeyTypeEd25519 = 1;
 constexpr std::uint64_t kMultihashIdentity = 0x00;
 constexpr std::uint64_t kMultihashSha256 = 0x12;
 constexpr std::uint64_t kCodecLibp2pKey = 0x72;
@@ -111,29 +110,30 @@ Result<Bytes> base58btc_decode(std::string_view in, std::size_t max_len) {
 }
 
 Bytes marshal_public_key(const crypto::Ed25519PublicKey& key) {
-  Bytes out;
-  pb::put_varint_field(out, 1, kKeyTypeEd25519);
-  pb::put_bytes_field(out, 2, key.bytes);
+  // Generated serialisation writes fields in field-number order (Type, then Data) with no
+  // unknown fields, which is the deterministic encoding PeerIds hash.
+  proto::PublicKey pb;
+  pb.set_type(proto::Ed25519);
+  pb.set_data(key.bytes.data(), key.bytes.size());
+  Bytes out(pb.ByteSizeLong());
+  pb.SerializeWithCachedSizesToArray(out.data());
   return out;
 }
 
 Result<crypto::Ed25519PublicKey> unmarshal_public_key(ByteView msg) {
-  std::optional<std::uint64_t> type;
-  std::optional<ByteView> data;
-  OL_TRY(pb::for_each_field(msg, [&](const pb::Field& f) -> Status {
-    if (f.number == 1 && f.type == pb::WireType::varint) type = f.varint;
-    if (f.number == 2 && f.type == pb::WireType::len) data = f.bytes;
-    return ok_status();
-  }));
-  if (!type || !data) return make_error(Errc::decode, "PublicKey: missing Type or Data");
-  if (*type != kKeyTypeEd25519) {
-    return make_error(Errc::invalid_argument,
-                      "PublicKey: unsupported key type " + std::to_string(*type));
+  if (msg.size() > kMaxPublicKeyBytes) return make_error(Errc::decode, "PublicKey: too large");
+  proto::PublicKey pb;
+  if (!pb.ParseFromArray(msg.data(), static_cast<int>(msg.size()))) {
+    return make_error(Errc::decode, "PublicKey: malformed, or Type or Data missing");
   }
-  if (data->size() != 32)
+  if (pb.type() != proto::Ed25519) {
+    return make_error(Errc::invalid_argument,
+                      "PublicKey: unsupported key type " + std::to_string(pb.type()));
+  }
+  if (pb.data().size() != 32)
     return make_error(Errc::decode, "PublicKey: Ed25519 key must be 32 bytes");
   crypto::Ed25519PublicKey key;
-  std::memcpy(key.bytes.data(), data->data(), 32);
+  std::memcpy(key.bytes.data(), pb.data().data(), 32);
   return key;
 }
 

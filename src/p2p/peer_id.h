@@ -20,7 +20,11 @@ Result<Bytes> base58btc_decode(std::string_view in, std::size_t max_len = 128);
 
 /// Marshals an Ed25519 key as the libp2p PublicKey protobuf {Type: Ed25519 (1), Data: key}.
 Bytes marshal_public_key(const crypto::Ed25519PublicKey& key);
+/// Bound on a PublicKey protobuf we parse (an Ed25519 one is 36 bytes; RSA ones are larger).
+inline constexpr std::size_t kMaxPublicKeyBytes = 1024;
 /// Parses a PublicKey protobuf; only Ed25519 keys are accepted (others: Errc::invalid_argument).
+/// Unknown fields are skipped; inputs above kMaxPublicKeyBytes, truncated or lacking Type or Data
+/// are Errc::decode.
 Result<crypto::Ed25519PublicKey> unmarshal_public_key(ByteView pb);
 
 class PeerId {

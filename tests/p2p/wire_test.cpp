@@ -17,6 +17,21 @@ Bytes unhex(std::string_view s) {
   return *from_hex(s);
 }
 
+// Protobuf fields written by hand, to build messages the generated encoders never produce.
+Bytes pb_field(std::uint32_t number, ByteView value) {
+  Bytes out;
+  put_uvarint(out, (std::uint64_t{number} << 3) | 2);
+  put_uvarint(out, value.size());
+  append(out, value);
+  return out;
+}
+Bytes pb_varint(std::uint32_t number, std::uint64_t value) {
+  Bytes out;
+  put_uvarint(out, std::uint64_t{number} << 3);
+  put_uvarint(out, value);
+  return out;
+}
+
 TEST(Varint, RoundTripsAndRejectsNonMinimalAndOverlong) {
   for (std::uint64_t v : {0ull, 1ull, 127ull, 128ull, 300ull, 16384ull, (1ull << 63) - 1}) {
     Bytes b;
@@ -46,6 +61,28 @@ TEST(PeerId, MatchesLibp2pForKnownKey) {
   EXPECT_EQ(*PeerId::parse("bafzaajaiaejcahwr5d5ofrfbis4l5d6uwr57hu5tjodrypfm6yaq6dsc2r2pzyt6"),
             id);
   EXPECT_EQ(id.public_key(), kp->public_key());
+}
+
+TEST(PeerId, PublicKeyDecodingIsBoundedAndSkipsUnknownFields) {
+  const auto key = crypto::Ed25519KeyPair::generate().public_key();
+  const Bytes pb = marshal_public_key(key);
+  // Unknown fields (varint 3, length-delimited 9) and reversed field order still decode.
+  auto with_unknown = concat(pb_varint(3, 7), concat(pb_field(2, key.bytes), pb_varint(1, 1)));
+  with_unknown = concat(with_unknown, pb_field(9, as_bytes("ignored")));
+  ASSERT_TRUE(unmarshal_public_key(with_unknown).ok());
+  EXPECT_EQ(*unmarshal_public_key(with_unknown), key);
+
+  EXPECT_EQ(unmarshal_public_key(ByteView(pb).first(pb.size() - 1)).error().code, Errc::decode);
+  EXPECT_EQ(unmarshal_public_key(pb_varint(1, 1)).error().code, Errc::decode);         // no Data
+  EXPECT_EQ(unmarshal_public_key(pb_field(2, key.bytes)).error().code, Errc::decode);  // no Type
+  EXPECT_EQ(unmarshal_public_key(concat(pb_varint(1, 1), pb_field(2, Bytes(31, 1)))).error().code,
+            Errc::decode);  // wrong key length
+  EXPECT_EQ(unmarshal_public_key(concat(pb_varint(1, 2), pb_field(2, Bytes(33, 1)))).error().code,
+            Errc::invalid_argument);  // secp256k1: valid protobuf, unsupported key type
+  EXPECT_EQ(
+      unmarshal_public_key(concat(pb, pb_field(9, Bytes(kMaxPublicKeyBytes, 0)))).error().code,
+      Errc::decode);                                                 // oversized, however valid
+  EXPECT_FALSE(unmarshal_public_key(Bytes{0xff, 0xff, 0xff}).ok());  // garbage
 }
 
 TEST(PeerId, RejectsMalformedText) {
@@ -154,6 +191,48 @@ TEST(Identify, RoundTrips) {
   EXPECT_EQ(out->protocols, in.protocols);
 }
 
+TEST(Identify, SkipsUnknownFieldsAndUnparseableAddresses) {
+  identify::Info in;
+  in.agent_version = "openliquid/test";
+  in.protocols = {"/ipfs/ping/1.0.0"};
+  Bytes msg = identify::encode(in);
+  append(msg, pb_varint(99, 12345));                    // unknown varint field
+  append(msg, pb_field(8, as_bytes("signed record")));  // signedPeerRecord: parsed, unused
+  append(msg, pb_field(2, Bytes{0xff, 0x01}));          // a listen address that is no multiaddr
+  auto out = identify::decode(msg);
+  ASSERT_TRUE(out.ok()) << out.error().to_string();
+  EXPECT_EQ(out->agent_version, in.agent_version);
+  EXPECT_EQ(out->protocols, in.protocols);
+  EXPECT_TRUE(out->listen_addrs.empty());
+}
+
+TEST(Identify, RejectsTruncatedOversizedAndOverBoundMessages) {
+  identify::Info in;
+  in.agent_version = "openliquid/test";
+  in.protocols = {"/ipfs/id/1.0.0"};
+  const Bytes msg = identify::encode(in);
+  EXPECT_EQ(identify::decode(ByteView(msg).first(msg.size() - 1)).error().code, Errc::decode);
+  EXPECT_FALSE(identify::decode(Bytes(identify::kMaxMessage + 1, 0)).ok());
+
+  identify::Info many = in;
+  many.protocols.assign(identify::kMaxListEntries + 1, "/p");
+  EXPECT_FALSE(identify::decode(identify::encode(many)).ok());
+  many.protocols.resize(identify::kMaxListEntries);
+  EXPECT_TRUE(identify::decode(identify::encode(many)).ok());
+
+  identify::Info addrs = in;
+  addrs.listen_addrs.assign(identify::kMaxListEntries + 1, *Multiaddr::parse("/ip4/1.2.3.4/tcp/1"));
+  EXPECT_FALSE(identify::decode(identify::encode(addrs)).ok());
+
+  identify::Info long_id = in;
+  long_id.protocols = {std::string(identify::kMaxString + 1, 'p')};
+  EXPECT_FALSE(identify::decode(identify::encode(long_id)).ok());
+  identify::Info long_agent = in;
+  long_agent.agent_version = std::string(identify::kMaxString + 1, 'a');
+  EXPECT_FALSE(identify::decode(identify::encode(long_agent)).ok());
+  EXPECT_FALSE(identify::decode(pb_field(2, Bytes(identify::kMaxAddress + 1, 4))).ok());
+}
+
 struct HandshakePair {
   Identity a = Identity::generate(), b = Identity::generate();
   noise::LocalKeys ka = noise::LocalKeys::create(a), kb = noise::LocalKeys::create(b);
@@ -202,6 +281,37 @@ TEST(Noise, RejectsPayloadSignedForAnotherStaticKey) {
   auto st = run_xx(i, r, std::nullopt);
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().code, Errc::verify);
+}
+
+TEST(Noise, PayloadSkipsUnknownFieldsAndExtensions) {
+  HandshakePair p;
+  append(p.kb.payload, pb_field(4, pb_field(2, as_bytes("/yamux/1.0.0"))));  // extensions
+  append(p.kb.payload, pb_varint(31, 1));                                    // unknown
+  noise::Handshake i(true, p.ka), r(false, p.kb);
+  auto st = run_xx(i, r, p.b.peer_id);
+  EXPECT_TRUE(st.ok()) << st.error().to_string();
+}
+
+TEST(Noise, RejectsMalformedTruncatedAndOversizedPayloads) {
+  auto run_with_payload = [](auto edit) {
+    HandshakePair p;
+    edit(p.kb.payload);
+    noise::Handshake i(true, p.ka), r(false, p.kb);
+    return run_xx(i, r, std::nullopt);
+  };
+  auto truncated = run_with_payload([](Bytes& pl) { pl.pop_back(); });
+  ASSERT_FALSE(truncated.ok());
+  EXPECT_EQ(truncated.error().code, Errc::decode);
+  auto oversized = run_with_payload([](Bytes& pl) { append(pl, pb_field(15, Bytes(9000, 0))); });
+  ASSERT_FALSE(oversized.ok());
+  EXPECT_EQ(oversized.error().code, Errc::decode);
+  auto no_sig = run_with_payload([](Bytes& pl) {
+    pl = pb_field(1, marshal_public_key(crypto::Ed25519KeyPair::generate().public_key()));
+  });
+  ASSERT_FALSE(no_sig.ok());
+  EXPECT_EQ(no_sig.error().code, Errc::decode);
+  auto garbage = run_with_payload([](Bytes& pl) { pl = Bytes{0x0a, 0xff, 0xff}; });
+  EXPECT_FALSE(garbage.ok());
 }
 
 TEST(Noise, RejectsTamperedAndTruncatedMessages) {
