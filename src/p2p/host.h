@@ -60,6 +60,8 @@ class Host : public std::enable_shared_from_this<Host> {
   ~Host();
 
   const PeerId& peer_id() const { return identity_.peer_id; }
+  /// The io_context every coroutine of this Host (and of protocols built on it) runs on.
+  asio::io_context& io_context() const { return io_; }
   const HostConfig& config() const { return config_; }
 
   /// Listens on an /ip4|ip6/<addr>/tcp/<port> address (port 0 picks one). Returns the bound
