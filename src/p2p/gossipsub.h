@@ -9,10 +9,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "common/bytes.h"
@@ -76,7 +78,46 @@ struct Stats {
   std::uint64_t dropped_rpcs = 0;        // malformed or oversized RPCs, graylisted peers
   std::uint64_t grafts_in = 0, grafts_out = 0, prunes_in = 0, prunes_out = 0;
   std::uint64_t ihave_in = 0, iwant_in = 0;
+  std::uint64_t ihave_out = 0, iwant_out = 0;  // IHAVE / IWANT control entries sent
+  std::uint64_t queue_drops = 0;               // RPCs not sent because a peer's send queue was full
   std::size_t seen_cache_size = 0;
+};
+
+/// A keyed (SipHash, per-process random key) hash for byte strings chosen by remote peers, so
+/// nobody can aim collisions at our hash tables.
+struct KeyedHash {
+  std::size_t operator()(std::string_view s) const noexcept;
+};
+
+/// Message ids seen within a time window, for deduplication. Bounded both ways: an id is
+/// forgotten `ttl` after it was added, and beyond `max_entries` the oldest ids go first.
+/// Lookups and inserts are O(1) (amortised); nothing is allocated per lookup.
+class SeenCache {
+ public:
+  SeenCache(std::chrono::milliseconds ttl, std::size_t max_entries)
+      : ttl_(ttl), max_(max_entries) {}
+  bool contains(std::string_view id) const;
+  /// Adds `id` at time `now`; false (and nothing changes) if it is already present.
+  bool insert(std::string_view id, std::chrono::steady_clock::time_point now);
+  /// Forgets ids older than the ttl.
+  void expire(std::chrono::steady_clock::time_point now);
+  std::size_t size() const { return ids_.size(); }
+
+ private:
+  struct Eq {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+  };
+  struct Hash : KeyedHash {
+    using is_transparent = void;
+  };
+  void evict_oldest();
+
+  std::chrono::milliseconds ttl_;
+  std::size_t max_;
+  std::unordered_set<std::string, Hash, Eq> ids_;
+  // Insertion order is expiry order; each entry points at its element in ids_ (stable).
+  std::deque<std::pair<std::chrono::steady_clock::time_point, const std::string*>> order_;
 };
 
 class Gossipsub : public std::enable_shared_from_this<Gossipsub> {
@@ -106,34 +147,38 @@ class Gossipsub : public std::enable_shared_from_this<Gossipsub> {
   void set_validator(const std::string& topic, Validator validator);
   /// Message ids on `topic` become SHA-256(data), so one payload published twice is one message.
   void set_content_addressed(const std::string& topic);
-  void on_peer_exchange(PeerExchangeHandler handler) { px_handler_ = std::move(handler); }
+  void on_peer_exchange(PeerExchangeHandler handler);
 
   /// Signs and sends `data` on `topic` (to mesh peers, or fanout when not subscribed, or every
-  /// subscribed peer with flood_publish). Returns the message id. Errc::limit if the data is
-  /// larger than max_message_size; Errc::duplicate on a content-addressed topic whose payload was
-  /// seen within the window. Publishing with no peer is not an error.
+  /// subscribed peer with flood_publish) and delivers it to our own handler if we subscribe.
+  /// Returns the message id. Errc::limit if the data is larger than max_message_size;
+  /// Errc::state ("duplicate") on a content-addressed topic whose payload was seen within the
+  /// window; Errc::invalid_argument if our own validator rejects or ignores it. Publishing with
+  /// no peer is not an error.
   Result<Bytes> publish(const std::string& topic, Bytes data);
 
   std::vector<PeerId> mesh_peers(const std::string& topic) const;
   /// Connected peers known to be subscribed to `topic`.
   std::vector<PeerId> topic_peers(const std::string& topic) const;
   double score(const PeerId& peer) const;
-  const Stats& stats() const { return stats_; }
-  const Config& config() const { return config_; }
+  const Stats& stats() const;
+  const Config& config() const;
 
  private:
   Gossipsub(std::shared_ptr<Host> host, Identity identity, Config config);
   struct Impl;
   std::unique_ptr<Impl> impl_;
-  std::shared_ptr<Host> host_;
-  Identity identity_;
-  Config config_;
-  Stats stats_;
-  PeerExchangeHandler px_handler_;
 };
 
 /// Decodes one RPC body (without its length prefix) with the limits in `config`, for tests and
-/// the fuzz target. Errors name the violated bound.
+/// the fuzz target. Errors name the violated bound. Before any allocation the wire is walked
+/// once to bound it: size <= max_rpc_size, data of each message <= max_message_size, and the
+/// number of subscriptions, IHAVE/IWANT ids, GRAFTs, PRUNEs and PX entries (see the .cpp).
+/// A violating RPC closes the stream it came on.
 Status check_rpc(ByteView body, const Config& config);
+
+/// The bytes a publisher signs: "libp2p-pubsub:" || the protobuf encoding of {from, data, seqno,
+/// topic} (the Message without signature and key).
+Bytes signing_input(ByteView from, ByteView data, ByteView seqno, std::string_view topic);
 
 }  // namespace ol::p2p::gossipsub

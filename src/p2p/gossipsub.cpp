@@ -1,0 +1,1190 @@
+// gossipsub v1.1 router. One Impl holds all state; every method runs on the Host's io thread.
+//
+// Streams: per peer we write on one outbound stream we open (/meshsub/1.1.0, else 1.0.0) and
+// read the one the peer opens to us; a peer is a "gossip peer" (mesh, fanout, gossip and
+// forwarding target) once our outbound stream is up. RPCs to a peer go through a bounded queue
+// drained by one writer coroutine, so a slow peer never blocks the router.
+//
+// Memory bounds against remote input: an RPC is at most max_rpc_size and is walked (no
+// allocation) before libprotobuf parses it; per-peer topic sets, IHAVE/IWANT budgets, promises
+// and PX are capped; control for topics we do not subscribe to is dropped after one map lookup;
+// the seen-cache and message cache are bounded by time and (seen-cache) by entries. Hash tables
+// keyed by remote-chosen bytes use a keyed hash.
+#include "p2p/gossipsub.h"
+
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <random>
+#include <set>
+#include <unordered_map>
+
+#include "crypto/hash.h"
+#include "p2p/proto/rpc.pb.h"
+#include "p2p/varint.h"
+
+namespace ol::p2p::gossipsub {
+
+// ---------------------------------------------------------------------------------------------
+// Keyed hash and seen-cache
+
+std::size_t KeyedHash::operator()(std::string_view s) const noexcept {
+  static const auto key = [] {
+    std::array<unsigned char, crypto_shorthash_KEYBYTES> k{};
+    if (sodium_init() < 0) std::abort();
+    randombytes_buf(k.data(), k.size());
+    return k;
+  }();
+  std::uint64_t out = 0;
+  crypto_shorthash(reinterpret_cast<unsigned char*>(&out),
+                   reinterpret_cast<const unsigned char*>(s.data()), s.size(), key.data());
+  return static_cast<std::size_t>(out);
+}
+
+bool SeenCache::contains(std::string_view id) const {
+  return ids_.find(id) != ids_.end();
+}
+
+bool SeenCache::insert(std::string_view id, std::chrono::steady_clock::time_point now) {
+  if (max_ == 0) return true;
+  auto [it, inserted] = ids_.emplace(id);
+  if (!inserted) return false;
+  order_.emplace_back(now, &*it);
+  while (ids_.size() > max_) evict_oldest();
+  return true;
+}
+
+void SeenCache::expire(std::chrono::steady_clock::time_point now) {
+  while (!order_.empty() && now - order_.front().first >= ttl_) evict_oldest();
+}
+
+void SeenCache::evict_oldest() {
+  auto it = ids_.find(*order_.front().second);
+  order_.pop_front();
+  if (it != ids_.end()) ids_.erase(it);
+}
+
+// ---------------------------------------------------------------------------------------------
+// RPC bounds, walked on the raw wire before parsing
+
+namespace {
+
+constexpr std::string_view kSignPrefix = "libp2p-pubsub:";
+constexpr std::size_t kSeqnoSize = 8;
+constexpr std::size_t kMaxTopicLength = 256;      // longer topic names are ignored
+constexpr std::size_t kMaxMessageIdLength = 256;  // longer ids in IHAVE/IWANT are ignored
+constexpr std::size_t kMaxTopicsPerPeer = 1024;   // subscriptions remembered per peer
+constexpr std::size_t kMaxSubscriptionsPerRpc = 4096;
+constexpr std::size_t kMaxGraftPrunePerRpc = 4096;
+constexpr std::size_t kMaxPxPerPrune = 1024;  // PX entries on the wire (we use max_prune_peers)
+constexpr std::size_t kMaxRememberedScores = 8192;  // negative scores kept for disconnected peers
+constexpr std::uint64_t kMaxBackoffSeconds = 24 * 3600;
+
+// Wire types.
+constexpr std::uint32_t kVarint = 0, kFixed64 = 1, kLen = 2, kFixed32 = 5;
+
+// Walks the fields of one protobuf message; `on_len(field, bytes)` sees every length-delimited
+// field (it may recurse). Other wire types are skipped; groups and field 0 are malformed.
+template <typename F>
+Status walk(ByteView msg, F&& on_len) {
+  WireReader r(msg);
+  while (!r.empty()) {
+    OL_TRY_ASSIGN(const std::uint64_t tag, r.uvarint());
+    const auto field = static_cast<std::uint32_t>(tag >> 3);
+    if (field == 0) return make_error(Errc::decode, "protobuf field number 0");
+    switch (static_cast<std::uint32_t>(tag & 7)) {
+      case kVarint:
+        OL_TRY(r.uvarint());
+        break;
+      case kFixed64:
+        OL_TRY(r.take(8));
+        break;
+      case kFixed32:
+        OL_TRY(r.take(4));
+        break;
+      case kLen: {
+        OL_TRY_ASSIGN(const ByteView v, r.length_prefixed(r.remaining()));
+        OL_TRY(on_len(field, v));
+        break;
+      }
+      default:
+        return make_error(Errc::decode, "unsupported protobuf wire type");
+    }
+  }
+  return ok_status();
+}
+
+Status over(const char* what, std::size_t n, std::size_t bound) {
+  return make_error(Errc::limit, std::string(what) + " " + std::to_string(n) + " above bound " +
+                                     std::to_string(bound));
+}
+
+// The structural bounds of check_rpc (see gossipsub.h), without allocating.
+Status prescan(ByteView body, const Config& c) {
+  if (body.size() > c.max_rpc_size) return over("rpc size", body.size(), c.max_rpc_size);
+  const std::size_t max_ids = c.max_ihave_length * std::max<std::size_t>(c.max_ihave_messages, 1);
+  std::size_t subs = 0, ihave_ids = 0, iwant_ids = 0, grafts = 0, prunes = 0;
+  return walk(body, [&](std::uint32_t field, ByteView v) -> Status {
+    if (field == 1 && ++subs > kMaxSubscriptionsPerRpc)
+      return over("subscriptions", subs, kMaxSubscriptionsPerRpc);
+    if (field == 2) {  // Message
+      return walk(v, [&](std::uint32_t f, ByteView mv) -> Status {
+        if (f == 2 && mv.size() > c.max_message_size)
+          return over("message data", mv.size(), c.max_message_size);
+        return ok_status();
+      });
+    }
+    if (field != 3) return ok_status();
+    return walk(v, [&](std::uint32_t cf, ByteView cv) -> Status {  // ControlMessage
+      switch (cf) {
+        case 1:  // IHAVE
+          return walk(cv, [&](std::uint32_t f, ByteView) -> Status {
+            if (f == 2 && ++ihave_ids > max_ids) return over("IHAVE ids", ihave_ids, max_ids);
+            return ok_status();
+          });
+        case 2:  // IWANT
+          return walk(cv, [&](std::uint32_t f, ByteView) -> Status {
+            if (f == 1 && ++iwant_ids > max_ids) return over("IWANT ids", iwant_ids, max_ids);
+            return ok_status();
+          });
+        case 3:
+          if (++grafts > kMaxGraftPrunePerRpc) return over("GRAFTs", grafts, kMaxGraftPrunePerRpc);
+          return ok_status();
+        case 4: {
+          if (++prunes > kMaxGraftPrunePerRpc) return over("PRUNEs", prunes, kMaxGraftPrunePerRpc);
+          std::size_t px = 0;
+          return walk(cv, [&](std::uint32_t f, ByteView) -> Status {
+            if (f == 2 && ++px > kMaxPxPerPrune) return over("PX peers", px, kMaxPxPerPrune);
+            return ok_status();
+          });
+        }
+        default:
+          return ok_status();
+      }
+    });
+  });
+}
+
+Result<proto::RPC> decode_rpc(ByteView body, const Config& c) {
+  OL_TRY(prescan(body, c));
+  proto::RPC rpc;
+  if (!rpc.ParseFromArray(body.data(), static_cast<int>(body.size())))
+    return make_error(Errc::decode, "rpc: malformed protobuf");
+  return rpc;
+}
+
+std::string to_string(ByteView b) {
+  return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+}
+Bytes to_bytes(const std::string& s) {
+  return Bytes(s.begin(), s.end());
+}
+
+// The author's verification key: inlined in an identity PeerId, or the `key` field (which must
+// then derive to `from`). Only Ed25519 is supported.
+std::optional<crypto::Ed25519PublicKey> author_key(const PeerId& from, const proto::Message& m) {
+  auto inlined = from.public_key();
+  if (!m.has_key()) return inlined;
+  auto key = unmarshal_public_key(as_bytes(m.key()));
+  if (!key || PeerId::from_public_key(*key) != from) return std::nullopt;
+  return *key;
+}
+
+bool verify_signature(const proto::Message& m, const crypto::Ed25519PublicKey& key) {
+  if (m.signature().size() != 64) return false;
+  proto::Message unsigned_copy = m;
+  unsigned_copy.clear_signature();
+  unsigned_copy.clear_key();
+  std::string in(kSignPrefix);
+  unsigned_copy.AppendToString(&in);
+  crypto::Ed25519Signature sig;
+  std::copy(m.signature().begin(), m.signature().end(), sig.bytes.begin());
+  return crypto::ed25519_verify(key, as_bytes(in), sig);
+}
+
+Bytes frame(const proto::RPC& rpc) {
+  const std::string body = rpc.SerializeAsString();
+  Bytes out;
+  out.reserve(body.size() + 10);
+  put_uvarint(out, body.size());
+  append(out, as_bytes(body));
+  return out;
+}
+
+}  // namespace
+
+Status check_rpc(ByteView body, const Config& config) {
+  OL_TRY_ASSIGN(const proto::RPC rpc, decode_rpc(body, config));
+  // Shape of each message, as the router checks it (signature included) before anything else.
+  for (const auto& m : rpc.publish()) {
+    auto from = PeerId::from_bytes(as_bytes(m.from()));
+    if (!from) return make_error(Errc::decode, "message: bad from");
+    if (m.seqno().size() != kSeqnoSize) return make_error(Errc::decode, "message: bad seqno");
+    auto key = author_key(*from, m);
+    if (!key || !verify_signature(m, *key)) return make_error(Errc::verify, "message: signature");
+  }
+  return ok_status();
+}
+
+Bytes signing_input(ByteView from, ByteView data, ByteView seqno, std::string_view topic) {
+  proto::Message m;
+  m.set_from(to_string(from));
+  m.set_data(to_string(data));
+  m.set_seqno(to_string(seqno));
+  m.set_topic(std::string(topic));
+  std::string in(kSignPrefix);
+  m.AppendToString(&in);
+  return to_bytes(in);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The router
+
+struct Gossipsub::Impl {
+  struct Peer {
+    Host::StreamPtr out;  // ours, write only; set once negotiated
+    Host::StreamPtr in;   // theirs, read only
+    std::string protocol;
+    bool opening = false;
+    std::deque<Bytes> queue;  // framed RPCs waiting for the writer
+    std::size_t queued_bytes = 0;
+    std::shared_ptr<Signal> wake;  // writer: queue non-empty or stream replaced
+    std::set<std::string> topics;  // subscriptions the peer announced (bounded)
+    // Budgets, reset each heartbeat.
+    std::size_t ihaves = 0, iasked = 0, iwant_served = 0;
+  };
+  struct Subscription {
+    MessageHandler handler;
+    std::unordered_set<PeerId> mesh;
+    std::unordered_map<PeerId, Clock::time_point> backoff;  // no GRAFT to/from these until then
+  };
+  struct Fanout {
+    std::unordered_set<PeerId> peers;
+    Clock::time_point last_publish;
+  };
+  struct Cached {
+    proto::Message msg;
+  };
+  struct Promise {
+    PeerId peer;
+    Clock::time_point deadline;
+  };
+
+  Impl(Gossipsub& owner, std::shared_ptr<Host> h, Identity id, Config c)
+      : owner(owner),
+        host(std::move(h)),
+        identity(std::move(id)),
+        config(std::move(c)),
+        seen(config.seen_ttl, config.seen_max),
+        rng(std::random_device{}()),
+        seqno(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count())) {}
+
+  Gossipsub& owner;
+  std::shared_ptr<Host> host;
+  Identity identity;
+  Config config;
+  Stats stats;
+  PeerExchangeHandler px_handler;
+
+  bool started = false, stopped = false;
+  std::shared_ptr<asio::steady_timer> heartbeat_timer;
+  std::unordered_map<PeerId, Peer> peers;
+  std::unordered_map<PeerId, double> scores;  // connected peers, and negative ones after
+  std::map<std::string, Subscription> subs;
+  std::map<std::string, Fanout> fanout;
+  std::map<std::string, Validator> validators;
+  std::set<std::string> content_addressed;
+  SeenCache seen;
+  std::unordered_map<std::string, Cached, KeyedHash> mcache;
+  std::deque<std::vector<std::pair<std::string, std::string>>> history;  // (id, topic), newest 1st
+  std::unordered_map<std::string, Promise, KeyedHash> promises;  // IWANTed id -> who promised
+  std::mt19937_64 rng;
+  std::uint64_t seqno;
+
+  std::shared_ptr<Gossipsub> self() { return owner.shared_from_this(); }
+
+  // ---- scores
+
+  double score_of(const PeerId& p) const {
+    auto it = scores.find(p);
+    return it == scores.end() ? 0.0 : it->second;
+  }
+  void penalise(const PeerId& p, double amount) {
+    if (!peers.contains(p) && !scores.contains(p) && scores.size() >= kMaxRememberedScores) return;
+    scores[p] += amount;
+  }
+
+  // ---- peers and streams
+
+  bool is_gossip_peer(const Peer& ps) const { return ps.out != nullptr; }
+
+  Peer& ensure_peer(const PeerId& p) {
+    auto [it, inserted] = peers.try_emplace(p);
+    if (inserted) it->second.wake = std::make_shared<Signal>(host->io_context().get_executor());
+    return it->second;
+  }
+
+  void on_connection(const ConnectionEvent& e) {
+    if (!started || stopped) return;
+    if (e.kind == ConnectionEvent::Kind::disconnected) {
+      remove_peer(e.peer);
+      return;
+    }
+    Peer& ps = ensure_peer(e.peer);
+    if (ps.out) {  // a replacement connection (simultaneous dial): the old stream dies with it
+      ps.out->reset();
+      ps.out = nullptr;
+    }
+    open_outbound(e.peer);
+  }
+
+  void open_outbound(const PeerId& p) {
+    Peer& ps = ensure_peer(p);
+    if (ps.opening || ps.out) return;
+    ps.opening = true;
+    asio::co_spawn(host->io_context(), open_stream(self(), p), asio::detached);
+  }
+
+  static std::vector<std::string> protocol_list() {
+    std::vector<std::string> v;
+    v.emplace_back(kProtocolV11);
+    v.emplace_back(kProtocolV10);
+    return v;
+  }
+
+  Task<void> open_stream(std::shared_ptr<Gossipsub> keep, PeerId p) {
+    auto s = co_await host->new_stream(p, protocol_list());
+    auto it = peers.find(p);
+    if (stopped || it == peers.end()) {
+      if (s) (*s)->reset();
+      co_return;
+    }
+    Peer& ps = it->second;
+    ps.opening = false;
+    if (!s) {
+      spdlog::debug("gossipsub: no meshsub stream to {}: {}", p.to_string(), s.error().to_string());
+      co_return;
+    }
+    ps.out = *s;
+    ps.protocol = (*s)->protocol();
+    // Our subscriptions go first on a new stream.
+    proto::RPC hello;
+    for (const auto& [topic, sub] : subs) {
+      auto* o = hello.add_subscriptions();
+      o->set_subscribe(true);
+      o->set_topicid(topic);
+    }
+    if (hello.subscriptions_size() > 0) {
+      Bytes f = frame(hello);
+      ps.queued_bytes += f.size();
+      ps.queue.push_front(std::move(f));
+      ++stats.rpcs_out;
+    }
+    asio::co_spawn(host->io_context(), write_loop(std::move(keep), p, ps.out), asio::detached);
+  }
+
+  Task<void> write_loop(std::shared_ptr<Gossipsub> /*keep_alive*/, PeerId p, Host::StreamPtr out) {
+    for (;;) {
+      auto it = peers.find(p);
+      if (stopped || it == peers.end() || it->second.out != out) co_return;
+      Peer& ps = it->second;
+      if (ps.queue.empty()) {
+        auto wake = ps.wake;
+        co_await wake->wait();
+        continue;
+      }
+      Bytes batch;
+      if (ps.queue.size() == 1) {
+        batch = std::move(ps.queue.front());
+      } else {
+        batch.reserve(ps.queued_bytes);
+        for (auto& b : ps.queue) append(batch, b);
+      }
+      ps.queue.clear();
+      ps.queued_bytes = 0;
+      auto st = co_await out->write(batch);
+      if (!st) {
+        spdlog::debug("gossipsub: write to {} failed: {}", p.to_string(), st.error().to_string());
+        out->reset();
+        auto again = peers.find(p);
+        if (again != peers.end() && again->second.out == out) {
+          again->second.out = nullptr;
+          drop_from_overlay(p);
+        }
+        co_return;
+      }
+    }
+  }
+
+  // Buffered reader of uvarint-framed RPCs on the peer's stream.
+  Task<void> read_loop(std::shared_ptr<Gossipsub> /*keep_alive*/, Host::StreamPtr s) {
+    const PeerId p = s->remote_peer();
+    {
+      Peer& ps = ensure_peer(p);
+      if (ps.in && ps.in != s) ps.in->reset();  // one inbound stream per peer: the newest
+      ps.in = s;
+      if (host->is_connected(p)) open_outbound(p);
+    }
+    Bytes buf;
+    std::size_t pos = 0;
+    std::vector<std::uint8_t> chunk(64 * 1024);
+    std::optional<Error> bad;
+    for (;;) {
+      // Frames already buffered.
+      bool need_more = false;
+      while (!need_more) {
+        auto v = try_get_uvarint(ByteView(buf).subspan(pos));
+        if (!v) {
+          bad = v.error();
+          break;
+        }
+        if (!v->has_value()) {
+          need_more = true;
+          break;
+        }
+        const auto [len, hdr] = **v;
+        if (len > config.max_rpc_size) {
+          bad = over("rpc size", static_cast<std::size_t>(len), config.max_rpc_size).error();
+          break;
+        }
+        if (buf.size() - pos - hdr < len) {
+          need_more = true;
+          break;
+        }
+        const ByteView body = ByteView(buf).subspan(pos + hdr, static_cast<std::size_t>(len));
+        pos += hdr + static_cast<std::size_t>(len);
+        auto it = peers.find(p);
+        if (stopped || it == peers.end() || it->second.in != s) co_return;
+        if (auto st = handle_rpc(p, body); !st) {
+          bad = st.error();
+          break;
+        }
+      }
+      if (bad) break;
+      buf.erase(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(pos));
+      pos = 0;
+      auto n = co_await s->read_some(chunk);
+      if (!n || *n == 0) break;
+      append(buf, ByteView(chunk.data(), *n));
+    }
+    if (bad) {
+      ++stats.dropped_rpcs;
+      spdlog::info("gossipsub: closing stream from {}: {}", p.to_string(), bad->to_string());
+      s->reset();
+    }
+    auto it = peers.find(p);
+    if (it != peers.end() && it->second.in == s) it->second.in = nullptr;
+  }
+
+  void remove_peer(const PeerId& p) {
+    auto it = peers.find(p);
+    if (it == peers.end()) return;
+    if (it->second.out) it->second.out->reset();
+    if (it->second.in) it->second.in->reset();
+    it->second.wake->notify();
+    peers.erase(it);
+    drop_from_overlay(p);
+    if (auto s = scores.find(p); s != scores.end() && s->second >= 0) scores.erase(s);
+  }
+
+  void drop_from_overlay(const PeerId& p) {
+    for (auto& [t, sub] : subs) sub.mesh.erase(p);
+    for (auto& [t, f] : fanout) f.peers.erase(p);
+  }
+
+  // ---- sending
+
+  void send(const PeerId& p, Bytes framed) {
+    auto it = peers.find(p);
+    if (it == peers.end()) return;
+    Peer& ps = it->second;
+    if (!ps.out && !ps.opening) return;
+    if (ps.queued_bytes + framed.size() > config.max_send_queue_bytes) {
+      ++stats.queue_drops;
+      return;
+    }
+    ps.queued_bytes += framed.size();
+    ps.queue.push_back(std::move(framed));
+    ++stats.rpcs_out;
+    ps.wake->notify();
+  }
+
+  void send(const PeerId& p, const proto::RPC& rpc) { send(p, frame(rpc)); }
+
+  bool supports_v11(const PeerId& p) const {
+    auto it = peers.find(p);
+    return it != peers.end() && it->second.protocol == kProtocolV11;
+  }
+
+  void add_prune(proto::ControlMessage& c, const PeerId& to, const std::string& topic, bool px) {
+    auto* pr = c.add_prune();
+    pr->set_topicid(topic);
+    ++stats.prunes_out;
+    if (!supports_v11(to)) return;  // v1.0 PRUNE has neither backoff nor PX
+    pr->set_backoff(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(config.prune_backoff).count()));
+    if (!px || !config.peer_exchange) return;
+    std::vector<PeerId> cands;
+    for (const auto& [id, ps] : peers) {
+      if (id != to && ps.topics.contains(topic) && is_gossip_peer(ps) && score_of(id) >= 0)
+        cands.push_back(id);
+    }
+    std::shuffle(cands.begin(), cands.end(), rng);
+    if (cands.size() > config.max_prune_peers) cands.resize(config.max_prune_peers);
+    for (const auto& id : cands) pr->add_peers()->set_peerid(to_string(id.bytes()));
+  }
+
+  // ---- message ids, cache, delivery
+
+  std::string message_id(const proto::Message& m) const {
+    if (content_addressed.contains(m.topic())) {
+      const Hash32 h = crypto::sha256(as_bytes(m.data()));
+      return std::string(reinterpret_cast<const char*>(h.data()), h.size());
+    }
+    return m.from() + m.seqno();
+  }
+
+  void cache(const std::string& id, const proto::Message& m) {
+    if (history.empty()) history.emplace_back();
+    if (mcache.emplace(id, Cached{m}).second) history.front().emplace_back(id, m.topic());
+  }
+
+  Message to_message(const proto::Message& m, const PeerId& from, const std::string& id,
+                     const PeerId& received_from) const {
+    Message out;
+    out.topic = m.topic();
+    out.data = to_bytes(m.data());
+    out.from = from;
+    out.seqno = to_bytes(m.seqno());
+    out.id = to_bytes(id);
+    out.received_from = received_from;
+    return out;
+  }
+
+  ValidationResult validate(const Message& msg) {
+    auto it = validators.find(msg.topic);
+    if (it == validators.end()) return ValidationResult::accept;
+    auto v = it->second;  // copy: the validator may replace itself
+    return v(msg);
+  }
+
+  void deliver(const Message& msg) {
+    auto it = subs.find(msg.topic);
+    if (it == subs.end() || !it->second.handler) return;
+    ++stats.messages_delivered;
+    auto h = it->second.handler;  // copy: the handler may unsubscribe
+    h(msg);
+  }
+
+  // Sends `m` to `targets` (one serialisation for all).
+  void send_message(const proto::Message& m, const std::vector<PeerId>& targets) {
+    if (targets.empty()) return;
+    proto::RPC rpc;
+    *rpc.add_publish() = m;
+    const Bytes f = frame(rpc);
+    for (const auto& p : targets) send(p, f);
+  }
+
+  // ---- inbound RPC
+
+  Status handle_rpc(const PeerId& from, ByteView body) {
+    ++stats.rpcs_in;
+    OL_TRY_ASSIGN(proto::RPC rpc, decode_rpc(body, config));
+    if (score_of(from) < config.score.graylist_threshold) {
+      ++stats.dropped_rpcs;
+      return ok_status();
+    }
+    handle_subscriptions(from, rpc);
+    for (const auto& m : rpc.publish()) {
+      if (stopped) return ok_status();
+      handle_message(from, m);
+    }
+    if (rpc.has_control() && !stopped && peers.contains(from)) handle_control(from, rpc.control());
+    return ok_status();
+  }
+
+  void handle_subscriptions(const PeerId& from, const proto::RPC& rpc) {
+    auto it = peers.find(from);
+    if (it == peers.end()) return;
+    Peer& ps = it->second;
+    for (const auto& o : rpc.subscriptions()) {
+      const std::string& t = o.topicid();
+      if (t.empty() || t.size() > kMaxTopicLength) continue;
+      if (o.subscribe()) {
+        if (ps.topics.size() < kMaxTopicsPerPeer) ps.topics.insert(t);
+      } else {
+        ps.topics.erase(t);
+        if (auto s = subs.find(t); s != subs.end()) s->second.mesh.erase(from);
+        if (auto f = fanout.find(t); f != fanout.end()) f->second.peers.erase(from);
+      }
+    }
+  }
+
+  void handle_message(const PeerId& source, const proto::Message& m) {
+    // Topics we do not subscribe to are not ours to validate or forward.
+    if (!subs.contains(m.topic())) return;
+    auto author = PeerId::from_bytes(as_bytes(m.from()));
+    std::optional<crypto::Ed25519PublicKey> key;
+    if (author) key = author_key(*author, m);
+    if (!author || !key || m.seqno().size() != kSeqnoSize || !m.has_signature() ||
+        m.data().size() > config.max_message_size) {
+      reject(source, "unsigned or malformed message");
+      return;
+    }
+    const std::string id = message_id(m);
+    if (seen.contains(id)) {
+      ++stats.duplicates;
+      promises.erase(id);
+      return;
+    }
+    // Verified before it is marked seen: a forged copy must not shadow the real message.
+    if (!verify_signature(m, *key)) {
+      reject(source, "bad signature");
+      return;
+    }
+    seen.insert(id, Clock::now());
+    promises.erase(id);
+    const Message msg = to_message(m, *author, id, source);
+    switch (validate(msg)) {
+      case ValidationResult::reject:
+        reject(source, "rejected by validator");
+        return;
+      case ValidationResult::ignore:
+        ++stats.ignored;
+        return;
+      case ValidationResult::accept:
+        break;
+    }
+    if (stopped) return;
+    cache(id, m);
+    // Forward before delivering, so a slow handler does not delay the mesh.
+    std::vector<PeerId> targets;
+    if (auto s = subs.find(m.topic()); s != subs.end()) {
+      for (const auto& p : s->second.mesh) {
+        if (p != source && p != *author) targets.push_back(p);
+      }
+    }
+    send_message(m, targets);
+    deliver(msg);
+  }
+
+  void reject(const PeerId& source, const char* why) {
+    ++stats.invalid;
+    penalise(source, config.score.invalid_message_penalty);
+    spdlog::debug("gossipsub: invalid message from {}: {}", source.to_string(), why);
+  }
+
+  void handle_control(const PeerId& from, const proto::ControlMessage& c) {
+    proto::ControlMessage reply;
+    const bool gossip_ok = score_of(from) >= config.score.gossip_threshold;
+    if (gossip_ok) handle_ihave(from, c, reply);
+    if (gossip_ok) handle_iwant(from, c);
+    handle_graft(from, c, reply);
+    handle_prune(from, c);
+    if (reply.ihave_size() + reply.iwant_size() + reply.graft_size() + reply.prune_size() > 0) {
+      proto::RPC rpc;
+      *rpc.mutable_control() = std::move(reply);
+      send(from, rpc);
+    }
+  }
+
+  void handle_ihave(const PeerId& from, const proto::ControlMessage& c,
+                    proto::ControlMessage& reply) {
+    auto it = peers.find(from);
+    if (it == peers.end() || c.ihave_size() == 0) return;
+    Peer& ps = it->second;
+    stats.ihave_in += static_cast<std::uint64_t>(c.ihave_size());
+    if (++ps.ihaves > config.max_ihave_messages) return;
+    std::vector<const std::string*> want;
+    for (const auto& ih : c.ihave()) {
+      if (!subs.contains(ih.topicid())) continue;
+      for (const auto& id : ih.messageids()) {
+        if (ps.iasked >= config.max_ihave_length) break;
+        if (id.empty() || id.size() > kMaxMessageIdLength || seen.contains(id) ||
+            promises.contains(id))
+          continue;
+        ++ps.iasked;
+        want.push_back(&id);
+      }
+    }
+    if (want.empty()) return;
+    std::shuffle(want.begin(), want.end(), rng);
+    auto* iw = reply.add_iwant();
+    for (const auto* id : want) iw->add_messageids(*id);
+    ++stats.iwant_out;
+    // One promise per IWANT (as go-libp2p-pubsub does): a random id the peer must deliver.
+    promises.emplace(*want.front(), Promise{from, Clock::now() + config.iwant_followup});
+  }
+
+  void handle_iwant(const PeerId& from, const proto::ControlMessage& c) {
+    auto it = peers.find(from);
+    if (it == peers.end() || c.iwant_size() == 0) return;
+    stats.iwant_in += static_cast<std::uint64_t>(c.iwant_size());
+    proto::RPC rpc;
+    for (const auto& iw : c.iwant()) {
+      for (const auto& id : iw.messageids()) {
+        if (it->second.iwant_served >= config.max_ihave_length) break;
+        ++it->second.iwant_served;
+        auto m = mcache.find(id);
+        if (m != mcache.end()) *rpc.add_publish() = m->second.msg;
+      }
+    }
+    if (rpc.publish_size() > 0) send(from, rpc);
+  }
+
+  bool backed_off(const Subscription& sub, const PeerId& p, Clock::time_point now) const {
+    auto b = sub.backoff.find(p);
+    return b != sub.backoff.end() && b->second > now;
+  }
+
+  void handle_graft(const PeerId& from, const proto::ControlMessage& c,
+                    proto::ControlMessage& reply) {
+    const auto now = Clock::now();
+    for (const auto& g : c.graft()) {
+      auto s = subs.find(g.topicid());
+      if (s == subs.end()) continue;  // unknown topic: ignored (no PRUNE, no PX leak)
+      ++stats.grafts_in;
+      Subscription& sub = s->second;
+      if (sub.mesh.contains(from)) continue;
+      auto ps = peers.find(from);
+      if (ps == peers.end() || !is_gossip_peer(ps->second)) continue;
+      if (backed_off(sub, from, now)) {
+        // GRAFT during backoff: a protocol violation (v1.1), penalised like a broken promise.
+        penalise(from, config.score.broken_promise_penalty);
+        sub.backoff[from] = now + config.prune_backoff;
+        add_prune(reply, from, g.topicid(), false);
+        continue;
+      }
+      if (score_of(from) < 0) {
+        add_prune(reply, from, g.topicid(), false);
+        continue;
+      }
+      if (sub.mesh.size() >= config.d_hi) {
+        sub.backoff[from] = now + config.prune_backoff;
+        add_prune(reply, from, g.topicid(), true);
+        continue;
+      }
+      sub.mesh.insert(from);
+    }
+  }
+
+  void handle_prune(const PeerId& from, const proto::ControlMessage& c) {
+    const auto now = Clock::now();
+    std::vector<PeerId> px;
+    for (const auto& pr : c.prune()) {
+      auto s = subs.find(pr.topicid());
+      if (s == subs.end()) continue;
+      ++stats.prunes_in;
+      Subscription& sub = s->second;
+      sub.mesh.erase(from);
+      const auto backoff =
+          pr.has_backoff()
+              ? std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::seconds(std::min<std::uint64_t>(pr.backoff(), kMaxBackoffSeconds)))
+              : config.prune_backoff;
+      sub.backoff[from] = now + backoff;
+      if (!config.peer_exchange || score_of(from) < 0) continue;
+      std::size_t taken = 0;
+      for (const auto& info : pr.peers()) {
+        if (taken >= config.max_prune_peers || px.size() >= config.max_prune_peers) break;
+        ++taken;
+        auto id = PeerId::from_bytes(as_bytes(info.peerid()));
+        if (!id || *id == identity.peer_id || host->is_connected(*id)) continue;
+        if (std::find(px.begin(), px.end(), *id) == px.end()) px.push_back(*id);
+      }
+    }
+    if (!px.empty() && px_handler) {
+      auto h = px_handler;
+      h(px);
+    }
+  }
+
+  // ---- local API
+
+  std::vector<PeerId> topic_peers(const std::string& topic) const {
+    std::vector<PeerId> out;
+    for (const auto& [id, ps] : peers) {
+      if (is_gossip_peer(ps) && ps.topics.contains(topic)) out.push_back(id);
+    }
+    return out;
+  }
+
+  void announce(const std::string& topic, bool subscribe) {
+    proto::RPC rpc;
+    auto* o = rpc.add_subscriptions();
+    o->set_subscribe(subscribe);
+    o->set_topicid(topic);
+    const Bytes f = frame(rpc);
+    for (const auto& [id, ps] : peers) {
+      if (is_gossip_peer(ps)) send(id, f);
+    }
+  }
+
+  void graft(const PeerId& p, const std::string& topic) {
+    proto::RPC rpc;
+    rpc.mutable_control()->add_graft()->set_topicid(topic);
+    ++stats.grafts_out;
+    send(p, rpc);
+  }
+
+  void subscribe(const std::string& topic, MessageHandler handler) {
+    auto [it, inserted] = subs.try_emplace(topic);
+    it->second.handler = std::move(handler);
+    if (!inserted) return;
+    announce(topic, true);
+    // Join: fanout peers first, then other subscribed peers, up to D.
+    std::vector<PeerId> chosen;
+    if (auto f = fanout.find(topic); f != fanout.end()) {
+      for (const auto& p : f->second.peers) {
+        if (score_of(p) >= 0) chosen.push_back(p);
+      }
+      fanout.erase(f);
+    }
+    auto cands = topic_peers(topic);
+    std::shuffle(cands.begin(), cands.end(), rng);
+    for (const auto& p : cands) {
+      if (chosen.size() >= config.d) break;
+      if (score_of(p) >= 0 && std::find(chosen.begin(), chosen.end(), p) == chosen.end())
+        chosen.push_back(p);
+    }
+    for (const auto& p : chosen) {
+      it->second.mesh.insert(p);
+      graft(p, topic);
+    }
+  }
+
+  void unsubscribe(const std::string& topic) {
+    auto it = subs.find(topic);
+    if (it == subs.end()) return;
+    const auto mesh = it->second.mesh;
+    subs.erase(it);
+    announce(topic, false);
+    for (const auto& p : mesh) {
+      proto::RPC rpc;
+      add_prune(*rpc.mutable_control(), p, topic, true);
+      send(p, rpc);
+    }
+  }
+
+  Result<Bytes> publish(const std::string& topic, Bytes data) {
+    if (data.size() > config.max_message_size)
+      return over("message data", data.size(), config.max_message_size).error();
+    if (topic.empty() || topic.size() > kMaxTopicLength)
+      return make_error(Errc::invalid_argument, "bad topic name");
+    proto::Message m;
+    m.set_from(to_string(identity.peer_id.bytes()));
+    m.set_data(to_string(data));
+    std::string seq(kSeqnoSize, '\0');
+    const std::uint64_t s = ++seqno;
+    for (std::size_t i = 0; i < kSeqnoSize; ++i)
+      seq[i] = static_cast<char>(s >> (8 * (kSeqnoSize - 1 - i)));
+    m.set_seqno(seq);
+    m.set_topic(topic);
+    std::string in(kSignPrefix);
+    m.AppendToString(&in);
+    const auto sig = identity.key.sign(as_bytes(in));
+    m.set_signature(std::string(sig.bytes.begin(), sig.bytes.end()));
+    // key omitted: an Ed25519 PeerId inlines it
+
+    const std::string id = message_id(m);
+    if (seen.contains(id))
+      return make_error(Errc::state, "duplicate: payload already seen on " + topic);
+    const Message msg = to_message(m, identity.peer_id, id, identity.peer_id);
+    if (validate(msg) != ValidationResult::accept)
+      return make_error(Errc::invalid_argument, "own message not accepted by the validator");
+    seen.insert(id, Clock::now());
+    cache(id, m);
+
+    std::vector<PeerId> targets;
+    const auto now = Clock::now();
+    auto sub = subs.find(topic);
+    if (config.flood_publish) {
+      for (const auto& p : topic_peers(topic)) {
+        if (score_of(p) >= config.score.publish_threshold) targets.push_back(p);
+      }
+    } else if (sub != subs.end()) {
+      targets.assign(sub->second.mesh.begin(), sub->second.mesh.end());
+    }
+    if (sub == subs.end()) {
+      Fanout& f = fanout[topic];
+      f.last_publish = now;
+      if (f.peers.empty()) fill_fanout(topic, f);
+      if (!config.flood_publish) targets.assign(f.peers.begin(), f.peers.end());
+    }
+    send_message(m, targets);
+    if (sub != subs.end()) deliver(msg);
+    return to_bytes(id);
+  }
+
+  void fill_fanout(const std::string& topic, Fanout& f) {
+    auto cands = topic_peers(topic);
+    std::shuffle(cands.begin(), cands.end(), rng);
+    for (const auto& p : cands) {
+      if (f.peers.size() >= config.d) break;
+      if (score_of(p) >= config.score.publish_threshold) f.peers.insert(p);
+    }
+  }
+
+  // ---- heartbeat
+
+  void start_heartbeat() {
+    heartbeat_timer = std::make_shared<asio::steady_timer>(host->io_context());
+    asio::co_spawn(host->io_context(), heartbeat_loop(self(), heartbeat_timer), asio::detached);
+  }
+
+  Task<void> heartbeat_loop(std::shared_ptr<Gossipsub> /*keep_alive*/,
+                            std::shared_ptr<asio::steady_timer> timer) {
+    // The first heartbeat comes early so a fresh node forms its mesh quickly.
+    auto delay = std::min<Clock::duration>(config.heartbeat, std::chrono::milliseconds(100));
+    for (;;) {
+      timer->expires_after(delay);
+      boost::system::error_code ec;
+      co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (stopped || ec) co_return;
+      heartbeat();
+      delay = config.heartbeat;
+    }
+  }
+
+  void heartbeat() {
+    const auto now = Clock::now();
+    // Scores decay towards zero; forgotten once negligible for a disconnected peer.
+    for (auto it = scores.begin(); it != scores.end();) {
+      it->second *= config.score.decay;
+      if (std::abs(it->second) < 0.01) it->second = 0;
+      if (it->second == 0 && !peers.contains(it->first)) {
+        it = scores.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    // Broken promises: an IWANT the peer did not answer in time.
+    for (auto it = promises.begin(); it != promises.end();) {
+      if (it->second.deadline <= now) {
+        penalise(it->second.peer, config.score.broken_promise_penalty);
+        it = promises.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto& [id, ps] : peers) ps.ihaves = ps.iasked = ps.iwant_served = 0;
+
+    std::unordered_map<PeerId, proto::ControlMessage> control;
+    for (auto& [topic, sub] : subs) maintain_mesh(topic, sub, now, control);
+    for (auto it = fanout.begin(); it != fanout.end();) {
+      if (now - it->second.last_publish > config.fanout_ttl) {
+        it = fanout.erase(it);
+        continue;
+      }
+      auto& f = it->second;
+      for (auto p = f.peers.begin(); p != f.peers.end();) {
+        auto ps = peers.find(*p);
+        const bool keep = ps != peers.end() && is_gossip_peer(ps->second) &&
+                          ps->second.topics.contains(it->first) &&
+                          score_of(*p) >= config.score.publish_threshold;
+        p = keep ? std::next(p) : f.peers.erase(p);
+      }
+      if (f.peers.size() < config.d) fill_fanout(it->first, f);
+      ++it;
+    }
+    emit_gossip(control);
+    for (auto& [p, c] : control) {
+      proto::RPC rpc;
+      *rpc.mutable_control() = std::move(c);
+      send(p, rpc);
+    }
+    // Shift the message cache window and expire the seen-cache.
+    history.emplace_front();
+    while (history.size() > std::max<std::size_t>(config.history_length, 1)) {
+      for (const auto& [id, topic] : history.back()) mcache.erase(id);
+      history.pop_back();
+    }
+    seen.expire(now);
+    stats.seen_cache_size = seen.size();
+  }
+
+  void maintain_mesh(const std::string& topic, Subscription& sub, Clock::time_point now,
+                     std::unordered_map<PeerId, proto::ControlMessage>& control) {
+    for (auto b = sub.backoff.begin(); b != sub.backoff.end();)
+      b = b->second <= now ? sub.backoff.erase(b) : std::next(b);
+    // Members that left, lost their stream, or scored negative go.
+    for (auto p = sub.mesh.begin(); p != sub.mesh.end();) {
+      auto ps = peers.find(*p);
+      const bool alive =
+          ps != peers.end() && is_gossip_peer(ps->second) && ps->second.topics.contains(topic);
+      if (alive && score_of(*p) < 0) {
+        add_prune(control[*p], *p, topic, false);
+        sub.backoff[*p] = now + config.prune_backoff;
+      }
+      p = alive && score_of(*p) >= 0 ? std::next(p) : sub.mesh.erase(p);
+    }
+    if (sub.mesh.size() < config.d_lo) {
+      auto cands = topic_peers(topic);
+      std::shuffle(cands.begin(), cands.end(), rng);
+      for (const auto& p : cands) {
+        if (sub.mesh.size() >= config.d) break;
+        if (sub.mesh.contains(p) || backed_off(sub, p, now) || score_of(p) < 0) continue;
+        sub.mesh.insert(p);
+        control[p].add_graft()->set_topicid(topic);
+        ++stats.grafts_out;
+      }
+    }
+    if (sub.mesh.size() > config.d_hi) {
+      // Keep the D best-scoring (ties broken at random); prune the rest with PX.
+      std::vector<PeerId> members(sub.mesh.begin(), sub.mesh.end());
+      std::shuffle(members.begin(), members.end(), rng);
+      std::stable_sort(members.begin(), members.end(),
+                       [&](const PeerId& a, const PeerId& b) { return score_of(a) > score_of(b); });
+      for (std::size_t i = config.d; i < members.size(); ++i) {
+        sub.mesh.erase(members[i]);
+        sub.backoff[members[i]] = now + config.prune_backoff;
+        add_prune(control[members[i]], members[i], topic, true);
+      }
+    }
+  }
+
+  void emit_gossip(std::unordered_map<PeerId, proto::ControlMessage>& control) {
+    std::map<std::string, std::vector<const std::string*>> ids;  // topic -> recent ids
+    const std::size_t windows = std::min(config.history_gossip, history.size());
+    for (std::size_t w = 0; w < windows; ++w) {
+      for (const auto& [id, topic] : history[w]) ids[topic].push_back(&id);
+    }
+    for (auto& [topic, list] : ids) {
+      const std::unordered_set<PeerId>* exclude = nullptr;
+      if (auto s = subs.find(topic); s != subs.end()) {
+        exclude = &s->second.mesh;
+      } else if (auto f = fanout.find(topic); f != fanout.end()) {
+        exclude = &f->second.peers;
+      } else {
+        continue;
+      }
+      std::vector<PeerId> cands;
+      for (const auto& p : topic_peers(topic)) {
+        if (!exclude->contains(p) && score_of(p) >= config.score.gossip_threshold)
+          cands.push_back(p);
+      }
+      if (cands.empty()) continue;
+      std::shuffle(cands.begin(), cands.end(), rng);
+      if (cands.size() > config.d_lazy) cands.resize(config.d_lazy);
+      if (list.size() > config.max_ihave_length) {
+        std::shuffle(list.begin(), list.end(), rng);
+        list.resize(config.max_ihave_length);
+      }
+      for (const auto& p : cands) {
+        auto* ih = control[p].add_ihave();
+        ih->set_topicid(topic);
+        for (const auto* id : list) ih->add_messageids(*id);
+        ++stats.ihave_out;
+      }
+    }
+  }
+
+  void stop() {
+    if (stopped) return;
+    stopped = true;
+    if (heartbeat_timer) heartbeat_timer->cancel();
+    host->remove_handler(std::string(kProtocolV11));
+    host->remove_handler(std::string(kProtocolV10));
+    auto all = std::move(peers);
+    peers.clear();
+    for (auto& [id, ps] : all) {
+      if (ps.out) ps.out->reset();
+      if (ps.in) ps.in->reset();
+      ps.wake->notify();
+    }
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Public surface
+
+std::shared_ptr<Gossipsub> Gossipsub::create(std::shared_ptr<Host> host, Identity identity,
+                                             Config config) {
+  return std::shared_ptr<Gossipsub>(
+      new Gossipsub(std::move(host), std::move(identity), std::move(config)));
+}
+
+Gossipsub::Gossipsub(std::shared_ptr<Host> host, Identity identity, Config config)
+    : impl_(
+          std::make_unique<Impl>(*this, std::move(host), std::move(identity), std::move(config))) {}
+
+Gossipsub::~Gossipsub() = default;
+
+void Gossipsub::start() {
+  Impl& im = *impl_;
+  if (im.started) return;
+  im.started = true;
+  std::weak_ptr<Gossipsub> weak = shared_from_this();
+  auto handler = [weak](Host::StreamPtr s) -> Task<void> {
+    auto self = weak.lock();
+    if (!self || self->impl_->stopped) co_return;
+    co_await self->impl_->read_loop(self, std::move(s));
+  };
+  im.host->set_handler(std::string(kProtocolV11), handler);
+  im.host->set_handler(std::string(kProtocolV10), handler);
+  im.host->on_event([weak](const ConnectionEvent& e) {
+    if (auto self = weak.lock()) self->impl_->on_connection(e);
+  });
+  for (const auto& p : im.host->peers()) im.open_outbound(p);
+  im.start_heartbeat();
+}
+
+void Gossipsub::stop() {
+  impl_->stop();
+}
+
+void Gossipsub::subscribe(const std::string& topic, MessageHandler handler) {
+  impl_->subscribe(topic, std::move(handler));
+}
+
+void Gossipsub::unsubscribe(const std::string& topic) {
+  impl_->unsubscribe(topic);
+}
+
+void Gossipsub::set_validator(const std::string& topic, Validator validator) {
+  impl_->validators[topic] = std::move(validator);
+}
+
+void Gossipsub::set_content_addressed(const std::string& topic) {
+  impl_->content_addressed.insert(topic);
+}
+
+void Gossipsub::on_peer_exchange(PeerExchangeHandler handler) {
+  impl_->px_handler = std::move(handler);
+}
+
+Result<Bytes> Gossipsub::publish(const std::string& topic, Bytes data) {
+  if (impl_->stopped) return make_error(Errc::state, "gossipsub stopped");
+  return impl_->publish(topic, std::move(data));
+}
+
+std::vector<PeerId> Gossipsub::mesh_peers(const std::string& topic) const {
+  auto it = impl_->subs.find(topic);
+  if (it == impl_->subs.end()) return {};
+  return std::vector<PeerId>(it->second.mesh.begin(), it->second.mesh.end());
+}
+
+std::vector<PeerId> Gossipsub::topic_peers(const std::string& topic) const {
+  return impl_->topic_peers(topic);
+}
+
+double Gossipsub::score(const PeerId& peer) const {
+  return impl_->score_of(peer);
+}
+
+const Stats& Gossipsub::stats() const {
+  impl_->stats.seen_cache_size = impl_->seen.size();
+  return impl_->stats;
+}
+
+const Config& Gossipsub::config() const {
+  return impl_->config;
+}
+
+}  // namespace ol::p2p::gossipsub
