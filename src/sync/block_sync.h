@@ -1,0 +1,71 @@
+// BlockSync: catches a node up from its last trusted committed block by asking peers for
+// committed blocks in batches, accepting only what verify_blocks proves committed, and handing
+// those blocks, in height order, to the node for execution.
+//
+// Peer policy: a peer is asked until it has nothing more to give. A peer that sends a bad block,
+// a bad QC, a truncated batch, an undecodable frame, or nothing within the request timeout is
+// dropped for the rest of this run, and the next peer is asked for the same range. A peer whose
+// response proves no new block (it is at our height, or its last blocks await their commit
+// proof) is done for this run but not blamed. The run ends when every peer is dropped or done.
+//
+// The last committed block or two of the chain are usually not provable from committed blocks
+// alone (the QC that commits them certifies a block that is not committed yet), so sync stops
+// one or two blocks short of a peer's tip; consensus (its own SyncRequest) delivers those.
+//
+// Threading: run() on the Host's io thread. `deliver` runs there too; the node may hand the
+// blocks to its core thread from it, but must return only once they are executed and durable,
+// or return an error (which stops the run).
+#pragma once
+
+#include <functional>
+
+#include "sync/verify.h"
+#include "sync/wire.h"
+
+namespace ol::sync {
+
+struct BlockSyncConfig {
+  std::uint32_t batch = 256;  // blocks per request (2 .. kMaxBlocksPerRequest)
+  std::chrono::milliseconds request_timeout{10'000};
+};
+
+struct DroppedPeer {
+  p2p::PeerId peer;
+  Error reason;
+};
+
+struct BlockSyncReport {
+  TrustedBlock tip;            // the last block delivered (or the start)
+  std::uint64_t blocks = 0;    // delivered this run
+  std::uint64_t requests = 0;  // sent this run
+  std::vector<DroppedPeer> dropped;
+};
+
+class BlockSync {
+ public:
+  /// Executes and persists blocks in order; an error stops the run and is returned by it.
+  using Deliver = std::function<Status(std::vector<CertifiedBlock> blocks)>;
+
+  /// `host` and `set` must outlive the BlockSync. `start` is the newest block this node knows is
+  /// committed (its store's tip, or a verified snapshot's block).
+  BlockSync(p2p::Host& host, const crypto::ValidatorSet& set, const Hash32& genesis_id,
+            TrustedBlock start, BlockSyncConfig config, Deliver deliver);
+
+  /// Syncs from `peers` (already connected) as described above. Errors: `deliver` failed, or
+  /// every peer was dropped before one reported that it had nothing more (Errc::not_found);
+  /// the report is kept either way (report()).
+  p2p::Task<Status> run(std::vector<p2p::PeerId> peers);
+
+  const TrustedBlock& tip() const { return report_.tip; }
+  const BlockSyncReport& report() const { return report_; }
+
+ private:
+  p2p::Host& host_;
+  const crypto::ValidatorSet& set_;
+  Hash32 genesis_id_;
+  BlockSyncConfig config_;
+  Deliver deliver_;
+  BlockSyncReport report_;
+};
+
+}  // namespace ol::sync

@@ -1,0 +1,99 @@
+// Snapshots (checkpoints): the whole application state at one committed height, cut into chunks
+// that a joining node fetches from peers and verifies one by one.
+//
+//   manifest = height h, the id of the committed block at h, the state root after h, the 2^16
+//              bucket hashes of the state commitment (execution/state_commitment.h), and the
+//              chunk ranges: consecutive runs of whole buckets covering [0, 2^16)
+//   chunk i  = its bucket range and those buckets' accounts, bucket by bucket in commitment
+//              order; chunks are cut at bucket boundaries once they reach ~1 MiB (a single bucket
+//              bigger than that — about 24,000 accounts in one of 65,536 buckets — is a chunk of
+//              its own, up to kMaxChunkEntries)
+//
+// Trust: the manifest is verified against a certified block (SnapshotAnchor). Block.state_root
+// is "the execution state after the parent" (types/block.h), so the root after height h is
+// carried by the block at height h + 1 whose parent is the manifest's block. The anchor is that
+// block plus a QC certifying it, checked against the validator set; then the manifest's bucket
+// hashes must hash to that root, and every chunk's accounts must hash to the manifest's bucket
+// hashes for its range. A chunk is thus checked on arrival, before the rest is fetched.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "codec/codec.h"
+#include "crypto/validator_set.h"
+#include "execution/ledger.h"
+#include "types/block.h"
+
+namespace ol::sync {
+
+using Bucket = execution::StateCommitment::Bucket;
+
+struct ChunkRange {
+  Bucket first = 0;
+  std::uint32_t count = 0;  // ≥ 1
+  bool operator==(const ChunkRange&) const = default;
+};
+
+struct SnapshotManifest {
+  std::uint64_t height = 0;
+  Hash32 block_id{};
+  Hash32 state_root{};
+  std::vector<Hash32> bucket_hashes;  // exactly 2^16
+  std::vector<ChunkRange> chunks;     // consecutive, covering every bucket once
+
+  /// Shape and self-consistency: 2^16 bucket hashes whose Merkle root is state_root, and chunk
+  /// ranges that tile [0, 2^16) in order.
+  Status validate() const;
+
+  void encode(codec::Writer& w) const;
+  static Result<SnapshotManifest> decode(codec::Reader& r);
+  bool operator==(const SnapshotManifest&) const = default;
+};
+
+struct SnapshotChunk {
+  ChunkRange range;
+  std::vector<execution::StateEntry> entries;
+
+  static constexpr std::size_t kMaxEntries = 180'000;  // ≈ 7.6 MiB encoded
+
+  void encode(codec::Writer& w) const;
+  static Result<SnapshotChunk> decode(codec::Reader& r);
+  bool operator==(const SnapshotChunk&) const = default;
+};
+
+/// The certified block that carries a snapshot's state root: the block at height + 1.
+struct SnapshotAnchor {
+  types::Block block;
+  types::QuorumCert qc;  // certifies `block`
+
+  void encode(codec::Writer& w) const;
+  static Result<SnapshotAnchor> decode(codec::Reader& r);
+  bool operator==(const SnapshotAnchor&) const = default;
+};
+
+/// Ok iff the manifest validates and `anchor` proves its root: anchor.block is at height
+/// manifest.height + 1, its parent is manifest.block_id, its state_root is manifest.state_root,
+/// and anchor.qc certifies it (same id and round, a quorum of `set` signed it).
+Status verify_manifest(const SnapshotManifest& manifest, const SnapshotAnchor& anchor,
+                       const crypto::ValidatorSet& set, const Hash32& genesis_id);
+
+/// Ok iff `chunk` is chunk `index` of the (validated) manifest: same range, every account in a
+/// bucket of that range, buckets in order, keys strictly ascending within a bucket, and each
+/// bucket's accounts hashing to the manifest's bucket hash (so nothing is missing or extra).
+Status verify_chunk(const SnapshotManifest& manifest, std::uint32_t index,
+                    const SnapshotChunk& chunk);
+
+struct Snapshot {
+  SnapshotManifest manifest;
+  std::vector<SnapshotChunk> chunks;
+};
+
+inline constexpr std::size_t kDefaultChunkBytes = 1u << 20;
+
+/// Cuts the ledger's current state (applied height `height`, committed block `block_id`) into a
+/// snapshot with chunks of about `chunk_bytes`. Call on the core thread between blocks.
+Snapshot create_snapshot(const execution::Ledger& ledger, std::uint64_t height,
+                         const Hash32& block_id, std::size_t chunk_bytes = kDefaultChunkBytes);
+
+}  // namespace ol::sync

@@ -1,0 +1,322 @@
+// Sync over real p2p hosts on 127.0.0.1: an honest server beside hostile ones (forged QCs, wrong
+// hashes, truncated batches, cut-off frames, silence, bad snapshot chunks and anchors). The
+// client drops every hostile peer and completes from the honest one. The chain is 2,000 blocks
+// of signed transfers certified by real QCs of a 4-validator set.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <random>
+
+#include "p2p/byte_stream.h"
+#include "p2p/host.h"
+#include "p2p/run.h"
+#include "support/certified_chain.h"
+#include "sync/block_sync.h"
+#include "sync/state_sync.h"
+
+namespace ol::sync {
+namespace {
+
+using p2p::Host;
+using p2p::Task;
+using p2p::test::run;
+namespace fs = std::filesystem;
+namespace asio = p2p::asio;
+
+constexpr std::uint64_t kBlocks = 2'000;
+constexpr std::size_t kTxPerBlock = 4;
+constexpr std::size_t kSenders = 8;
+constexpr std::uint32_t kPassiveAccounts = 20'000;
+
+struct TempDir {
+  fs::path path =
+      fs::temp_directory_path() /
+      ("ol-syncnet-" + std::to_string(std::random_device{}()) + std::to_string(::getpid()));
+  TempDir() { fs::create_directories(path); }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+crypto::Address passive(std::uint32_t i) {
+  crypto::Address a;
+  for (std::size_t k = 0; k < 4; ++k) a.bytes[k] = static_cast<std::uint8_t>(i >> (8 * k));
+  a.bytes[15] = 0x77;
+  return a;
+}
+
+/// The honest node's data: a 2,000-block chain in a store, checkpoints every 500 blocks.
+struct Chain {
+  TempDir dir;
+  testing::TestValidators validators = testing::TestValidators::make(4);
+  execution::Genesis genesis;
+  std::unique_ptr<storage::Store> store;
+  std::unique_ptr<Checkpoints> checkpoints;
+  std::vector<CertifiedBlock> blocks;  // heights 1 .. kBlocks
+
+  Chain() {
+    genesis.chain_id = testing::kChainId;
+    std::vector<crypto::Secp256k1Key> keys;
+    for (std::size_t i = 0; i < kSenders; ++i) {
+      keys.push_back(testing::test_key(static_cast<std::uint8_t>(40 + i)));
+      genesis.allocations.push_back({keys.back().address(), types::Amount(1) << 90});
+    }
+    for (std::uint32_t i = 0; i < kPassiveAccounts; ++i)
+      genesis.allocations.push_back({passive(i), 5});
+    store = std::move(storage::Store::open(dir.path / "db")).value();
+    checkpoints = std::make_unique<Checkpoints>(
+        *store, CheckpointConfig{.interval = 500, .keep = 2, .chunk_bytes = 64 * 1024});
+    testing::ChainBuilder builder(validators, genesis);
+    std::vector<std::uint64_t> nonces(kSenders, 0);
+    std::mt19937 rng(5);
+    for (std::uint64_t h = 1; h <= kBlocks; ++h) {
+      std::vector<types::Transaction> txs;
+      for (std::size_t t = 0; t < kTxPerBlock; ++t) {
+        const std::size_t from = rng() % kSenders;
+        const crypto::Address to = rng() % 2 ? keys[rng() % kSenders].address()
+                                             : passive(rng() % (kPassiveAccounts + 5000));
+        txs.push_back(types::Transaction::sign(testing::kChainId, nonces[from]++,
+                                               types::Transfer{to, 1 + rng() % 1000}, keys[from]));
+      }
+      auto c = builder.next(std::move(txs));
+      EXPECT_TRUE(testing::commit_to_store(*store, c, builder.last_outcome().writes).ok());
+      EXPECT_TRUE(checkpoints->on_commit(builder.ledger(), h, c.qc.block_id).ok());
+      blocks.push_back(std::move(c));
+    }
+  }
+};
+
+enum class Misbehaviour {
+  none,
+  forged_qc,      // a QC signed by keys outside the validator set
+  wrong_hash,     // a block whose contents no longer match its QC
+  truncated,      // half the batch, well under the byte budget
+  cut_frame,      // the frame header promises more than is sent
+  silent,         // reads the request, never answers
+  bad_chunk,      // a snapshot chunk with one balance changed
+  forged_anchor,  // a snapshot whose anchor QC is forged
+};
+
+/// A sync server that answers honestly `honest_requests` times, then misbehaves.
+struct Peer {
+  Misbehaviour mode = Misbehaviour::none;
+  int honest_requests = 0;
+  int requests = 0;
+  const SyncServer* server = nullptr;
+  const testing::TestValidators* outsiders = nullptr;
+  std::shared_ptr<Host> host;
+};
+
+void misbehave(Peer& p, Response& resp) {
+  if (auto* b = std::get_if<Blocks>(&resp); b && !b->blocks.empty()) {
+    auto& mid = b->blocks[b->blocks.size() / 2];
+    if (p.mode == Misbehaviour::forged_qc) mid.qc = p.outsiders->certify(mid.block);
+    if (p.mode == Misbehaviour::wrong_hash) {
+      std::get<std::vector<types::Transaction>>(mid.block.payload).at(0).nonce += 1;
+    }
+    if (p.mode == Misbehaviour::truncated) b->blocks.resize(b->blocks.size() / 2);
+  }
+  if (auto* c = std::get_if<SnapshotChunkData>(&resp); c && c->chunk) {
+    if (p.mode == Misbehaviour::bad_chunk) c->chunk->entries.at(0).account.balance += 1;
+  }
+  if (auto* o = std::get_if<SnapshotOffer>(&resp); o && o->offer) {
+    if (p.mode == Misbehaviour::forged_anchor) {
+      // A state of the attacker's choosing, anchored by a block the attacker "certified".
+      o->offer->manifest.bucket_hashes[0][0] ^= 1;
+      o->offer->manifest.state_root =
+          execution::StateCommitment::root_of(o->offer->manifest.bucket_hashes).value();
+      o->offer->anchor.block.state_root = o->offer->manifest.state_root;
+      o->offer->anchor.qc = p.outsiders->certify(o->offer->anchor.block);
+    }
+  }
+}
+
+Task<void> serve_peer(Peer* p, Host::StreamPtr s) {
+  FixedBytes<4> hdr;
+  if (!co_await p2p::read_exact(*s, hdr)) co_return;
+  Bytes body(hdr[0] | (hdr[1] << 8));
+  if (!co_await p2p::read_exact(*s, body)) co_return;
+  auto req = decode_request_exact(body);
+  if (!req) co_return s->reset();
+  auto resp = p->server->answer(*req);
+  if (!resp) co_return s->reset();
+  const bool bad = p->requests++ >= p->honest_requests && p->mode != Misbehaviour::none;
+  if (bad && p->mode == Misbehaviour::silent) {
+    asio::steady_timer t(s->executor(), std::chrono::seconds(5));
+    boost::system::error_code ec;
+    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_return;
+  }
+  if (bad) misbehave(*p, *resp);
+  codec::Writer w;
+  encode_response(w, *resp);
+  Bytes out = frame(w.data());
+  if (bad && p->mode == Misbehaviour::cut_frame) out.resize(out.size() / 2);
+  if (!co_await s->write(out)) co_return;
+  (void)s->close_write();
+}
+
+class SyncNetwork : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { chain_ = new Chain(); }
+  static void TearDownTestSuite() {
+    delete chain_;
+    chain_ = nullptr;
+  }
+
+  void SetUp() override {
+    server_ = std::make_unique<SyncServer>(*chain_->store, chain_->checkpoints.get());
+    client_ = Host::create(io_, p2p::Identity::generate());
+    hosts_.push_back(client_);
+  }
+  void TearDown() override {
+    for (auto& h : hosts_) h->close();
+    io_.run_for(std::chrono::milliseconds(50));
+  }
+
+  /// Starts a serving peer with the given behaviour and connects the client to it.
+  p2p::PeerId add_peer(Misbehaviour mode, int honest_requests = 0) {
+    auto peer = std::make_unique<Peer>();
+    peer->mode = mode;
+    peer->honest_requests = honest_requests;
+    peer->server = server_.get();
+    peer->outsiders = &outsiders_;
+    peer->host = Host::create(io_, p2p::Identity::generate());
+    Peer* raw = peer.get();
+    peer->host->set_handler(std::string(kProtocol),
+                            [raw](Host::StreamPtr s) { return serve_peer(raw, std::move(s)); });
+    EXPECT_TRUE(peer->host->listen(*p2p::Multiaddr::parse("/ip4/127.0.0.1/tcp/0")).ok());
+    hosts_.push_back(peer->host);
+    auto addr = peer->host->listen_addrs().at(0).with_peer_id(peer->host->peer_id());
+    auto id = run(io_, client_->dial(addr));
+    EXPECT_TRUE(id.ok());
+    peers_.push_back(std::move(peer));
+    return *id;
+  }
+
+  /// A node that executes and stores what sync delivers, as the node will.
+  struct Follower {
+    TempDir dir;
+    std::unique_ptr<storage::Store> store;
+    std::unique_ptr<execution::Ledger> ledger;
+    std::uint64_t txs = 0;
+    Status deliver(std::vector<CertifiedBlock> blocks) {
+      for (const auto& c : blocks) {
+        OL_TRY_ASSIGN(auto out, testing::execute_block(*ledger, c.block));
+        OL_TRY(testing::commit_to_store(*store, c, out.writes));
+        txs += out.receipts.size();
+      }
+      return ok_status();
+    }
+  };
+
+  static Chain* chain_;
+  asio::io_context io_;
+  testing::TestValidators outsiders_ = testing::TestValidators::make(4, 150);
+  std::unique_ptr<SyncServer> server_;
+  std::shared_ptr<Host> client_;
+  std::vector<std::shared_ptr<Host>> hosts_;
+  std::vector<std::unique_ptr<Peer>> peers_;
+};
+Chain* SyncNetwork::chain_ = nullptr;
+
+TEST_F(SyncNetwork, CatchesUpTwoThousandBlocksFromTheHonestPeerAndDropsTheHostileOnes) {
+  // Each hostile peer serves one honest batch first, so the run mixes progress and faults.
+  std::vector<p2p::PeerId> peers{
+      add_peer(Misbehaviour::forged_qc, 1), add_peer(Misbehaviour::wrong_hash, 1),
+      add_peer(Misbehaviour::truncated, 1), add_peer(Misbehaviour::cut_frame, 1),
+      add_peer(Misbehaviour::silent, 1),    add_peer(Misbehaviour::none)};
+
+  Follower f;
+  f.store = std::move(storage::Store::open(f.dir.path / "db")).value();
+  f.ledger = std::move(execution::Ledger::open(*f.store, chain_->genesis)).value();
+  BlockSync sync(*client_, chain_->validators.set, testing::genesis_id(),
+                 TrustedBlock{0, testing::genesis_id()},
+                 BlockSyncConfig{.batch = 128, .request_timeout = std::chrono::milliseconds(500)},
+                 [&](std::vector<CertifiedBlock> b) { return f.deliver(std::move(b)); });
+  const auto start = std::chrono::steady_clock::now();
+  Status s = run(io_, sync.run(peers));
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(s.ok()) << s.error().to_string();
+
+  // Block 2,000 has no certified child anywhere yet, so 1,999 is as far as sync can prove.
+  EXPECT_EQ(sync.tip().height, kBlocks - 1);
+  EXPECT_EQ(sync.tip().id, chain_->blocks[kBlocks - 2].qc.block_id);
+  EXPECT_EQ(f.ledger->applied_height(), kBlocks - 1);
+  EXPECT_EQ(f.ledger->state_root(), chain_->blocks[kBlocks - 1].block.state_root);
+  EXPECT_EQ(f.store->committed_tip().value()->height, kBlocks - 1);
+
+  const auto& dropped = sync.report().dropped;
+  ASSERT_EQ(dropped.size(), 5u);
+  const Errc expected[] = {Errc::verify, Errc::verify, Errc::decode, Errc::io, Errc::timeout};
+  for (std::size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(dropped[i].peer, peers[i]);
+    EXPECT_EQ(dropped[i].reason.code, expected[i]) << dropped[i].reason.to_string();
+  }
+  std::cout << "[ figures  ] block sync: " << sync.tip().height << " blocks, " << f.txs
+            << " txs in " << secs << " s incl. one 0.5 s timeout = "
+            << static_cast<std::uint64_t>(sync.tip().height / secs) << " blocks/s, "
+            << static_cast<std::uint64_t>(f.txs / secs) << " tx/s\n";
+}
+
+TEST_F(SyncNetwork, AllPeersHostileIsAnErrorAndNothingIsDelivered) {
+  std::vector<p2p::PeerId> peers{add_peer(Misbehaviour::forged_qc),
+                                 add_peer(Misbehaviour::truncated)};
+  int delivered = 0;
+  BlockSync sync(*client_, chain_->validators.set, testing::genesis_id(),
+                 TrustedBlock{0, testing::genesis_id()}, BlockSyncConfig{.batch = 64},
+                 [&](std::vector<CertifiedBlock> b) {
+                   delivered += static_cast<int>(b.size());
+                   return ok_status();
+                 });
+  Status s = run(io_, sync.run(peers));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, Errc::not_found);
+  EXPECT_EQ(delivered, 0);
+  EXPECT_EQ(sync.tip().height, 0u);
+}
+
+TEST_F(SyncNetwork, StateSyncsFromTheNewestProvableCheckpointThenBlockSyncs) {
+  std::vector<p2p::PeerId> peers{add_peer(Misbehaviour::forged_anchor),
+                                 add_peer(Misbehaviour::bad_chunk), add_peer(Misbehaviour::none)};
+  Follower f;
+  f.store = std::move(storage::Store::open(f.dir.path / "db")).value();
+  auto synced = run(io_, state_sync(*client_, peers, chain_->validators.set, testing::genesis_id(),
+                                    *f.store, chain_->genesis));
+  ASSERT_TRUE(synced.ok()) << synced.error().to_string();
+  // Checkpoints exist at 1,500 and 2,000; only 1,500 has a committed, certified block above it.
+  EXPECT_EQ(synced->height, 1500u);
+  EXPECT_EQ(synced->block_id, chain_->blocks[1499].qc.block_id);
+  EXPECT_EQ(
+      synced->accounts, kSenders + kPassiveAccounts + [&] {
+        std::uint64_t extra = 0;  // passive addresses first funded by a transfer before 1,500
+        auto l = std::move(execution::Ledger::open(*f.store, chain_->genesis)).value();
+        extra = l->account_count() - kSenders - kPassiveAccounts;
+        return extra;
+      }());
+  EXPECT_GT(synced->chunks, 10u);
+  ASSERT_EQ(synced->dropped.size(), 2u);
+  EXPECT_EQ(synced->dropped[0].peer, peers[0]);
+  EXPECT_EQ(synced->dropped[1].peer, peers[1]);
+
+  f.ledger = std::move(execution::Ledger::open(*f.store, chain_->genesis)).value();
+  EXPECT_EQ(f.ledger->state_root(), chain_->blocks[1500].block.state_root);
+  EXPECT_EQ(f.ledger->applied_height(), 1500u);
+
+  BlockSync sync(*client_, chain_->validators.set, testing::genesis_id(), synced->trusted(),
+                 BlockSyncConfig{},
+                 [&](std::vector<CertifiedBlock> b) { return f.deliver(std::move(b)); });
+  std::vector<p2p::PeerId> honest{peers[2]};
+  Status s = run(io_, sync.run(honest));
+  ASSERT_TRUE(s.ok()) << s.error().to_string();
+  EXPECT_EQ(f.ledger->applied_height(), kBlocks - 1);
+  EXPECT_EQ(f.ledger->state_root(), chain_->blocks[kBlocks - 1].block.state_root);
+}
+
+}  // namespace
+}  // namespace ol::sync

@@ -1,0 +1,187 @@
+// Snapshots as a specification: a snapshot round-trips the whole state, every chunk and the
+// manifest are checked against the certified root, and checkpoints are taken and pruned on
+// schedule.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <random>
+
+#include "support/certified_chain.h"
+#include "sync/checkpoints.h"
+#include "sync/snapshot.h"
+
+namespace ol::sync {
+namespace {
+
+using execution::Account;
+using execution::Genesis;
+using execution::Ledger;
+using testing::ChainBuilder;
+using testing::TestValidators;
+namespace fs = std::filesystem;
+
+struct TempDir {
+  fs::path path = fs::temp_directory_path() / ("ol-sync-" + std::to_string(std::random_device{}()) +
+                                               std::to_string(::getpid()));
+  TempDir() { fs::create_directories(path); }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+crypto::Address address_of(std::uint32_t i) {
+  crypto::Address a;
+  for (std::size_t k = 0; k < 4; ++k) a.bytes[k] = static_cast<std::uint8_t>(i >> (8 * k));
+  a.bytes[10] = 0xee;
+  return a;
+}
+
+Genesis genesis_with(std::uint32_t accounts) {
+  Genesis g;
+  g.chain_id = testing::kChainId;
+  for (std::uint32_t i = 0; i < accounts; ++i) g.allocations.push_back({address_of(i), 1 + i});
+  return g;
+}
+
+TEST(SyncSnapshot, RoundTripsOneHundredThousandAccounts) {
+  const Genesis g = genesis_with(100'000);
+  auto source = std::move(Ledger::in_memory(g)).value();
+  Hash32 block_id{};
+  block_id[0] = 9;
+  Snapshot snap = create_snapshot(*source, 0, block_id);
+  ASSERT_TRUE(snap.manifest.validate().ok());
+  EXPECT_EQ(snap.manifest.state_root, source->state_root());
+  EXPECT_GT(snap.chunks.size(), 3u);  // 100k × 44 B ≈ 4.2 MiB in ~1 MiB chunks
+
+  TempDir tmp;
+  auto store = std::move(storage::Store::open(tmp.path / "db")).value();
+  auto install = std::move(execution::StateInstall::begin(*store)).value();
+  std::size_t accounts = 0;
+  for (std::uint32_t i = 0; i < snap.chunks.size(); ++i) {
+    // Over the wire and back, as a peer would receive it.
+    const Bytes wire = codec::encode(snap.chunks[i]);
+    EXPECT_LE(wire.size(), kDefaultChunkBytes + 64);
+    auto chunk = codec::decode_exact<SnapshotChunk>(wire);
+    ASSERT_TRUE(chunk.ok());
+    ASSERT_TRUE(verify_chunk(snap.manifest, i, *chunk).ok()) << "chunk " << i;
+    ASSERT_TRUE(install.add(chunk->entries).ok());
+    accounts += chunk->entries.size();
+  }
+  EXPECT_EQ(accounts, 100'000u);
+  ASSERT_TRUE(install.finish(g, 0, snap.manifest.state_root).ok());
+  auto restored = Ledger::open(*store, g);
+  ASSERT_TRUE(restored.ok()) << restored.error().to_string();
+  EXPECT_EQ((*restored)->state_root(), source->state_root());
+  EXPECT_EQ((*restored)->account_count(), 100'000u);
+  EXPECT_EQ((*restored)->account(address_of(4242)), (Account{4243, 0}));
+  auto manifest = codec::decode_exact<SnapshotManifest>(codec::encode(snap.manifest));
+  ASSERT_TRUE(manifest.ok());
+  EXPECT_EQ(*manifest, snap.manifest);
+}
+
+TEST(SyncSnapshot, ACorruptedChunkIsRejected) {
+  auto source = std::move(Ledger::in_memory(genesis_with(5'000))).value();
+  Snapshot snap = create_snapshot(*source, 0, Hash32{}, 16 * 1024);
+  ASSERT_GE(snap.chunks.size(), 3u);
+  const SnapshotChunk& good = snap.chunks[1];
+  ASSERT_TRUE(verify_chunk(snap.manifest, 1, good).ok());
+
+  auto rejected = [&](auto mutate) {
+    SnapshotChunk c = good;
+    mutate(c);
+    return !verify_chunk(snap.manifest, 1, c).ok();
+  };
+  EXPECT_TRUE(rejected([](SnapshotChunk& c) { c.entries[3].account.balance += 1; }));
+  EXPECT_TRUE(rejected([](SnapshotChunk& c) { c.entries[3].account.nonce = 7; }));
+  EXPECT_TRUE(rejected([](SnapshotChunk& c) { c.entries.pop_back(); }));  // missing account
+  EXPECT_TRUE(rejected([](SnapshotChunk& c) { c.entries.erase(c.entries.begin()); }));
+  EXPECT_TRUE(rejected([&](SnapshotChunk& c) {  // an extra account from another chunk
+    c.entries.push_back(snap.chunks[2].entries.front());
+  }));
+  EXPECT_TRUE(rejected([](SnapshotChunk& c) { std::swap(c.entries[0], c.entries[1]); }));
+  EXPECT_TRUE(rejected([](SnapshotChunk& c) { c.entries.push_back(c.entries.back()); }));
+  EXPECT_TRUE(rejected([](SnapshotChunk& c) { c.range.count += 1; }));
+  EXPECT_TRUE(rejected([](SnapshotChunk& c) { c.entries[0].address.bytes[19] ^= 1; }));
+  EXPECT_FALSE(verify_chunk(snap.manifest, 2, good).ok());    // right chunk, wrong index
+  EXPECT_FALSE(verify_chunk(snap.manifest, 999, good).ok());  // no such index
+}
+
+TEST(SyncSnapshot, TheManifestMustMatchItsCertifiedAnchor) {
+  const auto validators = TestValidators::make(4);
+  ChainBuilder chain(validators, genesis_with(300));
+  auto b1 = chain.next({});
+  auto b2 = chain.next({});
+  Snapshot snap = create_snapshot(chain.ledger(), 2, b2.qc.block_id);
+  auto b3 = chain.next({});  // carries the root after height 2
+  const SnapshotAnchor anchor{b3.block, b3.qc};
+  const auto& set = validators.set;
+  ASSERT_TRUE(verify_manifest(snap.manifest, anchor, set, testing::genesis_id()).ok());
+
+  auto manifest_rejected = [&](auto mutate) {
+    SnapshotManifest m = snap.manifest;
+    mutate(m);
+    return !verify_manifest(m, anchor, set, testing::genesis_id()).ok();
+  };
+  EXPECT_TRUE(manifest_rejected([](SnapshotManifest& m) { m.bucket_hashes[123][0] ^= 1; }));
+  EXPECT_TRUE(manifest_rejected([](SnapshotManifest& m) { m.state_root[0] ^= 1; }));
+  EXPECT_TRUE(manifest_rejected([](SnapshotManifest& m) { m.height = 1; }));
+  EXPECT_TRUE(manifest_rejected([&](SnapshotManifest& m) { m.block_id = b1.qc.block_id; }));
+  EXPECT_TRUE(manifest_rejected([](SnapshotManifest& m) { m.chunks.back().count -= 1; }));
+  EXPECT_TRUE(manifest_rejected([](SnapshotManifest& m) { m.bucket_hashes.pop_back(); }));
+  // A self-consistent manifest for another state: the anchor's root gives it away.
+  auto other = std::move(Ledger::in_memory(genesis_with(301))).value();
+  EXPECT_FALSE(verify_manifest(create_snapshot(*other, 2, b2.qc.block_id).manifest, anchor, set,
+                               testing::genesis_id())
+                   .ok());
+
+  auto anchor_rejected = [&](auto mutate) {
+    SnapshotAnchor a = anchor;
+    mutate(a);
+    return !verify_manifest(snap.manifest, a, set, testing::genesis_id()).ok();
+  };
+  const auto outsiders = TestValidators::make(4, 100);
+  EXPECT_TRUE(anchor_rejected([&](SnapshotAnchor& a) { a.qc = outsiders.certify(a.block); }));
+  EXPECT_TRUE(anchor_rejected([&](SnapshotAnchor& a) { a.qc = b2.qc; }));
+  EXPECT_TRUE(anchor_rejected([&](SnapshotAnchor& a) {  // re-rooted block, QC of the original
+    a.block.state_root[0] ^= 1;
+  }));
+  EXPECT_TRUE(anchor_rejected([&](SnapshotAnchor& a) {  // the right root in an uncertified block
+    a = SnapshotAnchor{b2.block, b2.qc};
+  }));
+}
+
+TEST(SyncCheckpoints, TakenEveryIntervalAndPrunedToTheNewest) {
+  TempDir tmp;
+  auto store = std::move(storage::Store::open(tmp.path / "db")).value();
+  const auto validators = TestValidators::make(4);
+  ChainBuilder chain(validators, genesis_with(2'000));
+  Checkpoints checkpoints(*store, CheckpointConfig{.interval = 10, .keep = 2, .chunk_bytes = 8192});
+  std::map<std::uint64_t, Hash32> roots;
+  for (int i = 0; i < 35; ++i) {
+    std::vector<types::Transaction> txs;
+    auto c = chain.next(std::move(txs));
+    auto taken = checkpoints.on_commit(chain.ledger(), c.block.height, c.qc.block_id);
+    ASSERT_TRUE(taken.ok());
+    EXPECT_EQ(taken->has_value(), c.block.height % 10 == 0);
+    roots[c.block.height] = chain.ledger().state_root();
+  }
+  EXPECT_EQ(checkpoints.heights().value(), (std::vector<std::uint64_t>{20, 30}));
+  auto m = checkpoints.manifest(30).value();
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->state_root, roots[30]);
+  EXPECT_GT(m->chunks.size(), 5u);
+  for (std::uint32_t i = 0; i < m->chunks.size(); ++i) {
+    auto raw = checkpoints.chunk(30, i).value();
+    ASSERT_TRUE(raw.has_value());
+    auto chunk = codec::decode_exact<SnapshotChunk>(*raw);
+    ASSERT_TRUE(chunk.ok());
+    EXPECT_TRUE(verify_chunk(*m, i, *chunk).ok());
+  }
+  EXPECT_FALSE(checkpoints.chunk(10, 0).value().has_value());           // pruned with its manifest
+  EXPECT_FALSE(checkpoints.create(chain.ledger(), 34, Hash32{}).ok());  // ledger is at 35
+}
+
+}  // namespace
+}  // namespace ol::sync
