@@ -80,7 +80,7 @@ Result<std::unique_ptr<Ledger>> Ledger::in_memory(const Genesis& genesis) {
 }
 
 Result<std::unique_ptr<Ledger>> Ledger::open(storage::Store& store, const Genesis& genesis) {
-  OL_TRY_ASSIGN(auto ledger, in_memory(genesis));
+  OL_TRY(genesis.validate());
   const Hash32 genesis_hash = genesis.hash();
   OL_TRY_ASSIGN(auto installing, store.get_state(as_bytes(kInstallingKey)));
   if (installing) {
@@ -90,7 +90,8 @@ Result<std::unique_ptr<Ledger>> Ledger::open(storage::Store& store, const Genesi
   }
   OL_TRY_ASSIGN(auto stored_genesis, store.get_state(as_bytes(kGenesisKey)));
 
-  if (!stored_genesis) {  // a fresh database: persist the genesis state
+  if (!stored_genesis) {  // a fresh database: build and persist the genesis state
+    OL_TRY_ASSIGN(auto ledger, in_memory(genesis));
     storage::WriteBatch batch;
     for (const auto& [address, account] : ledger->accounts_) {
       batch.put_state(account_key(address), encode_account(account));
@@ -106,6 +107,9 @@ Result<std::unique_ptr<Ledger>> Ledger::open(storage::Store& store, const Genesi
     return make_error(Errc::state, "the database was created with a different genesis");
   }
 
+  // An existing database: the stored accounts are the state (genesis is not rebuilt).
+  std::unique_ptr<Ledger> ledger(new Ledger());
+  ledger->chain_id_ = genesis.chain_id;
   ledger->accounts_.clear();
   Status decode_status;
   OL_TRY(store.for_each_state(as_bytes(kAccountPrefix), [&](ByteView key, ByteView value) {
