@@ -12,7 +12,12 @@ p2p::Task<Result<StateSyncResult>> state_sync(p2p::Host& host, std::vector<p2p::
   StateSyncResult result;
   // 1. Offers.
   std::optional<SnapshotOffer::Offer> best;
-  std::vector<std::pair<p2p::PeerId, Hash32>> offered;  // peer, the state root it offered
+  struct Offered {
+    p2p::PeerId peer;
+    std::uint64_t height;
+    Hash32 root;
+  };
+  std::vector<Offered> offered;
   for (const auto& peer : peers) {
     auto ex = co_await request(host, peer, Request(GetSnapshotManifest{}), config.request_timeout);
     Status verdict = ex ? Status{} : Status(ex.error());
@@ -30,15 +35,15 @@ p2p::Task<Result<StateSyncResult>> state_sync(p2p::Host& host, std::vector<p2p::
     }
     if (!offer->offer) continue;
     const auto& m = offer->offer->manifest;
-    offered.emplace_back(peer, m.state_root);
+    offered.push_back(Offered{peer, m.height, m.state_root});
     if (!best || m.height > best->manifest.height) best = offer->offer;
   }
   if (!best) co_return make_error(Errc::not_found, "no peer offered a verifiable snapshot");
 
   const SnapshotManifest& manifest = best->manifest;
   std::deque<p2p::PeerId> holders;
-  for (const auto& [peer, root] : offered) {
-    if (root == manifest.state_root) holders.push_back(peer);
+  for (const auto& o : offered) {  // the same snapshot: same height and root
+    if (o.height == manifest.height && o.root == manifest.state_root) holders.push_back(o.peer);
   }
 
   // 2. Chunks.
