@@ -252,8 +252,9 @@ struct Gossipsub::Impl {
     bool opening = false;
     std::deque<Bytes> queue;  // framed RPCs waiting for the writer
     std::size_t queued_bytes = 0;
-    std::shared_ptr<Signal> wake;  // writer: queue non-empty or stream replaced
-    std::set<std::string> topics;  // subscriptions the peer announced (bounded)
+    std::size_t writing_bytes = 0;  // taken by the writer, not yet written
+    std::shared_ptr<Signal> wake;   // writer: queue non-empty or stream replaced
+    std::set<std::string> topics;   // subscriptions the peer announced (bounded)
     // Budgets, reset each heartbeat.
     std::size_t ihaves = 0, iasked = 0, iwant_served = 0;
   };
@@ -408,7 +409,9 @@ struct Gossipsub::Impl {
       }
       ps.queue.clear();
       ps.queued_bytes = 0;
+      ps.writing_bytes = batch.size();
       auto st = co_await out->write(batch);
+      if (auto again = peers.find(p); again != peers.end()) again->second.writing_bytes = 0;
       if (!st) {
         spdlog::debug("gossipsub: write to {} failed: {}", p.to_string(), st.error().to_string());
         out->reset();
@@ -1181,6 +1184,12 @@ double Gossipsub::score(const PeerId& peer) const {
 const Stats& Gossipsub::stats() const {
   impl_->stats.seen_cache_size = impl_->seen.size();
   return impl_->stats;
+}
+
+std::size_t Gossipsub::pending_send_bytes() const {
+  std::size_t n = 0;
+  for (const auto& [id, ps] : impl_->peers) n += ps.queued_bytes + ps.writing_bytes;
+  return n;
 }
 
 const Config& Gossipsub::config() const {

@@ -161,6 +161,9 @@ class Gossipsub : public std::enable_shared_from_this<Gossipsub> {
   /// Connected peers known to be subscribed to `topic`.
   std::vector<PeerId> topic_peers(const std::string& topic) const;
   double score(const PeerId& peer) const;
+  /// Bytes of RPCs queued for, or being written to, peers' streams (0 once everything published
+  /// so far has been handed to the connections; tools wait for this before exiting).
+  std::size_t pending_send_bytes() const;
   const Stats& stats() const;
   const Config& config() const;
 
