@@ -1,0 +1,256 @@
+// `openliquid bench`: signed transfers or consensus-only commands against given nodes or a local
+// network it starts itself; prints committed throughput, submit-to-commit latency and (signed)
+// the machine's signature-recovery limit measured in the same run.
+#include <csignal>
+#include <cstdio>
+#include <functional>
+#include <optional>
+#include <thread>
+
+#include "crypto/secp256k1.h"
+#include "node/tools/command_load.h"
+#include "node/tools/local_network.h"
+#include "node/tools/runner.h"
+#include "node/tools/signed_load.h"
+
+namespace ol::node::tools {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Microseconds per crypto::recover_address: the median of 5 timed rounds of 400 recoveries of
+// distinct signatures.
+double measure_recovery_us() {
+  auto key = crypto::Secp256k1Key::generate();
+  std::vector<std::pair<Hash32, crypto::RecoverableSignature>> sigs;
+  for (std::uint32_t i = 0; i < 400; ++i) {
+    Hash32 d{};
+    for (std::size_t b = 0; b < d.size(); ++b) d[b] = static_cast<std::uint8_t>(i * 31 + b);
+    sigs.emplace_back(d, key.sign(d));
+  }
+  std::vector<double> rounds;
+  std::size_t ok = 0;
+  for (int r = 0; r < 5; ++r) {
+    const auto t0 = Clock::now();
+    for (const auto& [d, s] : sigs) ok += crypto::recover_address(d, s).ok() ? 1 : 0;
+    rounds.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count() /
+                     static_cast<double>(sigs.size()));
+  }
+  if (ok != 5 * sigs.size()) std::fprintf(stderr, "openliquid bench: recovery self-check failed\n");
+  return summarize(rounds).p50;
+}
+
+}  // namespace
+
+int run_bench(const BenchOptions& opts) {
+  if (auto s = validate(opts); !s) {
+    std::fprintf(stderr, "openliquid bench: %s\n", s.error().message.c_str());
+    return 2;
+  }
+  std::vector<RpcEndpoint> nodes;
+  for (const auto& url : opts.rpc) {
+    auto hp = parse_http_url(url);
+    if (!hp) {
+      std::fprintf(stderr, "openliquid bench: bad --rpc %s: %s\n", url.c_str(),
+                   hp.error().message.c_str());
+      return 2;
+    }
+    nodes.push_back({hp->first, hp->second});
+  }
+  const std::size_t validators =
+      opts.local || opts.validators_set ? opts.validators : opts.rpc.size();
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+
+  // Measured before any validator starts, so the figure is this machine's, not its load's.
+  double recover_us = 0, limit_tps = 0;
+  if (!opts.commands) {
+    recover_us = measure_recovery_us();
+    limit_tps = cores / (static_cast<double>(validators) * recover_us * 1e-6);
+  }
+
+  asio::io_context io(1);
+  asio::signal_set stop_signals(io, SIGINT, SIGTERM);
+  bool interrupted = false;
+  std::function<void()> on_stop = [&] { interrupted = true; };
+  stop_signals.async_wait([&](const boost::system::error_code& ec, int) {
+    if (!ec) on_stop();
+  });
+
+  std::unique_ptr<LocalNetwork> net;
+  std::string faucet = opts.faucet;
+  if (opts.local) {
+    LocalNetworkOptions lo;
+    lo.validators = opts.validators;
+    lo.dir = opts.dir;
+    if (opts.commands) {
+      lo.config_edits.push_back({"consensus", "payload", "\"commands\""});
+      lo.config_edits.push_back({"consensus", "max_block_txs", std::to_string(opts.batch)});
+    }
+    auto created = LocalNetwork::create(lo);
+    if (!created) {
+      std::fprintf(stderr, "openliquid bench: %s\n", created.error().message.c_str());
+      return 1;
+    }
+    net = std::move(*created);
+    if (auto s = net->start(); !s) {
+      std::fprintf(stderr, "openliquid bench: %s\n", s.error().message.c_str());
+      return 1;
+    }
+    std::printf("bench: started %zu local validators in %s\n", net->size(), net->dir().c_str());
+    std::fflush(stdout);
+    auto healthy = net->wait_until_healthy(std::chrono::seconds(60), [&](const std::string&) {
+      io.poll();
+      return !interrupted;
+    });
+    if (!healthy) {
+      std::fprintf(stderr, "openliquid bench: %s\n", healthy.error().message.c_str());
+      net->stop();
+      if (!interrupted) std::fprintf(stderr, "  logs kept in %s\n", net->dir().c_str());
+      return interrupted ? 0 : 1;
+    }
+    nodes = net->rpc();
+    faucet = net->faucet_key_file().string();
+  }
+
+  bool failed = false;
+  std::string died;
+  asio::signal_set chld(io, SIGCHLD);
+  std::function<void()> watch = [&] {
+    chld.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec || !net) return;
+      for (const auto& e : net->reap()) {
+        failed = true;
+        died += describe_exit(*net, e);
+      }
+      if (!died.empty()) on_stop();
+      watch();
+    });
+  };
+  if (net) watch();
+
+  auto print_latency = [](const LatencySummary& l, const char* what) {
+    if (l.count == 0) {
+      std::printf("latency: none committed\n");
+      return;
+    }
+    std::printf(
+        "latency: submit-to-commit p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms "
+        "(%zu %s)\n",
+        l.p50, l.p90, l.p99, l.max, l.count, what);
+  };
+
+  if (opts.commands) {
+    CommandLoadOptions co;
+    co.nodes = nodes;
+    co.duration_s = opts.duration_s;
+    co.command_size = opts.command_size;
+    co.outstanding = opts.outstanding;
+    co.batch = opts.batch;
+    CommandLoad load(io, co);
+    on_stop = [&] {
+      interrupted = true;
+      load.stop();
+    };
+    std::printf(
+        "bench: consensus-only commands of %zu B, up to %zu outstanding, batches of %zu, "
+        "%zu nodes, %.0f s\n",
+        opts.command_size, opts.outstanding, opts.batch, nodes.size(), opts.duration_s);
+    std::fflush(stdout);
+    CommandLoadReport rep;
+    asio::co_spawn(
+        io,
+        [&]() -> Task<void> {
+          rep = co_await load.run();
+          io.stop();
+        },
+        asio::detached);
+    io.run();
+    const double rate =
+        rep.window_s > 0 ? static_cast<double>(rep.committed_in_window) / rep.window_s : 0;
+    std::printf(
+        "result: committed %llu commands in %.1f s = %.0f commands/s (%llu submitted, "
+        "%llu refused batches, height %llu)\n",
+        static_cast<unsigned long long>(rep.committed_in_window), rep.window_s, rate,
+        static_cast<unsigned long long>(rep.submitted),
+        static_cast<unsigned long long>(rep.refused),
+        static_cast<unsigned long long>(rep.highest_height));
+    print_latency(rep.latency, "commands");
+    if (!rep.first_error.empty()) std::printf("first error: %s\n", rep.first_error.c_str());
+  } else {
+    SignedLoadOptions so;
+    so.nodes = nodes;
+    so.rate = opts.rate;
+    so.open_loop = opts.open_loop;
+    so.duration_s = opts.duration_s;
+    so.accounts = opts.accounts;
+    so.faucet_key = faucet;
+    so.presign = true;
+    so.connections_per_node = opts.connections;
+    if (opts.open_loop) {
+      so.presign_count = static_cast<std::uint64_t>(limit_tps * opts.duration_s * 1.2) + 1000;
+    }
+    SignedLoad load(io, so);
+    on_stop = [&] {
+      interrupted = true;
+      load.stop();
+    };
+    if (opts.open_loop) {
+      std::printf("bench: signed transfers, open loop, %zu nodes, %zu accounts, %.0f s\n",
+                  nodes.size(), opts.accounts, opts.duration_s);
+    } else {
+      std::printf("bench: signed transfers at %.0f tx/s, %zu nodes, %zu accounts, %.0f s\n",
+                  opts.rate, nodes.size(), opts.accounts, opts.duration_s);
+    }
+    std::fflush(stdout);
+    SignedLoadReport rep;
+    Status prepared;
+    asio::co_spawn(
+        io,
+        [&]() -> Task<void> {
+          prepared = co_await load.prepare([](const std::string& m) {
+            std::printf("  %s\n", m.c_str());
+            std::fflush(stdout);
+          });
+          if (prepared) rep = co_await load.run();
+          io.stop();
+        },
+        asio::detached);
+    io.run();
+    if (!prepared) {
+      std::fprintf(stderr, "openliquid bench: %s\n", prepared.error().message.c_str());
+      failed = true;
+    } else {
+      const double rate =
+          rep.window_s > 0 ? static_cast<double>(rep.committed_in_window) / rep.window_s : 0;
+      std::printf(
+          "result: committed %llu tx in %.1f s = %.0f tx/s (offered %.0f tx/s; %llu "
+          "accepted, %llu rejected, %llu resubmitted, %llu not committed by the end; "
+          "height %llu)\n",
+          static_cast<unsigned long long>(rep.committed_in_window), rep.window_s, rate,
+          rep.window_s > 0 ? static_cast<double>(rep.offered) / rep.window_s : 0.0,
+          static_cast<unsigned long long>(rep.accepted),
+          static_cast<unsigned long long>(rep.rejected),
+          static_cast<unsigned long long>(rep.retried), static_cast<unsigned long long>(rep.lost),
+          static_cast<unsigned long long>(rep.highest_height));
+      print_latency(rep.latency, "tx");
+      std::printf(
+          "limit: %u cores / (%zu validators x %.1f us per signature recovery) = %.0f "
+          "tx/s; result = %.1f%% of it\n",
+          cores, validators, recover_us, limit_tps, limit_tps > 0 ? 100.0 * rate / limit_tps : 0.0);
+      if (!rep.first_error.empty()) std::printf("first error: %s\n", rep.first_error.c_str());
+    }
+  }
+  if (!died.empty()) std::fprintf(stderr, "openliquid bench: %s", died.c_str());
+  if (net) {
+    net->stop();
+    if (net->is_temporary() && !failed) {
+      std::error_code ec;
+      std::filesystem::remove_all(net->dir(), ec);
+    } else {
+      std::printf("data and logs in %s\n", net->dir().c_str());
+    }
+  }
+  return failed ? 1 : 0;
+}
+
+}  // namespace ol::node::tools

@@ -1,0 +1,39 @@
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "node/tools/runner.h"
+
+namespace ol::node::tools {
+
+LiveLine::LiveLine(std::chrono::seconds plain_every)
+    : tty_(::isatty(STDOUT_FILENO) == 1), plain_every_(plain_every) {}
+
+void LiveLine::update(const std::string& line) {
+  last_ = line;
+  if (tty_) {
+    std::printf("\r%s\x1b[K", line.c_str());
+    showing_ = true;
+  } else {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_plain_ < plain_every_) return;
+    last_plain_ = now;
+    std::printf("%s\n", line.c_str());
+  }
+  std::fflush(stdout);
+}
+
+void LiveLine::message(const std::string& text) {
+  if (tty_ && showing_) std::printf("\r\x1b[K");
+  std::printf("%s\n", text.c_str());
+  if (tty_ && showing_) std::printf("%s", last_.c_str());
+  std::fflush(stdout);
+}
+
+void LiveLine::finish() {
+  if (tty_ && showing_) std::printf("\n");
+  showing_ = false;
+  std::fflush(stdout);
+}
+
+}  // namespace ol::node::tools

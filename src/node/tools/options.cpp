@@ -1,0 +1,58 @@
+#include "node/tools/options.h"
+
+namespace ol::node::tools {
+namespace {
+
+Error bad(std::string why) {
+  return make_error(Errc::invalid_argument, std::move(why));
+}
+
+}  // namespace
+
+Status validate(const DevnetOptions& o) {
+  if (o.validators < 1 || o.validators > 64) return bad("--validators must be between 1 and 64");
+  if (!(o.rate >= 0) || o.rate > 1e6) return bad("--rate must be between 0 and 1000000 tx/s");
+  if (!(o.duration_s >= 0)) return bad("--duration must not be negative");
+  if (o.accounts < o.validators || o.accounts > 1000) {
+    return bad("--accounts must be between the validator count and 1000");
+  }
+  if (o.startup_timeout_s == 0) return bad("--startup-timeout must be positive");
+  return {};
+}
+
+Status validate(const BenchOptions& o) {
+  if (o.local == !o.rpc.empty()) return bad("give either --local or --rpc URL..., not both");
+  if (!o.local && !o.dir.empty()) return bad("--dir needs --local");
+  if (o.local && (o.validators < 1 || o.validators > 64)) {
+    return bad("--validators must be between 1 and 64");
+  }
+  if (!(o.duration_s > 0) || o.duration_s > 3600) {
+    return bad("--duration must be between 0 and 3600 seconds");
+  }
+  if (o.commands) {
+    if (o.open_loop)
+      return bad("--open-loop is for signed transfers; --commands uses --outstanding");
+    if (o.command_size < 16 || o.command_size > 4096) {
+      return bad("--command-size must be between 16 and 4096 bytes (the first 16 are the id)");
+    }
+    if (o.outstanding < 1 || o.outstanding > 10'000'000) {
+      return bad("--outstanding must be between 1 and 10000000");
+    }
+    if (o.batch < 1 || o.batch > o.outstanding)
+      return bad("--batch must be between 1 and --outstanding");
+    return {};
+  }
+  if (!o.open_loop && (!(o.rate > 0) || o.rate > 1e6)) {
+    return bad("--rate must be between 0 and 1000000 tx/s (or use --open-loop)");
+  }
+  if (!o.local && o.faucet.empty()) {
+    return bad("--faucet FILE (the faucet's key file) is needed with --rpc");
+  }
+  if (o.accounts < 1 || o.accounts > 1000) return bad("--accounts must be between 1 and 1000");
+  const std::size_t nodes = o.local ? o.validators : o.rpc.size();
+  if (o.accounts < nodes) return bad("--accounts must be at least the number of nodes");
+  if (o.connections < 1 || o.connections > 64) return bad("--connections must be between 1 and 64");
+  return {};
+}
+
+}  // namespace ol::node::tools

@@ -1,0 +1,45 @@
+// The devnet and bench command lines as plain values, with the checks that turn bad
+// combinations into one-line reasons (before anything starts).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace ol::node::tools {
+
+struct DevnetOptions {
+  std::size_t validators = 4;
+  double rate = 100;      // signed transfers per second; 0 = no load
+  std::string dir;        // empty: a temporary directory
+  double duration_s = 0;  // 0: until Ctrl-C
+  std::size_t accounts = 16;
+  std::uint32_t startup_timeout_s = 60;
+};
+
+struct BenchOptions {
+  std::vector<std::string> rpc;  // node URLs (http://127.0.0.1:8600); empty with --local
+  bool local = false;            // start a local network of validator processes
+  std::size_t validators = 4;    // with --local; without it, the count for the limit figure
+  bool validators_set = false;
+  std::string dir;  // with --local: where (default a temporary directory)
+  double duration_s = 10;
+  // Signed transfers.
+  double rate = 1000;
+  bool open_loop = false;
+  std::size_t accounts = 64;
+  std::string faucet;           // key file; --local uses the network's own
+  std::size_t connections = 4;  // per node
+  // Consensus-only commands.
+  bool commands = false;
+  std::size_t command_size = 32;
+  std::size_t outstanding = 8000;
+  std::size_t batch = 400;  // commands per submission, and (--local) consensus.max_block_txs
+};
+
+Status validate(const DevnetOptions& o);
+Status validate(const BenchOptions& o);
+
+}  // namespace ol::node::tools

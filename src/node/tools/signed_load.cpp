@@ -1,0 +1,478 @@
+#include "node/tools/signed_load.h"
+
+#include <boost/beast/http/verb.hpp>
+#include <cmath>
+#include <cstring>
+#include <deque>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <unordered_map>
+
+#include "common/hex.h"
+#include "crypto/secp256k1.h"
+#include "node/tools/status_line.h"
+#include "types/transaction.h"
+
+namespace ol::node::tools {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using verb = boost::beast::http::verb;
+using nlohmann::json;
+
+struct HashKey {
+  std::size_t operator()(const Hash32& h) const {
+    std::size_t v;
+    std::memcpy(&v, h.data(), sizeof v);
+    return v;
+  }
+};
+
+struct SignedTx {
+  std::string body;  // {"tx":"0x..."}
+  Hash32 hash{};
+};
+
+struct Account {
+  crypto::Secp256k1Key key;
+  crypto::Address to;  // transfers go round the ring of accounts
+  std::uint64_t nonce = 0;
+};
+
+SignedTx sign_transfer(std::uint64_t chain_id, std::uint64_t nonce, const crypto::Address& to,
+                       types::Amount amount, const crypto::Secp256k1Key& key) {
+  auto tx = types::Transaction::sign(chain_id, nonce, types::Transfer{to, amount}, key);
+  codec::Writer w(256);
+  tx.encode(w);
+  SignedTx out;
+  out.body = "{\"tx\":\"" + to_hex(w.data(), true) + "\"}";
+  out.hash = tx.hash();
+  return out;
+}
+
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+// The one-line reason in an error body ({"error": "..."}), or the body itself.
+std::string error_reason(const HttpResponse& r) {
+  auto j = json::parse(r.body, nullptr, false);
+  if (j.is_object() && j.contains("error") && j["error"].is_string()) {
+    return j["error"].get<std::string>();
+  }
+  return "HTTP " + std::to_string(r.status) + " " + r.body.substr(0, 200);
+}
+
+}  // namespace
+
+struct SignedLoad::Impl {
+  asio::io_context& io;
+  SignedLoadOptions opts;
+  std::uint64_t chain_id = 0;
+
+  // Per node: its accounts (each account submits only to its node, so its nonces arrive in
+  // order), presigned transactions, ones to submit again, and the pacer's credit.
+  struct NodeLoad {
+    std::vector<Account> accounts;
+    std::size_t next_account = 0;
+    std::deque<SignedTx> presigned;
+    std::deque<SignedTx> retry;
+    std::uint64_t credit = 0;
+    std::unique_ptr<Notifier> wake;
+  };
+  std::vector<NodeLoad> nodes;
+
+  std::unordered_map<Hash32, Clock::time_point, HashKey> inflight;  // hash -> first submission
+  LoadWindow window;
+  std::vector<double> latencies;
+  SignedLoadReport report;
+  std::uint64_t committed_total = 0;
+
+  bool submitting = false;
+  bool following = false;
+  bool stopped = false;
+  Clock::time_point window_end = Clock::time_point::max();
+  std::vector<AsyncHttpConnection*> open_connections;
+  std::size_t live = 0;  // coroutines still running
+  std::unique_ptr<Notifier> done;
+
+  Impl(asio::io_context& io_, SignedLoadOptions o) : io(io_), opts(std::move(o)) {
+    done = std::make_unique<Notifier>(io.get_executor());
+  }
+
+  AsyncHttpConnection connect(std::size_t node) {
+    return AsyncHttpConnection(io.get_executor(), opts.nodes[node].host, opts.nodes[node].port);
+  }
+
+  // The next transaction for `node`: one to submit again, a presigned one, or (just in time)
+  // a fresh one. Empty when presigned transactions ran out.
+  std::optional<SignedTx> next_tx(std::size_t node) {
+    auto& n = nodes[node];
+    if (!n.retry.empty()) {
+      SignedTx tx = std::move(n.retry.front());
+      n.retry.pop_front();
+      return tx;
+    }
+    if (opts.presign) {
+      if (n.presigned.empty()) return std::nullopt;
+      SignedTx tx = std::move(n.presigned.front());
+      n.presigned.pop_front();
+      return tx;
+    }
+    auto& a = n.accounts[n.next_account++ % n.accounts.size()];
+    return sign_transfer(chain_id, a.nonce++, a.to, 1, a.key);
+  }
+
+  void on_committed(const Hash32& h, Clock::time_point now) {
+    auto it = inflight.find(h);
+    if (it == inflight.end()) return;
+    const double ms = ms_between(it->second, now);
+    inflight.erase(it);
+    latencies.push_back(ms);
+    window.latencies_ms.push_back(ms);
+    ++window.committed;
+    ++committed_total;
+    if (now <= window_end) ++report.committed_in_window;
+  }
+
+  Task<void> submitter(std::size_t node) {
+    ++live;
+    AsyncHttpConnection conn = connect(node);
+    open_connections.push_back(&conn);
+    auto& n = nodes[node];
+    while (submitting) {
+      if (!opts.open_loop) {
+        while (submitting && n.credit == 0) co_await n.wake->wait();
+        if (!submitting) break;
+        --n.credit;
+      }
+      auto tx = next_tx(node);
+      if (!tx) break;
+      inflight.try_emplace(tx->hash, Clock::now());
+      auto r = co_await conn.request(verb::post, "/tx", tx->body, std::chrono::seconds(5));
+      if (!r) {
+        ++report.retried;
+        if (report.first_error.empty()) report.first_error = r.error().message;
+        n.retry.push_front(std::move(*tx));
+        ++n.credit;
+        co_await sleep_for(std::chrono::milliseconds(50));
+        continue;
+      }
+      if (r->status == 200) {
+        ++report.accepted;
+        continue;
+      }
+      const std::string reason = error_reason(*r);
+      if (reason.find("already") != std::string::npos) {  // admitted by an earlier attempt
+        ++report.accepted;
+      } else if (r->status == 503 || reason.find("full") != std::string::npos ||
+                 reason.find("too far") != std::string::npos) {
+        ++report.retried;
+        n.retry.push_front(std::move(*tx));
+        if (!opts.open_loop) ++n.credit;
+        co_await sleep_for(std::chrono::milliseconds(20));
+      } else {
+        ++report.rejected;
+        if (report.first_error.empty()) report.first_error = reason;
+        inflight.erase(tx->hash);
+      }
+    }
+    std::erase(open_connections, &conn);
+    --live;
+    done->notify();
+  }
+
+  Task<void> pacer(Clock::time_point start, Clock::time_point end) {
+    ++live;
+    RatePacer pacer(opts.rate, start, std::chrono::milliseconds(2));
+    asio::steady_timer timer(io);
+    std::size_t rr = 0;
+    while (submitting) {
+      const auto now = Clock::now();
+      const std::uint64_t due = pacer.release(std::min(now, end));
+      for (std::uint64_t i = 0; i < due; ++i) ++nodes[rr++ % nodes.size()].credit;
+      report.offered += due;
+      if (due) {
+        for (auto& n : nodes) n.wake->notify();
+      }
+      if (now >= end) break;
+      timer.expires_at(pacer.next_due(now));
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    --live;
+    done->notify();
+  }
+
+  // Follows the chain on one node (another if it stops answering): every committed block's
+  // transaction list marks ours committed.
+  Task<void> follower(std::uint64_t from_height) {
+    ++live;
+    std::size_t node = 0;
+    std::optional<AsyncHttpConnection> conn;
+    conn.emplace(connect(node));
+    open_connections.push_back(&*conn);
+    std::uint64_t next = from_height + 1;
+    while (following) {
+      auto st = co_await conn->request(verb::get, "/status", {}, std::chrono::seconds(2));
+      std::optional<NodeStatus> status;
+      if (st && st->status == 200) {
+        if (auto s = parse_node_status(st->body)) status = *s;
+      }
+      if (!status) {
+        if (!following) break;
+        std::erase(open_connections, &*conn);
+        node = (node + 1) % opts.nodes.size();
+        conn.emplace(connect(node));
+        open_connections.push_back(&*conn);
+        co_await sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
+      report.highest_height = std::max(report.highest_height, status->height);
+      while (following && next <= status->height) {
+        auto b = co_await conn->request(verb::get, "/block/" + std::to_string(next), {},
+                                        std::chrono::seconds(5));
+        if (!b || b->status != 200) break;
+        const auto now = Clock::now();
+        auto j = json::parse(b->body, nullptr, false);
+        if (j.is_object() && j.contains("txs") && j["txs"].is_array()) {
+          for (const auto& h : j["txs"]) {
+            if (!h.is_string()) continue;
+            if (auto hash = from_hex_fixed<32>(h.get<std::string>())) on_committed(*hash, now);
+          }
+        }
+        ++next;
+      }
+      co_await sleep_for(std::chrono::milliseconds(10));
+    }
+    std::erase(open_connections, &*conn);
+    --live;
+    done->notify();
+  }
+
+  Task<Result<HttpResponse>> get_json(AsyncHttpConnection& conn, const std::string& target) {
+    auto r = co_await conn.request(verb::get, target, {}, std::chrono::seconds(5));
+    if (!r) co_return r;
+    if (r->status != 200) {
+      co_return make_error(Errc::state, "GET " + target + ": " + error_reason(*r));
+    }
+    co_return r;
+  }
+
+  void presign(std::uint64_t total) {
+    // Each account's chain of nonces is independent, so accounts are signed in parallel.
+    struct Job {
+      std::size_t node;
+      std::size_t account;
+      std::uint64_t count;
+      std::vector<SignedTx> out;
+    };
+    std::vector<Job> jobs;
+    const std::size_t n = nodes.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint64_t node_total = total / n + (i < total % n ? 1 : 0);
+      const std::size_t k = nodes[i].accounts.size();
+      for (std::size_t a = 0; a < k; ++a) {
+        jobs.push_back({i, a, node_total / k + (a < node_total % k ? 1 : 0), {}});
+      }
+    }
+    const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+    std::vector<std::thread> pool;
+    for (unsigned t = 0; t < threads; ++t) {
+      pool.emplace_back([&, t] {
+        for (std::size_t j = t; j < jobs.size(); j += threads) {
+          auto& job = jobs[j];
+          auto& acct = nodes[job.node].accounts[job.account];
+          job.out.reserve(job.count);
+          for (std::uint64_t c = 0; c < job.count; ++c) {
+            job.out.push_back(sign_transfer(chain_id, acct.nonce + c, acct.to, 1, acct.key));
+          }
+        }
+      });
+    }
+    for (auto& th : pool) th.join();
+    // Interleave each node's accounts so consecutive submissions come from different senders.
+    for (std::size_t i = 0; i < n; ++i) {
+      std::vector<Job*> mine;
+      for (auto& job : jobs) {
+        if (job.node == i) mine.push_back(&job);
+      }
+      for (std::uint64_t round = 0;; ++round) {
+        bool any = false;
+        for (Job* job : mine) {
+          if (round >= job->out.size()) continue;
+          nodes[i].presigned.push_back(std::move(job->out[round]));
+          any = true;
+        }
+        if (!any) break;
+      }
+      for (Job* job : mine) nodes[i].accounts[job->account].nonce += job->count;
+    }
+  }
+};
+
+SignedLoad::SignedLoad(asio::io_context& io, SignedLoadOptions opts)
+    : impl_(std::make_unique<Impl>(io, std::move(opts))) {}
+
+SignedLoad::~SignedLoad() = default;
+
+Task<Status> SignedLoad::prepare(std::function<void(const std::string&)> progress) {
+  auto& m = *impl_;
+  const auto& o = m.opts;
+  if (o.nodes.empty()) co_return make_error(Errc::invalid_argument, "no nodes to load");
+  if (o.accounts < o.nodes.size()) {
+    co_return make_error(Errc::invalid_argument, "need at least one account per node");
+  }
+  auto faucet = crypto::load_secp256k1_key_file(o.faucet_key);
+  if (!faucet) co_return faucet.error();
+
+  AsyncHttpConnection conn = m.connect(0);
+  auto st = co_await m.get_json(conn, "/status");
+  if (!st) co_return st.error();
+  auto status = parse_node_status(st->body);
+  if (!status) co_return status.error();
+  m.chain_id = status->chain_id;
+  auto acct = co_await m.get_json(conn, "/account/" + faucet->address().to_checksum_hex());
+  if (!acct) co_return acct.error();
+  auto aj = json::parse(acct->body, nullptr, false);
+  if (!aj.is_object() || !aj.contains("nonce") || !aj["nonce"].is_number_unsigned()) {
+    co_return make_error(Errc::decode, "GET /account: no nonce in " + acct->body);
+  }
+  std::uint64_t faucet_nonce = aj["nonce"].get<std::uint64_t>();
+
+  // Accounts: k fresh keys, account i served by node i % n; each pays the next one round a ring.
+  std::vector<crypto::Secp256k1Key> keys;
+  for (std::size_t i = 0; i < o.accounts; ++i) keys.push_back(crypto::Secp256k1Key::generate());
+  m.nodes.resize(o.nodes.size());
+  for (auto& n : m.nodes) n.wake = std::make_unique<Notifier>(m.io.get_executor());
+  for (std::size_t i = 0; i < o.accounts; ++i) {
+    m.nodes[i % o.nodes.size()].accounts.push_back(
+        {keys[i], keys[(i + 1) % o.accounts].address(), 0});
+  }
+
+  progress("funding " + std::to_string(o.accounts) + " accounts from the faucet " +
+           faucet->address().to_checksum_hex());
+  const types::Amount grant = types::Amount{1'000'000'000'000'000'000ull} * 100;  // 100 tokens
+  Hash32 last{};
+  for (std::size_t i = 0; i < o.accounts; ++i) {
+    auto tx = sign_transfer(m.chain_id, faucet_nonce + i, keys[i].address(), grant, *faucet);
+    for (int attempt = 0;; ++attempt) {
+      if (m.stopped) co_return make_error(Errc::state, "stopped");
+      auto r = co_await conn.request(verb::post, "/tx", tx.body, std::chrono::seconds(5));
+      if (r && r->status == 200) break;
+      if (r && r->status != 503) {
+        co_return make_error(Errc::state, "funding transfer refused: " + error_reason(*r));
+      }
+      if (attempt == 100) {
+        co_return make_error(Errc::timeout, "funding transfer not accepted: " +
+                                                (r ? error_reason(*r) : r.error().message));
+      }
+      co_await sleep_for(std::chrono::milliseconds(100));
+    }
+    last = tx.hash;
+  }
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  for (;;) {
+    if (m.stopped) co_return make_error(Errc::state, "stopped");
+    auto r =
+        co_await conn.request(verb::get, "/tx/" + to_hex(last, true), {}, std::chrono::seconds(5));
+    if (r && r->status == 200) {
+      auto j = json::parse(r->body, nullptr, false);
+      const std::string s = j.is_object() ? j.value("status", "") : "";
+      if (s == "committed") break;
+      if (s == "rejected" || s == "failed") {
+        co_return make_error(Errc::state, "funding transfer " + s + ": " + j.value("reason", ""));
+      }
+    }
+    if (Clock::now() > deadline) {
+      co_return make_error(Errc::timeout, "funding transfers not committed within 60 s");
+    }
+    co_await sleep_for(std::chrono::milliseconds(100));
+  }
+
+  if (o.presign) {
+    const std::uint64_t total =
+        o.presign_count ? o.presign_count
+                        : static_cast<std::uint64_t>(std::ceil(o.rate * o.duration_s * 1.02)) + 16;
+    progress("signing " + std::to_string(total) + " transactions in advance");
+    m.presign(total);
+  }
+  co_return Status{};
+}
+
+Task<SignedLoadReport> SignedLoad::run() {
+  auto& m = *impl_;
+  auto ex = m.io.get_executor();
+  std::uint64_t from_height = 0;
+  {
+    AsyncHttpConnection conn = m.connect(0);
+    auto st = co_await m.get_json(conn, "/status");
+    if (st) {
+      if (auto s = parse_node_status(st->body)) from_height = s->height;
+    }
+  }
+  const auto start = Clock::now();
+  const auto end = m.opts.duration_s > 0
+                       ? start + std::chrono::duration_cast<Clock::duration>(
+                                     std::chrono::duration<double>(m.opts.duration_s))
+                       : Clock::time_point::max();
+  m.submitting = !m.stopped;
+  m.following = !m.stopped;
+  asio::co_spawn(ex, m.follower(from_height), asio::detached);
+  if (!m.opts.open_loop) asio::co_spawn(ex, m.pacer(start, end), asio::detached);
+  for (std::size_t i = 0; i < m.nodes.size(); ++i) {
+    for (std::size_t c = 0; c < m.opts.connections_per_node; ++c) {
+      asio::co_spawn(ex, m.submitter(i), asio::detached);
+    }
+  }
+  // The load runs until the end, stop(), or (presigned) every transaction was submitted.
+  while (m.submitting && Clock::now() < end) {
+    const auto left = end - Clock::now();
+    co_await sleep_for(std::min<Clock::duration>(left, std::chrono::milliseconds(100)));
+    if (m.opts.presign) {
+      bool exhausted = true;
+      for (const auto& n : m.nodes) exhausted = exhausted && n.presigned.empty() && n.retry.empty();
+      if (exhausted) break;
+    }
+  }
+  m.window_end = Clock::now();
+  m.submitting = false;
+  for (auto& n : m.nodes) n.wake->notify();
+  const auto drain_end = m.window_end + std::chrono::duration_cast<Clock::duration>(
+                                            std::chrono::duration<double>(m.opts.drain_s));
+  while (!m.stopped && !m.inflight.empty() && Clock::now() < drain_end) {
+    co_await sleep_for(std::chrono::milliseconds(50));
+  }
+  m.following = false;
+  for (auto* c : m.open_connections) c->close();
+  while (m.live > 0) co_await m.done->wait();
+
+  auto& r = m.report;
+  r.window_s = std::chrono::duration<double>(m.window_end - start).count();
+  if (m.opts.open_loop) r.offered = r.accepted;
+  r.committed = m.committed_total;
+  r.lost = m.inflight.size();
+  r.latency = summarize(m.latencies);
+  co_return r;
+}
+
+void SignedLoad::stop() {
+  auto& m = *impl_;
+  m.stopped = true;
+  m.submitting = false;
+  m.following = false;
+  for (auto& n : m.nodes) n.wake->notify();
+  for (auto* c : m.open_connections) c->close();
+}
+
+LoadWindow SignedLoad::take_window() {
+  LoadWindow w = std::move(impl_->window);
+  impl_->window = {};
+  return w;
+}
+
+std::uint64_t SignedLoad::committed_total() const {
+  return impl_->committed_total;
+}
+
+}  // namespace ol::node::tools

@@ -1,0 +1,82 @@
+// The signed-transfer load: funds demo accounts from the faucet, then submits signed transfers at
+// a paced rate (or open loop) over keep-alive connections to every node, and follows committed
+// blocks to measure submit-to-commit latency. Runs as coroutines on one io_context thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "node/tools/async_http.h"
+#include "node/tools/local_network.h"
+#include "node/tools/stats.h"
+
+namespace ol::node::tools {
+
+struct SignedLoadOptions {
+  std::vector<RpcEndpoint> nodes;
+  double rate = 100;       // transactions per second over all nodes; ignored when open_loop
+  bool open_loop = false;  // submit as fast as the nodes accept
+  double duration_s = 0;   // 0: until stop()
+  std::size_t accounts = 16;
+  std::filesystem::path faucet_key;
+  /// Sign every transaction before the clock starts (bench) instead of just in time (devnet).
+  /// Requires duration_s > 0; `presign_count` overrides rate × duration (open loop).
+  bool presign = false;
+  std::uint64_t presign_count = 0;
+  std::size_t connections_per_node = 4;
+  double drain_s = 5;  // after the load stops, how long to keep following commits
+};
+
+/// What the live status line shows, since the previous take.
+struct LoadWindow {
+  std::uint64_t committed = 0;
+  std::vector<double> latencies_ms;
+};
+
+struct SignedLoadReport {
+  double window_s = 0;         // from the first submission to the end of the load
+  std::uint64_t offered = 0;   // transactions the pacer released
+  std::uint64_t accepted = 0;  // 200 from POST /tx
+  std::uint64_t committed_in_window = 0;
+  std::uint64_t committed = 0;  // including the drain
+  std::uint64_t rejected = 0;   // a 4xx other than "full"; the transaction is dropped
+  std::uint64_t retried = 0;    // "mempool full" or a transport error, submitted again
+  std::uint64_t lost = 0;       // accepted but not seen committed by the end of the drain
+  std::uint64_t highest_height = 0;
+  LatencySummary latency;
+  std::string first_error;
+};
+
+class SignedLoad {
+ public:
+  SignedLoad(asio::io_context& io, SignedLoadOptions opts);
+  ~SignedLoad();
+  SignedLoad(const SignedLoad&) = delete;
+  SignedLoad& operator=(const SignedLoad&) = delete;
+
+  /// Reads the chain id and the faucet's nonce, funds the accounts and waits until the funding
+  /// is committed, then (with presign) signs every transaction. `progress` gets one-line
+  /// messages.
+  Task<Status> prepare(std::function<void(const std::string&)> progress);
+
+  /// Submits until the duration ends or stop(), then follows commits for the drain period.
+  Task<SignedLoadReport> run();
+
+  /// Ends the load early (the drain is skipped).
+  void stop();
+
+  /// Commits and latencies since the previous call.
+  LoadWindow take_window();
+  std::uint64_t committed_total() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ol::node::tools

@@ -1,0 +1,213 @@
+// The load tools' pure parts: percentiles, pacing, the status line, argument checks, config
+// edits and the consensus-only wire format.
+#include <gtest/gtest.h>
+
+#include "node/tools/command_load.h"
+#include "node/tools/local_network.h"
+#include "node/tools/options.h"
+#include "node/tools/stats.h"
+#include "node/tools/status_line.h"
+
+namespace ol::node::tools {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+TEST(Percentile, NearestRankOverOneToHundred) {
+  std::vector<double> v;
+  for (int i = 1; i <= 100; ++i) v.push_back(i);
+  EXPECT_EQ(*percentile(v, 50), 50);
+  EXPECT_EQ(*percentile(v, 90), 90);
+  EXPECT_EQ(*percentile(v, 99), 99);
+  EXPECT_EQ(*percentile(v, 100), 100);
+  EXPECT_EQ(*percentile(v, 0.5), 1);
+}
+
+TEST(Percentile, SmallAndEmptySets) {
+  EXPECT_FALSE(percentile({}, 50));
+  EXPECT_EQ(*percentile({7}, 1), 7);
+  EXPECT_EQ(*percentile({7}, 99), 7);
+  EXPECT_EQ(*percentile({1, 2}, 50), 1);  // rank ceil(0.5 * 2) = 1
+  EXPECT_EQ(*percentile({1, 2}, 51), 2);
+  EXPECT_FALSE(percentile({1, 2}, 0));
+  EXPECT_FALSE(percentile({1, 2}, 101));
+}
+
+TEST(Summarize, SortsAndReportsTheTail) {
+  std::vector<double> v = {5, 1, 4, 2, 3, 100, 6, 7, 8, 9};
+  LatencySummary s = summarize(v);
+  EXPECT_EQ(s.count, 10u);
+  EXPECT_EQ(s.p50, 5);
+  EXPECT_EQ(s.p90, 9);
+  EXPECT_EQ(s.p99, 100);
+  EXPECT_EQ(s.max, 100);
+  std::vector<double> none;
+  EXPECT_EQ(summarize(none).count, 0u);
+}
+
+TEST(RatePacer, ReleasesEvenlyAndNeverAhead) {
+  const auto t0 = Clock::now();
+  RatePacer p(100, t0);  // one event every 10 ms
+  EXPECT_EQ(p.release(t0), 0u);
+  EXPECT_EQ(p.release(t0 + milliseconds(9)), 0u);
+  EXPECT_EQ(p.release(t0 + milliseconds(10)), 1u);
+  EXPECT_EQ(p.release(t0 + milliseconds(15)), 0u);
+  EXPECT_EQ(p.release(t0 + milliseconds(1000)), 99u);  // a late tick catches up
+  EXPECT_EQ(p.released(), 100u);
+  EXPECT_EQ(p.release(t0 + milliseconds(500)), 0u);  // time going backwards releases nothing
+}
+
+TEST(RatePacer, NextDueIsTheNextEventButNotSoonerThanTheMinimumTick) {
+  const auto t0 = Clock::now();
+  RatePacer slow(1, t0, milliseconds(1));
+  EXPECT_EQ(slow.next_due(t0), t0 + std::chrono::seconds(1));
+  RatePacer fast(100'000, t0, milliseconds(2));
+  EXPECT_EQ(fast.next_due(t0), t0 + milliseconds(2));
+  EXPECT_EQ(fast.release(t0 + milliseconds(2)), 200u);
+}
+
+TEST(RatePacer, FractionalRates) {
+  const auto t0 = Clock::now();
+  RatePacer p(0.5, t0);
+  EXPECT_EQ(p.release(t0 + milliseconds(1999)), 0u);
+  EXPECT_EQ(p.release(t0 + milliseconds(2000)), 1u);
+}
+
+TEST(NodeStatus, ParsesTheRpcFields) {
+  auto s = parse_node_status(
+      R"({"chain_id":1337,"height":42,"round":45,"leader":1,"last_commit_ms":5,"peers":3,)"
+      R"("validator_peers":3,"partitioned":false,"syncing":false,"mempool_size":17,)"
+      R"("state_root":"0x00"})");
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->chain_id, 1337u);
+  EXPECT_EQ(s->height, 42u);
+  EXPECT_EQ(s->validator_peers, 3u);
+  EXPECT_EQ(s->mempool_size, 17u);
+  EXPECT_FALSE(s->partitioned);
+  EXPECT_FALSE(parse_node_status("not json"));
+  EXPECT_FALSE(parse_node_status("[1,2]"));
+  EXPECT_FALSE(parse_node_status(R"({"round":1})"));
+}
+
+TEST(StatusLine, ShowsTheChainAndTheLoad) {
+  StatusSnapshot s;
+  s.elapsed_s = 12.3;
+  NodeStatus a;
+  a.height = 57;
+  a.validator_peers = 3;
+  a.mempool_size = 41;
+  NodeStatus b = a;
+  b.height = 56;
+  b.validator_peers = 2;
+  s.nodes = {a, b, std::nullopt, a};
+  s.committed_tps = 480.4;
+  s.p50_ms = 31;
+  s.p99_ms = 88.2;
+  s.committed_total = 12034;
+  EXPECT_EQ(format_status(s),
+            "t 12s | height 57 | 480 tx/s | e2e p50 31 ms p99 88 ms | peers 2/3 | partition no "
+            "| mempool 41 | 12034 committed | down: node2");
+  s.nodes[1]->partitioned = true;
+  s.p50_ms.reset();
+  s.p99_ms.reset();
+  const std::string line = format_status(s);
+  EXPECT_NE(line.find("partition YES"), std::string::npos);
+  EXPECT_NE(line.find("e2e p50 - ms p99 - ms"), std::string::npos);
+}
+
+TEST(Options, DevnetChecks) {
+  DevnetOptions o;
+  EXPECT_TRUE(validate(o));
+  o.validators = 0;
+  EXPECT_EQ(validate(o).error().message, "--validators must be between 1 and 64");
+  o = {};
+  o.rate = -1;
+  EXPECT_FALSE(validate(o));
+  o = {};
+  o.accounts = 2;  // fewer than the validators
+  EXPECT_FALSE(validate(o));
+}
+
+TEST(Options, BenchChecks) {
+  BenchOptions o;
+  EXPECT_EQ(validate(o).error().message, "give either --local or --rpc URL..., not both");
+  o.local = true;
+  EXPECT_TRUE(validate(o));
+  o.rpc = {"http://127.0.0.1:8600"};
+  EXPECT_FALSE(validate(o));
+  o.local = false;
+  EXPECT_EQ(validate(o).error().message,
+            "--faucet FILE (the faucet's key file) is needed with --rpc");
+  o.faucet = "faucet_key.json";
+  EXPECT_TRUE(validate(o));
+  o.rate = 0;
+  EXPECT_FALSE(validate(o));
+  o.open_loop = true;
+  EXPECT_TRUE(validate(o));
+  o = {};
+  o.local = true;
+  o.commands = true;
+  o.command_size = 8;  // too small to hold the 16-byte id
+  EXPECT_FALSE(validate(o));
+  o.command_size = 32;
+  o.batch = o.outstanding + 1;
+  EXPECT_FALSE(validate(o));
+  o.batch = 400;
+  EXPECT_TRUE(validate(o));
+  o.duration_s = 0;
+  EXPECT_FALSE(validate(o));
+}
+
+TEST(ConfigEdit, ReplacesAddsAndCreatesSections) {
+  const std::string toml =
+      "log_level = \"info\"\n\n[consensus]\nround_timeout_base_ms = 1000\nmax_block_txs = 5000\n"
+      "\n[storage]\npath = \"data\"\n";
+  std::string t = apply_config_edit(toml, {"consensus", "max_block_txs", "400"});
+  EXPECT_NE(t.find("max_block_txs = 400\n"), std::string::npos);
+  EXPECT_EQ(t.find("5000"), std::string::npos);
+  t = apply_config_edit(t, {"consensus", "payload", "\"commands\""});
+  EXPECT_NE(t.find("max_block_txs = 400\npayload = \"commands\"\n\n[storage]"), std::string::npos);
+  t = apply_config_edit(t, {"mempool", "capacity", "5"});
+  EXPECT_NE(t.find("path = \"data\"\n\n[mempool]\ncapacity = 5\n"), std::string::npos);
+  // A key of the same name in another section is left alone.
+  t = apply_config_edit(t, {"storage", "path", "\"db\""});
+  EXPECT_NE(t.find("[storage]\npath = \"db\""), std::string::npos);
+  EXPECT_NE(t.find("log_level = \"info\""), std::string::npos);
+}
+
+TEST(BenchCommits, CommandIdsRoundTripThroughTheCommitLogFormat) {
+  std::vector<std::uint8_t> cmd(32, 0xff);
+  write_command(cmd.data(), cmd.size(), 0x0102030405060708ull, 9);
+  EXPECT_EQ(cmd[0], 0x01);
+  EXPECT_EQ(cmd[7], 0x08);
+  EXPECT_EQ(cmd[15], 9);
+  EXPECT_EQ(cmd[31], 0);
+  // One block: height 5, time 1000, two ids.
+  Bytes body;
+  auto be = [&](std::uint64_t v, int n) {
+    for (int i = n - 1; i >= 0; --i) body.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  };
+  be(5, 8);
+  be(1000, 8);
+  be(2, 4);
+  body.insert(body.end(), cmd.begin(), cmd.begin() + 16);
+  be(7, 8);
+  be(8, 8);
+  auto parsed = parse_bench_commits(body);
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  ASSERT_EQ(parsed->size(), 1u);
+  EXPECT_EQ((*parsed)[0].height, 5u);
+  EXPECT_EQ((*parsed)[0].commit_ms, 1000u);
+  ASSERT_EQ((*parsed)[0].ids.size(), 2u);
+  EXPECT_EQ((*parsed)[0].ids[0], std::make_pair(std::uint64_t{0x0102030405060708}, std::uint64_t{9}));
+  EXPECT_EQ((*parsed)[0].ids[1], std::make_pair(std::uint64_t{7}, std::uint64_t{8}));
+  EXPECT_TRUE(parse_bench_commits({}));  // nothing committed within the wait
+  body.pop_back();
+  EXPECT_FALSE(parse_bench_commits(body));  // truncated
+  Bytes huge = {0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff};
+  EXPECT_FALSE(parse_bench_commits(huge));  // a count the body cannot hold
+}
+
+}  // namespace
+}  // namespace ol::node::tools
