@@ -120,7 +120,7 @@ struct CommandLoad::Impl {
                 ++accepted;
               } else if (r && r->status == 503) {
                 ++report.refused;
-              } else if (report.first_error.empty()) {
+              } else if (report.first_error.empty() && submitting) {
                 report.first_error =
                     r ? "HTTP " + std::to_string(r->status) + " " + r->body : r.error().message;
               }
@@ -156,6 +156,7 @@ struct CommandLoad::Impl {
           verb::get, "/bench/commits?after=" + std::to_string(after) + "&max_wait_ms=500", {},
           std::chrono::seconds(5));
       if (!r || r->status != 200) {
+        if (!following) break;  // closed at the end of the run
         if (report.first_error.empty()) {
           report.first_error = r ? "GET /bench/commits: HTTP " + std::to_string(r->status) + " " +
                                        r->body.substr(0, 200)
