@@ -84,6 +84,7 @@ struct Health {
   std::uint64_t direct_dropped = 0;  // from non-validators, undecodable, oversized
   std::uint64_t rate_limited = 0;    // inbound messages dropped by the token buckets
   std::uint64_t bans = 0;
+  std::uint64_t send_dropped = 0;  // outbound direct frames dropped (queue full, oversized)
 };
 
 struct PeerConnected {
@@ -160,7 +161,8 @@ class NetworkManager : public std::enable_shared_from_this<NetworkManager> {
  private:
   NetworkManager(p2p::asio::io_context& io, p2p::Identity identity, Config config);
   struct Impl;
-  std::unique_ptr<Impl> impl_;
+  // Shared with the manager's coroutines, which keep it alive until they finish after stop().
+  std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace ol::network

@@ -1,0 +1,156 @@
+// Gossip through NetworkManager::broadcast on clusters of 4 validators and of 10 and 30 nodes found
+// through bootstrap addresses: every message reaches every other node exactly once.
+#include <thread>
+
+#include "network/cluster.h"
+
+namespace ol::network {
+namespace {
+
+using namespace test;
+
+class NetworkGossipTest : public ::testing::Test {
+ protected:
+  Node& node(std::size_t i) { return *cluster.nodes[i]; }
+
+  // `n` nodes that are not validators; node i bootstraps from nodes i-1, i-2 and i-3, so the
+  // graph is connected and each node has about six peers (gossipsub's D).
+  void start_bootstrapped(std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      Config c = fast_config();
+      for (std::size_t back = 1; back <= 3 && back <= i; ++back) {
+        c.bootstrap.push_back(node(i - back).addr.with_peer_id(node(i - back).id()));
+      }
+      cluster.add(c);
+      cluster.start(i);
+    }
+  }
+
+  void start_validators(std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) cluster.add();
+    for (std::size_t i = 0; i < n; ++i) cluster.start(i);
+    cluster.make_validators(n);
+    ASSERT_TRUE(cluster.fully_connected(n));
+  }
+
+  // Every node has a mesh peer on every OpenLiquid topic.
+  bool meshes_formed() {
+    return cluster.eventually_io(
+        [&] {
+          for (auto& n : cluster.nodes) {
+            if (!n->net) continue;
+            for (auto t : {kBlocksTopic, kTransactionsTopic, kQcsTopic}) {
+              if (n->net->gossip()->mesh_peers(std::string(t)).empty()) return false;
+            }
+          }
+          return true;
+        },
+        std::chrono::seconds(60));
+  }
+
+  // Node `from` broadcasts `data` on `topic`; waits until every other running node has it, then
+  // checks that nobody got it twice or echoed it to the publisher.
+  void expect_delivered_once(std::size_t from, std::string_view topic, const std::string& data) {
+    const std::string key = std::string(topic) + "|" + data;
+    auto everyone = [&] {
+      for (std::size_t i = 0; i < cluster.nodes.size(); ++i) {
+        if (i != from && node(i).net && !node(i).gossip.contains(key)) return false;
+      }
+      return true;
+    };
+    ASSERT_TRUE(cluster.eventually(everyone, std::chrono::seconds(60))) << key;
+  }
+
+  void expect_exactly_once(const std::vector<std::pair<std::size_t, std::string>>& sent,
+                           std::string_view topic) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // room for late duplicates
+    std::lock_guard lock(cluster.mu);
+    for (const auto& [from, data] : sent) {
+      const std::string key = std::string(topic) + "|" + data;
+      for (std::size_t i = 0; i < cluster.nodes.size(); ++i) {
+        if (!node(i).net) continue;
+        const auto it = node(i).gossip.find(key);
+        const int got = it == node(i).gossip.end() ? 0 : it->second;
+        EXPECT_EQ(got, i == from ? 0 : 1) << "node " << i << " " << key;
+      }
+    }
+  }
+
+  // Each of `publishers` broadcasts one message on each topic.
+  void broadcast_round(const std::vector<std::size_t>& publishers, const std::string& tag) {
+    for (auto t : {kBlocksTopic, kTransactionsTopic, kQcsTopic}) {
+      std::vector<std::pair<std::size_t, std::string>> sent;
+      for (auto p : publishers) {
+        const std::string data = tag + " from " + std::to_string(p);
+        node(p).net->broadcast(t, text(data));
+        sent.emplace_back(p, data);
+      }
+      for (const auto& [p, data] : sent) expect_delivered_once(p, t, data);
+      expect_exactly_once(sent, t);
+    }
+  }
+
+  void TearDown() override { cluster.shutdown(); }
+
+  Cluster cluster;
+};
+
+TEST_F(NetworkGossipTest, FourValidatorsEveryMessageOnceEverywhere) {
+  start_validators(4);
+  ASSERT_TRUE(meshes_formed());
+  broadcast_round({0, 1, 2, 3}, "hello");
+  const Health h = node(0).net->health();
+  EXPECT_EQ(h.messages_received, 9u);  // 3 topics x 3 other publishers
+  EXPECT_GE(h.avg_propagation_ms, 0.0);
+  EXPECT_GE(h.p99_propagation_ms, 0.0);
+}
+
+TEST_F(NetworkGossipTest, TheSamePayloadPublishedTwiceIsOneMessage) {
+  start_validators(4);
+  ASSERT_TRUE(meshes_formed());
+  node(0).net->broadcast(kTransactionsTopic, text("tx"));
+  node(0).net->broadcast(kTransactionsTopic, text("tx"));
+  node(1).net->broadcast(kTransactionsTopic, text("tx"));
+  ASSERT_TRUE(cluster.eventually([&] {
+    return node(2).gossip.contains(std::string(kTransactionsTopic) + "|tx") &&
+           node(3).gossip.contains(std::string(kTransactionsTopic) + "|tx");
+  }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  std::lock_guard lock(cluster.mu);
+  for (std::size_t i = 2; i < 4; ++i) {
+    EXPECT_EQ(node(i).gossip[std::string(kTransactionsTopic) + "|tx"], 1) << i;
+  }
+}
+
+TEST_F(NetworkGossipTest, ARestartedValidatorGetsAndSendsGossipAgain) {
+  start_validators(4);
+  ASSERT_TRUE(meshes_formed());
+  broadcast_round({1}, "before");
+  cluster.stop(3);
+  {
+    std::lock_guard lock(cluster.mu);
+    node(3).gossip.clear();
+  }
+  node(3).config.listen = node(3).addr;
+  node(3).config.validators = cluster.validator_peers(4);
+  cluster.start(3);
+  ASSERT_TRUE(cluster.fully_connected(4));
+  ASSERT_TRUE(meshes_formed());
+  broadcast_round({0, 3}, "after");
+}
+
+TEST_F(NetworkGossipTest, TenBootstrappedNodes) {
+  start_bootstrapped(10);
+  ASSERT_TRUE(meshes_formed());
+  broadcast_round({0, 4, 9}, "ten");
+}
+
+TEST_F(NetworkGossipTest, ThirtyBootstrappedNodes) {
+  start_bootstrapped(30);
+  ASSERT_TRUE(meshes_formed());
+  broadcast_round({0, 15, 29}, "thirty");
+  EXPECT_GT(node(29).net->health().connected_peers, 0u);
+}
+
+}  // namespace
+}  // namespace ol::network
