@@ -1,3 +1,4 @@
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -12,7 +13,13 @@ LiveLine::LiveLine(std::chrono::seconds plain_every)
 void LiveLine::update(const std::string& line) {
   last_ = line;
   if (tty_) {
-    std::printf("\r%s\x1b[K", line.c_str());
+    // A line wider than the terminal would wrap, and "\r" would then redraw only its tail.
+    winsize ws{};
+    if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 &&
+        last_.size() >= ws.ws_col) {
+      last_.resize(ws.ws_col - 1);
+    }
+    std::printf("\r%s\x1b[K", last_.c_str());
     showing_ = true;
   } else {
     const auto now = std::chrono::steady_clock::now();
