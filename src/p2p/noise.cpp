@@ -43,42 +43,60 @@ void make_nonce(std::uint64_t n, std::uint8_t out[12]) {
 
 }  // namespace
 
-Status CipherState::encrypt(ByteView ad, ByteView plain, Bytes& out) {
+Status CipherState::encrypt_to(ByteView ad, ByteView plain, std::span<std::uint8_t> out) {
   if (!has_key_) {
-    append(out, plain);
+    if (out.size() != plain.size()) return make_error(Errc::invalid_argument, "noise: bad buffer");
+    if (!plain.empty()) std::memmove(out.data(), plain.data(), plain.size());
     return ok_status();
   }
+  if (out.size() != plain.size() + kTagSize)
+    return make_error(Errc::invalid_argument, "noise: bad ciphertext buffer size");
   if (nonce_ == ~std::uint64_t{0}) return make_error(Errc::limit, "noise: nonce space exhausted");
   std::uint8_t nonce[12];
   make_nonce(nonce_++, nonce);
-  const std::size_t at = out.size();
-  out.resize(at + plain.size() + kTagSize);
+  // libsodium allows the ciphertext to be written over the plaintext.
   unsigned long long clen = 0;
-  crypto_aead_chacha20poly1305_ietf_encrypt(out.data() + at, &clen, plain.data(), plain.size(),
+  crypto_aead_chacha20poly1305_ietf_encrypt(out.data(), &clen, plain.data(), plain.size(),
                                             ad.data(), ad.size(), nullptr, nonce, key_.data());
   return ok_status();
 }
 
-Status CipherState::decrypt(ByteView ad, ByteView cipher, Bytes& out) {
-  if (!has_key_) {
-    append(out, cipher);
-    return ok_status();
-  }
-  if (cipher.size() < kTagSize)
+Result<std::span<std::uint8_t>> CipherState::decrypt_in_place(ByteView ad,
+                                                              std::span<std::uint8_t> frame) {
+  if (!has_key_) return frame;
+  if (frame.size() < kTagSize)
     return make_error(Errc::decode, "noise: ciphertext shorter than tag");
   if (nonce_ == ~std::uint64_t{0}) return make_error(Errc::limit, "noise: nonce space exhausted");
   std::uint8_t nonce[12];
   make_nonce(nonce_, nonce);
-  const std::size_t at = out.size();
-  out.resize(at + cipher.size() - kTagSize);
+  // libsodium verifies the tag before it decrypts, and allows the plaintext over the ciphertext.
   unsigned long long plen = 0;
-  if (crypto_aead_chacha20poly1305_ietf_decrypt(out.data() + at, &plen, nullptr, cipher.data(),
-                                                cipher.size(), ad.data(), ad.size(), nonce,
+  if (crypto_aead_chacha20poly1305_ietf_decrypt(frame.data(), &plen, nullptr, frame.data(),
+                                                frame.size(), ad.data(), ad.size(), nonce,
                                                 key_.data()) != 0) {
-    out.resize(at);
     return make_error(Errc::verify, "noise: decryption failed (bad tag)");
   }
   ++nonce_;  // a failed decryption does not consume the nonce; the connection is closed anyway
+  return frame.first(frame.size() - kTagSize);
+}
+
+Status CipherState::encrypt(ByteView ad, ByteView plain, Bytes& out) {
+  const std::size_t at = out.size();
+  out.resize(at + plain.size() + (has_key_ ? kTagSize : 0));
+  auto st = encrypt_to(ad, plain, std::span(out).subspan(at));
+  if (!st) out.resize(at);
+  return st;
+}
+
+Status CipherState::decrypt(ByteView ad, ByteView cipher, Bytes& out) {
+  const std::size_t at = out.size();
+  append(out, cipher);
+  auto plain = decrypt_in_place(ad, std::span(out).subspan(at));
+  if (!plain) {
+    out.resize(at);
+    return plain.error();
+  }
+  out.resize(at + plain->size());
   return ok_status();
 }
 

@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 
 #include "common/bytes.h"
 #include "common/result.h"
@@ -33,6 +34,14 @@ class CipherState {
   CipherState& operator=(const CipherState&) = default;
 
   bool has_key() const { return has_key_; }
+  /// Writes ciphertext||tag of `plain` into `out`, which must hold exactly plain.size() + kTagSize
+  /// bytes when a key is set (plain.size() without one: plain is copied through). `plain` may be
+  /// the front of `out` (in place); no other overlap is allowed.
+  Status encrypt_to(ByteView ad, ByteView plain, std::span<std::uint8_t> out);
+  /// Authenticates and decrypts `frame` (ciphertext||tag) in place and returns the plaintext, the
+  /// front of `frame` (all of it when no key is set). Errc::verify if authentication fails; the
+  /// nonce then does not advance and `frame`'s contents are unspecified.
+  Result<std::span<std::uint8_t>> decrypt_in_place(ByteView ad, std::span<std::uint8_t> frame);
   /// Appends ciphertext||tag of `plain` to `out` (plain copied through when no key is set).
   Status encrypt(ByteView ad, ByteView plain, Bytes& out);
   /// Appends the plaintext of `cipher` to `out`; Errc::verify if authentication fails.

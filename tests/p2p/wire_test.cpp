@@ -326,6 +326,33 @@ TEST(Noise, RejectsTamperedAndTruncatedMessages) {
   EXPECT_FALSE(r2.read_message(ByteView(m1).first(10), std::nullopt).ok());
 }
 
+TEST(Noise, InPlaceEncryptionInteroperatesWithCopyingAndChecksBuffers) {
+  const FixedBytes<32> key{7};
+  noise::CipherState copy_send(key), place_send(key), copy_recv(key), place_recv(key);
+  const Bytes plain = to_bytes(as_bytes("in place, with a tag after it"));
+  Bytes copied;
+  ASSERT_TRUE(copy_send.encrypt({}, plain, copied).ok());
+  Bytes frame = plain;
+  frame.resize(plain.size() + noise::kTagSize);
+  ASSERT_TRUE(place_send.encrypt_to({}, ByteView(frame).first(plain.size()), frame).ok());
+  EXPECT_EQ(frame, copied);  // same key and nonce: same ciphertext
+
+  auto opened = place_recv.decrypt_in_place({}, frame);
+  ASSERT_TRUE(opened.ok());
+  EXPECT_EQ(to_bytes(*opened), plain);
+  Bytes tampered = copied;
+  tampered[0] ^= 1;
+  EXPECT_EQ(copy_recv.decrypt_in_place({}, tampered).error().code, Errc::verify);
+  Bytes out;  // the failure did not use up the nonce
+  ASSERT_TRUE(copy_recv.decrypt({}, copied, out).ok());
+  EXPECT_EQ(out, plain);
+
+  Bytes small(plain.size());  // no room for the tag
+  EXPECT_FALSE(copy_send.encrypt_to({}, plain, small).ok());
+  Bytes short_frame(noise::kTagSize - 1);
+  EXPECT_FALSE(place_recv.decrypt_in_place({}, short_frame).ok());
+}
+
 TEST(Noise, FrameSplitter) {
   std::size_t used = 0;
   Bytes in = {0x00, 0x10};
