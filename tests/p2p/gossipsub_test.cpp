@@ -86,7 +86,19 @@ class GossipsubTest : public ::testing::Test {
     for (auto& n : nodes) n->gs->stop();
     for (auto& n : nodes) n->host->close();
     for (auto& r : raws) r->host->close();
-    io.run_for(100ms);
+    // Let every connection finish closing (sessions and hosts reference each other until then).
+    wait_for(
+        [&] {
+          for (auto& n : nodes) {
+            if (n->host->connection_count() > 0) return false;
+          }
+          for (auto& r : raws) {
+            if (r->host->connection_count() > 0) return false;
+          }
+          return true;
+        },
+        20s);
+    io.run_for(200ms);
   }
 
   Node& make_node(Config cfg = fast()) {
@@ -257,8 +269,8 @@ TEST_F(GossipsubTest, TenNodeClusterDeliversEachMessageExactlyOnce) {
   }
 }
 
-// 30 nodes, each dialling the next 8: degree 16, above D_hi, so meshes must be pruned as well as
-// grafted; without flood publishing every hop goes through the mesh.
+// 30 nodes, each dialling the next 8 (degree 16, above D_hi): meshes settle within [D_lo, D_hi];
+// without flood publishing every hop goes through the mesh.
 TEST_F(GossipsubTest, ThirtyNodeClusterMeshWithinBoundsAndExactlyOnce) {
   Config cfg = fast();
   cfg.flood_publish = false;
@@ -278,14 +290,11 @@ TEST_F(GossipsubTest, ThirtyNodeClusterMeshWithinBoundsAndExactlyOnce) {
     }
     return true;
   }));
-  std::uint64_t prunes = 0;
   for (auto& n : nodes) {
     const auto m = n->gs->mesh_peers(kTopic).size();
     EXPECT_GE(m, c.d_lo);
     EXPECT_LE(m, c.d_hi);
-    prunes += n->gs->stats().prunes_in;
   }
-  EXPECT_GT(prunes, 0u);  // over-subscribed meshes were trimmed
 
   for (int p = 0; p < kNodes; p += 5) {
     ASSERT_TRUE(nodes[p]->gs->publish(kTopic, bytes("x" + std::to_string(p))).ok());
@@ -304,6 +313,40 @@ TEST_F(GossipsubTest, ThirtyNodeClusterMeshWithinBoundsAndExactlyOnce) {
     EXPECT_EQ(seen.size(), want);
     for (const auto& [d, cnt] : seen) EXPECT_EQ(cnt, 1) << d;
   }
+}
+
+// 20 leaves around one hub: every leaf's only candidate is the hub, so the hub's mesh would
+// overflow D_hi; GRAFTs beyond it are answered with PRUNE (backoff + PX of other leaves).
+TEST_F(GossipsubTest, OversubscribedMeshIsPrunedWithPeerExchange) {
+  Node& hub = make_node();
+  subscribe(hub);
+  std::vector<Node*> leaves;
+  std::size_t px_learned = 0;
+  for (int i = 0; i < 20; ++i) {
+    Node& leaf = make_node();
+    subscribe(leaf);
+    leaf.gs->on_peer_exchange([&](const std::vector<PeerId>& px) { px_learned += px.size(); });
+    leaves.push_back(&leaf);
+  }
+  for (Node* leaf : leaves) connect(*leaf, hub);
+  const auto& c = hub.gs->config();
+  ASSERT_TRUE(wait_for([&] {
+    std::size_t pruned = 0;
+    for (Node* leaf : leaves) pruned += leaf->gs->stats().prunes_in;
+    return pruned >= 20 - c.d_hi;
+  }));
+  EXPECT_LE(hub.gs->mesh_peers(kTopic).size(), c.d_hi);
+  EXPECT_GE(hub.gs->mesh_peers(kTopic).size(), c.d_lo);
+  EXPECT_GE(hub.gs->stats().prunes_out, 20 - c.d_hi);
+  EXPECT_GT(px_learned, 0u);  // pruned leaves were told about other leaves
+  // Pruned leaves still receive through the hub's gossip (IHAVE/IWANT) or flood publish.
+  ASSERT_TRUE(hub.gs->publish(kTopic, bytes("to all leaves")).ok());
+  ASSERT_TRUE(wait_for([&] {
+    for (Node* leaf : leaves) {
+      if (leaf->count("to all leaves") != 1) return false;
+    }
+    return true;
+  }));
 }
 
 // a - b - c: b's validator rejects "bad"; c never sees it and b penalises a.

@@ -132,9 +132,8 @@ int do_listen(const std::string& host_ip, std::uint16_t port,
 
 // A gossipsub node for sub/pub: dials every bootstrap address (failing only if none answers),
 // then runs `body`; returns the exit status.
-int run_gossip(
-    const std::vector<std::string>& bootstrap, std::chrono::milliseconds timeout,
-    const std::function<Task<int>(asio::io_context&, Host&, gossipsub::Gossipsub&)>& body) {
+int run_gossip(const std::vector<std::string>& bootstrap, std::chrono::milliseconds timeout,
+               const std::function<Task<int>(asio::steady_timer&, gossipsub::Gossipsub&)>& body) {
   std::vector<Multiaddr> addrs;
   for (const auto& text : bootstrap) {
     auto a = Multiaddr::parse(text);
@@ -151,6 +150,10 @@ int run_gossip(
   gs->start();
   int status = 1;
   asio::signal_set signals(io, SIGINT, SIGTERM);
+  // SIGINT/SIGTERM ends `body` through this timer (it never expires by itself), so connections
+  // close in order before io.run() returns.
+  asio::steady_timer stop(io, Clock::time_point::max());
+  asio::steady_timer give_up(io);
   asio::co_spawn(
       io,
       [&]() -> Task<void> {
@@ -168,40 +171,45 @@ int run_gossip(
         if (connected == 0) {
           status = fail(reason_for(*last));
         } else {
-          status = co_await body(io, *host, *gs);
+          status = co_await body(stop, *gs);
         }
         gs->stop();
         host->close();
         signals.cancel();
+        give_up.cancel();
       },
       asio::detached);
   signals.async_wait([&](const boost::system::error_code& ec, int) {
     if (ec) return;
     status = 0;  // sub runs until stopped; being stopped is its normal end
-    gs->stop();
-    host->close();
-    io.stop();
+    stop.cancel();
+    give_up.expires_after(std::chrono::seconds(3));  // should closing ever hang
+    give_up.async_wait([&](const boost::system::error_code& e) {
+      if (!e) io.stop();
+    });
   });
   io.run();
   return status;
 }
 
-Task<void> sleep_for(asio::io_context& io, std::chrono::milliseconds d) {
-  asio::steady_timer t(io, d);
+Task<void> sleep_for(asio::any_io_executor ex, std::chrono::milliseconds d) {
+  asio::steady_timer t(ex, d);
   boost::system::error_code ec;
   co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
 }
 
-Task<int> do_sub(asio::io_context& io, gossipsub::Gossipsub& gs, std::string topic) {
+Task<int> do_sub(asio::steady_timer& stop, gossipsub::Gossipsub& gs, std::string topic) {
   gs.subscribe(topic, [](const gossipsub::Message& m) {
     std::fwrite(m.data.data(), 1, m.data.size(), stdout);
     std::fputc('\n', stdout);
     std::fflush(stdout);
   });
-  for (;;) co_await sleep_for(io, std::chrono::hours(1));  // until SIGINT/SIGTERM
+  boost::system::error_code ec;
+  co_await stop.async_wait(asio::redirect_error(asio::use_awaitable, ec));  // until stopped
+  co_return 0;
 }
 
-Task<int> do_pub(asio::io_context& io, gossipsub::Gossipsub& gs, std::string topic,
+Task<int> do_pub(asio::any_io_executor ex, gossipsub::Gossipsub& gs, std::string topic,
                  std::string message, int count, std::chrono::milliseconds timeout) {
   gs.subscribe(topic, [](const gossipsub::Message&) {});  // join the mesh; ignore what arrives
   const auto deadline = Clock::now() + timeout;
@@ -210,7 +218,7 @@ Task<int> do_pub(asio::io_context& io, gossipsub::Gossipsub& gs, std::string top
       co_return fail("no mesh peer on " + topic + " within " + std::to_string(timeout.count()) +
                      " ms");
     }
-    co_await sleep_for(io, std::chrono::milliseconds(50));
+    co_await sleep_for(ex, std::chrono::milliseconds(50));
   }
   for (int i = 0; i < count; ++i) {
     auto id = gs.publish(topic, Bytes(message.begin(), message.end()));
@@ -218,7 +226,7 @@ Task<int> do_pub(asio::io_context& io, gossipsub::Gossipsub& gs, std::string top
   }
   // Exit only once the RPCs are handed to the connections (closing flushes those).
   while (gs.pending_send_bytes() > 0 && Clock::now() < deadline + timeout)
-    co_await sleep_for(io, std::chrono::milliseconds(10));
+    co_await sleep_for(ex, std::chrono::milliseconds(10));
   std::printf("published %d message(s) on %s to %zu mesh peer(s)\n", count, topic.c_str(),
               gs.mesh_peers(topic).size());
   std::fflush(stdout);
@@ -281,17 +289,15 @@ int run_p2p_tool(int argc, char** argv, const std::string& name) {
   const std::chrono::milliseconds timeout(timeout_ms);
   if (*listen) return do_listen(host_ip, port, listen_topics);
   if (*sub) {
-    return run_gossip(bootstrap, timeout,
-                      [&](asio::io_context& io, Host&, gossipsub::Gossipsub& gs) {
-                        return do_sub(io, gs, topic);
-                      });
+    return run_gossip(bootstrap, timeout, [&](asio::steady_timer& stop, gossipsub::Gossipsub& gs) {
+      return do_sub(stop, gs, topic);
+    });
   }
   if (*pub) {
     if (!pub->count("--count") && !pub->count("-n")) count = 1;
-    return run_gossip(bootstrap, timeout,
-                      [&](asio::io_context& io, Host&, gossipsub::Gossipsub& gs) {
-                        return do_pub(io, gs, topic, message, count, timeout);
-                      });
+    return run_gossip(bootstrap, timeout, [&](asio::steady_timer& stop, gossipsub::Gossipsub& gs) {
+      return do_pub(stop.get_executor(), gs, topic, message, count, timeout);
+    });
   }
   if (*ping) {
     return run_client(target, timeout,
