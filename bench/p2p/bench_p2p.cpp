@@ -1,7 +1,9 @@
 // Our node to our node over 127.0.0.1, each host on its own io_context thread (as two processes
 // would be): Noise+yamux single-stream throughput, 1 KiB request/response latency, handshakes/s.
 #include <benchmark/benchmark.h>
+#include <pthread.h>
 #include <spdlog/spdlog.h>
+#include <time.h>
 
 #include <algorithm>
 #include <optional>
@@ -24,6 +26,12 @@ Task<void> serve_sink(Host::StreamPtr s) {
   }
   const std::uint8_t ack = 1;
   (void)co_await s->write(ByteView(&ack, 1));
+}
+
+double cpu_seconds(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
 template <typename T>
@@ -94,13 +102,28 @@ void BM_NoiseYamuxThroughput(benchmark::State& state) {
   }
   const Bytes chunk(256 * 1024, 0x5a);
   const std::size_t total = 64 << 20;
+  clockid_t server_clock;
+  pthread_getcpuclockid(p.server_thread.native_handle(), &server_clock);
+  const double send_cpu0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
+  const double recv_cpu0 = cpu_seconds(server_clock);
+  const auto wall0 = Clock::now();
   for (auto _ : state) {
     if (!run(p.client_io, send_all(*p.client, p.server_id, chunk, total))) {
       state.SkipWithError("transfer failed");
       return;
     }
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * total));
+  const double bytes = static_cast<double>(state.iterations() * total);
+  const double wall = std::chrono::duration<double>(Clock::now() - wall0).count();
+  const double send_cpu = cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - send_cpu0;
+  const double recv_cpu = cpu_seconds(server_clock) - recv_cpu0;
+  // CPU per byte on each side is what load on the machine does not change; cores_used near 2
+  // means sender and receiver worked at the same time, near 1 that they took turns (or shared
+  // one core with other load).
+  state.counters["send_ns_per_B"] = send_cpu * 1e9 / bytes;
+  state.counters["recv_ns_per_B"] = recv_cpu * 1e9 / bytes;
+  state.counters["cores_used"] = (send_cpu + recv_cpu) / wall;
+  state.SetBytesProcessed(static_cast<std::int64_t>(bytes));
 }
 BENCHMARK(BM_NoiseYamuxThroughput)
     ->Arg(256 << 10)

@@ -41,17 +41,26 @@ Task<Status> SecureChannel::fill() {
   co_return ok_status();
 }
 
-Task<Result<ByteView>> SecureChannel::read_frame() {
+Task<Result<std::span<std::uint8_t>>> SecureChannel::read_frame() {
   for (;;) {
     std::size_t consumed = 0;
     auto f = noise::next_frame(ByteView(raw_.data() + raw_pos_, raw_end_ - raw_pos_), consumed);
     if (!f) co_return f.error();
     if (*f) {
+      const auto body = std::span(raw_).subspan(raw_pos_ + 2, (*f)->size());
       raw_pos_ += consumed;
-      co_return **f;  // valid until the next fill()
+      co_return body;
     }
     OL_CO_TRY(co_await fill());
   }
+}
+
+Task<Status> SecureChannel::write_raw(ByteView data) {
+  boost::system::error_code ec;
+  co_await asio::async_write(socket_, asio::buffer(data.data(), data.size()),
+                             asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return io_error(ec);
+  co_return ok_status();
 }
 
 Task<Status> SecureChannel::write_frame(ByteView body) {
@@ -60,11 +69,7 @@ Task<Status> SecureChannel::write_frame(ByteView body) {
   frame.push_back(static_cast<std::uint8_t>(body.size() >> 8));
   frame.push_back(static_cast<std::uint8_t>(body.size()));
   append(frame, body);
-  boost::system::error_code ec;
-  co_await asio::async_write(socket_, asio::buffer(frame),
-                             asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) co_return io_error(ec);
-  co_return ok_status();
+  co_return co_await write_raw(frame);
 }
 
 Task<Status> SecureChannel::handshake(bool initiator, const noise::LocalKeys& keys,
@@ -86,56 +91,56 @@ Task<Status> SecureChannel::handshake(bool initiator, const noise::LocalKeys& ke
   co_return ok_status();
 }
 
-Task<Result<std::size_t>> SecureChannel::read_some(std::span<std::uint8_t> buf) {
+Task<Result<ByteView>> SecureChannel::read_view(std::size_t max) {
   if (!secured_) {  // raw mode: serve buffered bytes first
     if (raw_pos_ == raw_end_) {
       auto st = co_await fill();
-      if (!st)
-        co_return eof_ ? Result<std::size_t>(std::size_t{0}) : Result<std::size_t>(st.error());
+      if (!st) co_return eof_ ? Result<ByteView>(ByteView{}) : Result<ByteView>(st.error());
     }
-    const std::size_t n = std::min(buf.size(), raw_end_ - raw_pos_);
-    std::memcpy(buf.data(), raw_.data() + raw_pos_, n);
+    const std::size_t n = std::min(max, raw_end_ - raw_pos_);
+    const ByteView v(raw_.data() + raw_pos_, n);
     raw_pos_ += n;
-    co_return n;
+    co_return v;
   }
-  while (plain_pos_ == plain_.size()) {
-    plain_.clear();
-    plain_pos_ = 0;
+  while (plain_pos_ == plain_end_) {
     auto frame = co_await read_frame();
     if (!frame) {
-      if (eof_ && raw_pos_ == raw_end_) co_return std::size_t{0};  // clean end between frames
+      if (eof_ && raw_pos_ == raw_end_) co_return ByteView{};  // clean end between frames
       if (eof_) co_return make_error(Errc::decode, "noise: connection ended inside a frame");
       co_return frame.error();
     }
-    OL_CO_TRY(recv_.decrypt({}, *frame, plain_));
+    OL_CO_TRY_ASSIGN(auto plain, recv_.decrypt_in_place({}, *frame));
+    plain_pos_ = static_cast<std::size_t>(plain.data() - raw_.data());
+    plain_end_ = plain_pos_ + plain.size();
   }
-  const std::size_t n = std::min(buf.size(), plain_.size() - plain_pos_);
-  std::memcpy(buf.data(), plain_.data() + plain_pos_, n);
+  const std::size_t n = std::min(max, plain_end_ - plain_pos_);
+  const ByteView v(raw_.data() + plain_pos_, n);
   plain_pos_ += n;
-  co_return n;
+  co_return v;
+}
+
+Task<Result<std::size_t>> SecureChannel::read_some(std::span<std::uint8_t> buf) {
+  OL_CO_TRY_ASSIGN(auto v, co_await read_view(buf.size()));
+  if (!v.empty()) std::memcpy(buf.data(), v.data(), v.size());
+  co_return v.size();
 }
 
 Task<Status> SecureChannel::write(ByteView data) {
-  if (!secured_) {
-    boost::system::error_code ec;
-    co_await asio::async_write(socket_, asio::buffer(data.data(), data.size()),
-                               asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return io_error(ec);
-    co_return ok_status();
-  }
-  out_.clear();
+  if (!secured_) co_return co_await write_raw(data);
+  if (out_.empty()) out_.resize(kFramesPerWrite * (noise::kMaxFrame + 2));
   for (std::size_t off = 0; off < data.size();) {
-    const std::size_t n = std::min(noise::kMaxPlaintext, data.size() - off);
-    const std::size_t len = n + noise::kTagSize;
-    out_.push_back(static_cast<std::uint8_t>(len >> 8));
-    out_.push_back(static_cast<std::uint8_t>(len));
-    OL_CO_TRY(send_.encrypt({}, data.subspan(off, n), out_));
-    off += n;
+    std::size_t used = 0;
+    for (std::size_t f = 0; f < kFramesPerWrite && off < data.size(); ++f) {
+      const std::size_t n = std::min(noise::kMaxPlaintext, data.size() - off);
+      const std::size_t len = n + noise::kTagSize;
+      out_[used] = static_cast<std::uint8_t>(len >> 8);
+      out_[used + 1] = static_cast<std::uint8_t>(len);
+      OL_CO_TRY(send_.encrypt_to({}, data.subspan(off, n), std::span(out_).subspan(used + 2, len)));
+      used += 2 + len;
+      off += n;
+    }
+    OL_CO_TRY(co_await write_raw(ByteView(out_.data(), used)));
   }
-  boost::system::error_code ec;
-  co_await asio::async_write(socket_, asio::buffer(out_),
-                             asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) co_return io_error(ec);
   co_return ok_status();
 }
 

@@ -311,8 +311,9 @@ Task<void> Session::read_loop() {
               "yamux: data frame of " + std::to_string(h->length) + " bytes exceeds the window");
         break;
       }
-      payload.resize(h->length);
-      auto pst = co_await read_exact(*channel_, payload);
+      // Copied straight from the channel's decrypted buffer; `payload` keeps the capacity of the
+      // stream buffers it is swapped with, so steady streaming allocates nothing here.
+      auto pst = co_await read_payload(h->length, payload);
       if (closed_) break;
       if (!pst) {
         fail(pst.error());
@@ -324,7 +325,26 @@ Task<void> Session::read_loop() {
       abort(GoAwayCode::protocol_error, hst.error().message);
       break;
     }
+    if (h->type == Type::data) {
+      // Let the stream's reader run (and return window) before the next frame: without this the
+      // loop decrypts everything the socket holds before the application consumes any of it, and
+      // the window update that lets the sender continue goes out only once this side is idle,
+      // so sender and receiver take turns instead of working at the same time.
+      co_await asio::post(executor_, asio::use_awaitable);
+    }
   }
+}
+
+Task<Status> Session::read_payload(std::size_t length, Bytes& payload) {
+  payload.clear();
+  payload.reserve(length);
+  while (payload.size() < length) {
+    auto v = co_await channel_->read_view(length - payload.size());
+    if (!v) co_return v.error();
+    if (v->empty()) co_return make_error(Errc::io, "stream ended early");
+    payload.insert(payload.end(), v->begin(), v->end());
+  }
+  co_return ok_status();
 }
 
 Status Session::handle_frame(const Header& h, Bytes& payload) {

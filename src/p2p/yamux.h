@@ -125,6 +125,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   Task<void> read_loop();
   Task<void> write_loop();
+  Task<Status> read_payload(std::size_t length, Bytes& payload);
   // `payload` may be taken (swapped into a stream's buffer) to avoid a copy.
   Status handle_frame(const Header& h, Bytes& payload);
   Status handle_stream_frame(const Header& h, Bytes& payload);
