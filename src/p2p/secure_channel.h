@@ -34,6 +34,8 @@ class SecureChannel final : public ByteStream {
   /// later ones are still being encrypted.
   Task<Status> write(ByteView data) override;
 
+  /// Whether received bytes are waiting, so the next read will not touch the socket.
+  bool has_buffered() const { return raw_pos_ != raw_end_ || plain_pos_ != plain_end_; }
   const PeerId& remote_peer() const { return remote_peer_; }
   bool secured() const { return secured_; }
   tcp::socket& socket() { return socket_; }

@@ -325,11 +325,12 @@ Task<void> Session::read_loop() {
       abort(GoAwayCode::protocol_error, hst.error().message);
       break;
     }
-    if (h->type == Type::data) {
+    if (h->type == Type::data && channel_->has_buffered()) {
       // Let the stream's reader run (and return window) before the next frame: without this the
       // loop decrypts everything the socket holds before the application consumes any of it, and
       // the window update that lets the sender continue goes out only once this side is idle,
-      // so sender and receiver take turns instead of working at the same time.
+      // so sender and receiver take turns instead of working at the same time. (With nothing
+      // buffered the next read waits on the socket, which yields anyway.)
       co_await asio::post(executor_, asio::use_awaitable);
     }
   }
