@@ -524,7 +524,7 @@ TEST_F(GossipsubTest, MillionIhaveIdsCostBoundedWork) {
   const auto elapsed = Clock::now() - start;
   EXPECT_GT(r.iwant_ids, 0u);
   EXPECT_LE(r.iwant_ids, n.gs->config().max_ihave_length);
-  EXPECT_LT(elapsed, 20s);  // generous: the point is no super-linear blow-up
+  EXPECT_LT(elapsed, 60s);  // generous (sanitizer builds): the point is no super-linear blow-up
   EXPECT_EQ(n.gs->stats().dropped_rpcs, 1u);
 }
 
@@ -572,7 +572,7 @@ TEST_F(GossipsubTest, PruneWithPeerExchangeReachesTheHandler) {
   EXPECT_EQ(n.gs->stats().prunes_in, 1u);
 }
 
-TEST(SeenCache, ExpiresByTimeAndBoundsEntries) {
+TEST(GossipsubSeenCache, ExpiresByTimeAndBoundsEntries) {
   SeenCache c(std::chrono::milliseconds(1000), 3);
   const auto t0 = Clock::now();
   EXPECT_TRUE(c.insert("a", t0));
