@@ -110,7 +110,9 @@ Result<NodeConfig> parse_config(std::string_view toml_text, const std::string& o
     OL_TRY(r.read("round_timeout_base_ms", c.consensus.round_timeout_base_ms));
     OL_TRY(r.read("round_timeout_cap_ms", c.consensus.round_timeout_cap_ms));
     OL_TRY(r.read("max_block_txs", c.consensus.max_block_txs));
-    return r.read("max_block_bytes", c.consensus.max_block_bytes);
+    OL_TRY(r.read("max_block_bytes", c.consensus.max_block_bytes));
+    OL_TRY(r.read("payload", c.consensus.payload));
+    return r.read("empty_block_wait_ms", c.consensus.empty_block_wait_ms);
   }));
   OL_TRY(read_section(root, top, "storage", origin, [&](TableReader& r) -> Status {
     OL_TRY(r.read("path", c.storage.path));
@@ -125,6 +127,19 @@ Result<NodeConfig> parse_config(std::string_view toml_text, const std::string& o
     return make_error(
         Errc::invalid_argument,
         origin + ": consensus.round_timeout_base_ms must be > 0 and ≤ round_timeout_cap_ms");
+  }
+  if (c.consensus.payload != "transactions" && c.consensus.payload != "commands") {
+    return make_error(Errc::invalid_argument,
+                      origin + ": consensus.payload must be \"transactions\" or \"commands\"");
+  }
+  if (c.consensus.max_block_txs == 0 || c.consensus.max_block_bytes == 0) {
+    return make_error(Errc::invalid_argument,
+                      origin + ": consensus.max_block_txs and max_block_bytes must be > 0");
+  }
+  if (c.consensus.empty_block_wait_ms >= c.consensus.round_timeout_base_ms) {
+    return make_error(
+        Errc::invalid_argument,
+        origin + ": consensus.empty_block_wait_ms must be below round_timeout_base_ms");
   }
   if (c.network.redial_base_ms == 0 || c.network.redial_cap_ms < c.network.redial_base_ms) {
     return make_error(Errc::invalid_argument,
@@ -175,7 +190,9 @@ std::string NodeConfig::to_toml() const {
     << "round_timeout_base_ms = " << consensus.round_timeout_base_ms << "\n"
     << "round_timeout_cap_ms = " << consensus.round_timeout_cap_ms << "\n"
     << "max_block_txs = " << consensus.max_block_txs << "\n"
-    << "max_block_bytes = " << consensus.max_block_bytes << "\n\n"
+    << "max_block_bytes = " << consensus.max_block_bytes << "\n"
+    << "payload = " << q(consensus.payload) << "   # transactions, or commands (benchmark mode)\n"
+    << "empty_block_wait_ms = " << consensus.empty_block_wait_ms << "\n\n"
     << "[storage]\n"
     << "path = " << q(storage.path) << "\n"
     << "keep_blocks = " << storage.keep_blocks << "   # 0 = archival\n\n"

@@ -32,6 +32,13 @@ struct ConsensusConfig {
   std::uint32_t round_timeout_cap_ms = 30'000;
   std::uint32_t max_block_txs = 5000;
   std::uint32_t max_block_bytes = 4u << 20;
+  /// "transactions" (signed user transactions, executed) or "commands" (consensus-only benchmark
+  /// mode: opaque fixed-size commands, no signatures, no execution; see docs/RPC.md).
+  std::string payload = "transactions";
+  /// A leader with nothing to propose (empty pool, and neither parent nor grandparent carries a
+  /// payload) waits up to this long for one before proposing an empty block; 0 = never waits.
+  /// Keeps an idle chain from spinning through empty rounds; a payload arriving ends the wait.
+  std::uint32_t empty_block_wait_ms = 100;
 };
 
 struct StorageConfig {

@@ -1,0 +1,141 @@
+#include "node/chain_store.h"
+
+#include <cstring>
+
+namespace ol::node {
+namespace {
+
+constexpr std::string_view kSafetyKey = "safety";
+
+std::string tx_key(const Hash32& hash) {
+  std::string key = "tx/";
+  key.append(reinterpret_cast<const char*>(hash.data()), hash.size());
+  return key;
+}
+
+template <typename T>
+Result<std::optional<T>> decode_optional(Result<std::optional<Bytes>> raw, const char* what) {
+  OL_TRY_ASSIGN(auto bytes, std::move(raw));
+  if (!bytes) return std::optional<T>{};
+  auto value = codec::decode_exact<T>(*bytes);
+  if (!value)
+    return make_error(Errc::io, std::string("corrupt ") + what + ": " + value.error().message);
+  return std::optional<T>(std::move(*value));
+}
+
+}  // namespace
+
+Status StoreSafetyStorage::save(const consensus::SafetyData& data) {
+  codec::Writer w;
+  data.encode(w);
+  return store_.put_safety(kSafetyKey, w.take());
+}
+
+std::optional<types::Block> StoreCommittedBlocks::find(const Hash32& id) const {
+  auto block = load_block(store_, id);
+  if (!block.ok()) return std::nullopt;
+  return std::move(*block);
+}
+
+Result<std::optional<types::Block>> load_block(const storage::Store& store, const Hash32& id) {
+  return decode_optional<types::Block>(store.get_block(id), "block record");
+}
+
+Result<std::optional<types::Block>> load_committed_block(const storage::Store& store,
+                                                         std::uint64_t height) {
+  return decode_optional<types::Block>(store.get_block_at(height), "block record");
+}
+
+Result<bool> is_committed(const storage::Store& store, const Hash32& id, std::uint64_t height) {
+  OL_TRY_ASSIGN(auto at, store.block_hash_at(height));
+  return at && *at == id;
+}
+
+Result<std::optional<types::QuorumCert>> load_qc(const storage::Store& store, const Hash32& id) {
+  return decode_optional<types::QuorumCert>(store.get_qc(id), "QC record");
+}
+
+Result<consensus::RecoveryState> load_recovery(const storage::Store& store) {
+  consensus::RecoveryState state;
+  OL_TRY_ASSIGN(auto safety, store.get_safety(kSafetyKey));
+  if (safety) {
+    codec::Reader r(*safety);
+    auto data = consensus::SafetyData::decode(r);
+    if (!data || !r.finish()) return make_error(Errc::io, "corrupt safety record");
+    state.safety = std::move(*data);
+  }
+  OL_TRY_ASSIGN(auto tip, store.committed_tip());
+  if (!tip) return state;
+  OL_TRY_ASSIGN(auto block, load_block(store, tip->hash));
+  OL_TRY_ASSIGN(auto raw_qc, store.get_qc(tip->hash));
+  if (!block || !raw_qc) {
+    return make_error(Errc::io, "committed tip at height " + std::to_string(tip->height) +
+                                    " lacks its block or QC");
+  }
+  auto qc = codec::decode_exact<types::QuorumCert>(*raw_qc);
+  if (!qc) return make_error(Errc::io, "corrupt QC record: " + qc.error().message);
+  state.root = std::move(*block);
+  state.root_qc = std::move(*qc);
+  return state;
+}
+
+namespace {
+constexpr std::string_view kHighQcKey = "consensus/high_qc";
+constexpr std::string_view kLastTcKey = "consensus/last_tc";
+}  // namespace
+
+Status save_high_qc(storage::Store& store, const types::QuorumCert& qc) {
+  storage::WriteBatch batch;
+  batch.put_meta(kHighQcKey, codec::encode(qc));
+  return store.write(batch);
+}
+
+Status save_last_tc(storage::Store& store, const types::TimeoutCert& tc) {
+  storage::WriteBatch batch;
+  batch.put_meta(kLastTcKey, codec::encode(tc));
+  return store.write(batch);
+}
+
+Result<Certificates> load_certificates(const storage::Store& store) {
+  Certificates out;
+  OL_TRY_ASSIGN(auto qc, store.get_meta(kHighQcKey));
+  if (qc) {
+    auto decoded = codec::decode_exact<types::QuorumCert>(*qc);
+    if (!decoded) return make_error(Errc::io, "corrupt high QC record");
+    out.high_qc = std::move(*decoded);
+  }
+  OL_TRY_ASSIGN(auto tc, store.get_meta(kLastTcKey));
+  if (tc) {
+    auto decoded = codec::decode_exact<types::TimeoutCert>(*tc);
+    if (!decoded) return make_error(Errc::io, "corrupt last TC record");
+    out.last_tc = std::move(*decoded);
+  }
+  return out;
+}
+
+void put_tx_record(storage::WriteBatch& batch, const Hash32& tx_hash, const TxRecord& record) {
+  codec::Writer w;
+  w.u64(record.height);
+  w.u8(static_cast<std::uint8_t>(record.outcome));
+  w.bytes(as_bytes(record.detail));
+  batch.put_meta(tx_key(tx_hash), w.take());
+}
+
+Result<std::optional<TxRecord>> load_tx_record(const storage::Store& store, const Hash32& tx_hash) {
+  OL_TRY_ASSIGN(auto raw, store.get_meta(tx_key(tx_hash)));
+  if (!raw) return std::optional<TxRecord>{};
+  codec::Reader r(*raw);
+  TxRecord rec;
+  auto height = r.u64();
+  auto outcome = r.u8();
+  auto detail = r.bytes(4096);
+  if (!height || !outcome || !detail || !r.finish() || *outcome > 5) {
+    return make_error(Errc::io, "corrupt transaction record");
+  }
+  rec.height = *height;
+  rec.outcome = static_cast<execution::TxOutcome>(*outcome);
+  rec.detail.assign(detail->begin(), detail->end());
+  return std::optional<TxRecord>(std::move(rec));
+}
+
+}  // namespace ol::node

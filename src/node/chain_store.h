@@ -1,0 +1,79 @@
+// The node's records in storage::Store beyond what execution writes: consensus safety data,
+// committed blocks and their certificates, recovery after a restart, and the transaction index.
+//
+// Record layout (columns of storage/write_batch.h):
+//   safety  "safety"            -> SafetyData (synced before any vote or timeout leaves)
+//   blocks  block id            -> Block (written at PersistBlock, and in the commit batch)
+//   heights / committed tip     -> by WriteBatch::commit_block
+//   qcs     block id            -> the QuorumCert that certifies the block (from Commit)
+//   meta    "tx/" || tx hash    -> TxRecord (u64 height, u8 outcome, string detail): the receipt
+#pragma once
+
+#include <optional>
+
+#include "consensus/payload_source.h"
+#include "consensus/replica.h"
+#include "consensus/safety_rules.h"
+#include "execution/state_machine.h"
+#include "storage/store.h"
+
+namespace ol::node {
+
+/// SafetyStorage on Store::put_safety: save() returns after the record is fsync'ed.
+class StoreSafetyStorage final : public consensus::SafetyStorage {
+ public:
+  explicit StoreSafetyStorage(storage::Store& store) : store_(store) {}
+  Status save(const consensus::SafetyData& data) override;
+
+ private:
+  storage::Store& store_;
+};
+
+/// Committed blocks by id, read from the store (answers peers' sync requests).
+class StoreCommittedBlocks final : public consensus::CommittedBlocks {
+ public:
+  explicit StoreCommittedBlocks(const storage::Store& store) : store_(store) {}
+  std::optional<types::Block> find(const Hash32& id) const override;
+
+ private:
+  const storage::Store& store_;
+};
+
+/// Where the replica restarts: the committed tip with its QC and the saved safety data, or
+/// genesis on a fresh store. Errors: a tip without its block or QC, or records that do not
+/// decode (io).
+Result<consensus::RecoveryState> load_recovery(const storage::Store& store);
+
+/// A block from the store by id (any persisted block, committed or not); nullopt if absent.
+Result<std::optional<types::Block>> load_block(const storage::Store& store, const Hash32& id);
+/// The committed block at `height`; nullopt if none or pruned.
+Result<std::optional<types::Block>> load_committed_block(const storage::Store& store,
+                                                         std::uint64_t height);
+/// True iff block `id` at `height` is the committed one.
+Result<bool> is_committed(const storage::Store& store, const Hash32& id, std::uint64_t height);
+/// The QC stored for a committed block.
+Result<std::optional<types::QuorumCert>> load_qc(const storage::Store& store, const Hash32& id);
+
+/// The highest QC and latest TC this replica knew, kept (buffered) so that a restart of every
+/// validator at once can resume: RecoveryState restarts from the committed block, and a replica
+/// that had voted or timed out in a later round can only move on with these certificates.
+struct Certificates {
+  std::optional<types::QuorumCert> high_qc;
+  std::optional<types::TimeoutCert> last_tc;
+};
+Status save_high_qc(storage::Store& store, const types::QuorumCert& qc);
+Status save_last_tc(storage::Store& store, const types::TimeoutCert& tc);
+Result<Certificates> load_certificates(const storage::Store& store);
+
+/// A committed transaction's receipt as the store keeps it.
+struct TxRecord {
+  std::uint64_t height = 0;
+  execution::TxOutcome outcome = execution::TxOutcome::success;
+  std::string detail;
+  bool operator==(const TxRecord&) const = default;
+};
+
+void put_tx_record(storage::WriteBatch& batch, const Hash32& tx_hash, const TxRecord& record);
+Result<std::optional<TxRecord>> load_tx_record(const storage::Store& store, const Hash32& tx_hash);
+
+}  // namespace ol::node

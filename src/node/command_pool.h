@@ -1,0 +1,89 @@
+// The consensus-only benchmark mode (consensus.payload = "commands", docs/RPC.md): a pool of
+// opaque fixed-size commands that leaders propose instead of transactions, and a log of recent
+// commits that clients long-poll. A command's first 16 bytes are its id.
+//
+// Like the mempool, a command stays in the pool until a committed block carries it, so a
+// proposal lost to a timeout loses nothing; leaders skip commands already in an uncommitted
+// ancestor. A client may send the same commands to every node: whichever leader proposes them
+// first, the others drop them from their pools when that block commits. Thread-safe.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <list>
+#include <mutex>
+#include <span>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "common/bytes.h"
+#include "node/event_queue.h"
+
+namespace ol::node {
+
+using CommandId = std::array<std::uint8_t, 16>;
+
+struct CommandIdHash {
+  std::size_t operator()(const CommandId& id) const;
+};
+using CommandIdSet = std::unordered_set<CommandId, CommandIdHash>;
+
+/// The id of a command (its first 16 bytes; shorter commands are zero-padded).
+CommandId command_id(ByteView command);
+
+class CommandPool {
+ public:
+  static constexpr std::size_t kMinCommandSize = 8, kMaxCommandSize = 4096;
+
+  CommandPool(std::size_t max_commands, std::size_t max_bytes, WakeSignal* wake = nullptr)
+      : max_commands_(max_commands), max_bytes_(max_bytes), wake_(wake) {}
+
+  /// Splits `data` into commands of `size` bytes and adds them all, or none: false when they do
+  /// not fit. A command whose id is already pooled is skipped (it still counts as accepted).
+  bool add(ByteView data, std::size_t size);
+
+  /// Up to `max_count` commands (and `max_bytes`) in arrival order, skipping ids in `exclude`.
+  /// Nothing is removed.
+  std::vector<Bytes> take(std::size_t max_count, std::size_t max_bytes,
+                          const CommandIdSet& exclude) const;
+
+  /// Drops committed commands.
+  void remove(std::span<const Bytes> committed);
+
+  std::size_t size() const;
+
+ private:
+  const std::size_t max_commands_, max_bytes_;
+  WakeSignal* wake_;
+  mutable std::mutex mu_;
+  std::list<Bytes> order_;
+  std::unordered_map<CommandId, std::list<Bytes>::iterator, CommandIdHash> by_id_;
+  std::size_t bytes_ = 0;
+};
+
+/// Recent committed command blocks, encoded for GET /bench/commits. Thread-safe.
+class BenchCommitLog {
+ public:
+  explicit BenchCommitLog(std::size_t max_blocks = 4096) : max_blocks_(max_blocks) {}
+
+  void record(std::uint64_t height, std::uint64_t commit_ms, std::span<const Bytes> commands);
+
+  /// For each retained block above `after`, in height order: u64 height, u64 commit time (ms),
+  /// u32 count, count × 16-byte ids (all integers big-endian). Stops after ~`max_bytes`.
+  Bytes encode_after(std::uint64_t after, std::size_t max_bytes = 8u << 20) const;
+  std::uint64_t last_height() const;
+
+ private:
+  struct Entry {
+    std::uint64_t height;
+    std::uint64_t commit_ms;
+    std::vector<CommandId> ids;
+  };
+  const std::size_t max_blocks_;
+  mutable std::mutex mu_;
+  std::deque<Entry> entries_;
+};
+
+}  // namespace ol::node

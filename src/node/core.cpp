@@ -1,0 +1,455 @@
+#include "node/core.h"
+
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+#include "common/hex.h"
+
+namespace ol::node {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+template <class... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;
+
+std::uint64_t unix_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+const std::vector<types::Transaction>* transactions_of(const types::Block& b) {
+  return std::get_if<std::vector<types::Transaction>>(&b.payload);
+}
+const std::vector<types::Command>* commands_of(const types::Block& b) {
+  return std::get_if<std::vector<types::Command>>(&b.payload);
+}
+bool has_payload(const types::Block& b) {
+  return std::visit([](const auto& items) { return !items.empty(); }, b.payload);
+}
+
+std::string short_hex(const Hash32& h) {
+  return to_hex(ByteView(h).first(6));
+}
+
+}  // namespace
+
+std::vector<ResolvedBlock> resolve_transactions(const consensus::Message& message,
+                                                const mempool::Mempool& pool,
+                                                std::uint64_t chain_id) {
+  std::vector<ResolvedBlock> out;
+  auto resolve = [&](const types::Block& b) {
+    const auto* txs = transactions_of(b);
+    if (txs == nullptr || txs->empty()) return;
+    ResolvedBlock r{b.compute_id(), {}, true};
+    r.txs.reserve(txs->size());
+    for (const auto& tx : *txs) {
+      // Already admitted here: its signature was checked then; never check it twice.
+      if (auto known = pool.find(tx.hash())) {
+        r.txs.push_back(std::move(known));
+        continue;
+      }
+      auto verified = types::VerifiedTransaction::verify(tx, chain_id);
+      if (!verified) {
+        r.valid = false;
+        r.txs.clear();
+        break;
+      }
+      r.txs.push_back(std::make_shared<const types::VerifiedTransaction>(std::move(*verified)));
+    }
+    out.push_back(std::move(r));
+  };
+  if (const auto* p = std::get_if<consensus::ProposalMsg>(&message)) {
+    resolve(p->block);
+  } else if (const auto* s = std::get_if<consensus::SyncResponse>(&message)) {
+    for (const auto& b : s->blocks) resolve(b);
+  }
+  return out;
+}
+
+Core::Core(CoreContext context, CoreConfig config)
+    : ctx_(std::move(context)), config_(config), queue_(config.queue_capacity) {}
+
+Core::~Core() {
+  stop();
+}
+
+Result<std::unique_ptr<Core>> Core::create(CoreContext context, crypto::Ed25519KeyPair key,
+                                           CoreConfig config) {
+  std::unique_ptr<Core> core(new Core(std::move(context), config));
+  CoreContext& c = core->ctx_;
+  OL_TRY_ASSIGN(auto recovery, load_recovery(*c.store));
+  if (c.ledger->applied_height() != recovery.root.height) {
+    return make_error(Errc::state, "state at height " + std::to_string(c.ledger->applied_height()) +
+                                       " but the committed block is at height " +
+                                       std::to_string(recovery.root.height));
+  }
+  core->status_.height = recovery.root.height;
+  c.metrics->height.store(recovery.root.height);
+  core->status_.state_root = c.ledger->state_root();
+  core->safety_storage_ = std::make_unique<StoreSafetyStorage>(*c.store);
+  core->committed_blocks_ = std::make_unique<StoreCommittedBlocks>(*c.store);
+  core->leaders_ = std::make_unique<consensus::RoundRobinLeaders>(c.validators->size());
+  core->executed_[recovery.root.height] = {recovery.root.compute_id(), c.ledger->state_root()};
+  spdlog::info(
+      "core: validator {} of {}, restarting from height {} (round {}), last voted round {}", c.self,
+      c.validators->size(), recovery.root.height, recovery.root.round,
+      recovery.safety.last_voted_round);
+  core->replica_ = std::make_unique<consensus::Replica>(
+      *c.validators, c.self, std::move(key), config.replica, std::move(recovery),
+      *core->safety_storage_, *core->leaders_, *core, core->committed_blocks_.get());
+  return core;
+}
+
+void Core::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void Core::stop() {
+  stopping_ = true;
+  queue_.close();
+  if (ctx_.payload_ready != nullptr) ctx_.payload_ready->notify();  // ends a leader's wait
+  if (thread_.joinable()) thread_.join();
+}
+
+bool Core::deliver(InboundMessage message) {
+  if (queue_.push(std::move(message))) return true;
+  dropped_.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+CoreStatus Core::status() const {
+  std::lock_guard lock(status_mu_);
+  return status_;
+}
+
+void Core::run() {
+  // The certificates it knew before a restart (see chain_store.h). Read before the first input:
+  // saving the replica's own (lower) high QC must not replace them.
+  auto certs = load_certificates(*ctx_.store);
+  if (!certs) return fatal(certs.error());
+  saved_qc_round_ = certs->high_qc ? certs->high_qc->round : 0;
+  saved_tc_round_ = certs->last_tc ? certs->last_tc->round : 0;
+  apply(replica_->start(unix_ms()));
+  if (certs->high_qc || certs->last_tc) {
+    spdlog::info("core: resuming with stored high QC of round {} and TC of round {}",
+                 saved_qc_round_, saved_tc_round_);
+    // Handed over as if a peer had sent them: verified like any other.
+    const types::QuorumCert& qc =
+        certs->high_qc && certs->high_qc->round > replica_->high_qc().round ? *certs->high_qc
+                                                                            : replica_->high_qc();
+    apply(replica_->on_message(unix_ms(), ctx_.self, consensus::SyncInfo{qc, certs->last_tc}));
+  }
+  publish_status();
+  while (!stopping_ && !failed_) {
+    const auto deadline = timer_ ? timer_->deadline : Clock::now() + std::chrono::hours(1);
+    auto in = queue_.pop_until(deadline);
+    if (stopping_) break;
+    if (in) handle(*in);
+    if (timer_ && Clock::now() >= timer_->deadline && !failed_) {
+      const types::Round round = timer_->round;
+      timer_.reset();
+      if (round == replica_->current_round()) ctx_.metrics->timeouts_total.fetch_add(1);
+      apply(replica_->on_timer(unix_ms(), round));
+    }
+    publish_status();
+  }
+}
+
+void Core::handle(InboundMessage& in) {
+  if (std::holds_alternative<consensus::ProposalMsg>(in.message) && !proposal_acceptable(in)) {
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  current_ = &in;
+  apply(replica_->on_message(unix_ms(), in.from, in.message));
+  current_ = nullptr;
+}
+
+// What the replica cannot judge: the payload's contents and the execution state it claims.
+bool Core::proposal_acceptable(const InboundMessage& in) {
+  const auto& block = std::get<consensus::ProposalMsg>(in.message).block;
+  if (has_payload(block) && (commands_of(block) != nullptr) != config_.commands) {
+    spdlog::warn("core: proposal for round {} carries the wrong payload kind; not voting",
+                 block.round);
+    return false;
+  }
+  for (const auto& r : in.resolved) {
+    if (!r.valid) {
+      spdlog::warn(
+          "core: proposal for round {} from validator {} holds an invalid transaction; "
+          "not voting",
+          block.round, block.proposer);
+      return false;
+    }
+  }
+  // state_root is the state after the parent. Checked when this node has executed the parent
+  // (in the two-chain happy path the parent is not yet committed, and the root is zero).
+  if (block.state_root != Hash32{} && block.height > 0) {
+    auto it = executed_.find(block.height - 1);
+    if (it != executed_.end() && it->second.first == block.parent_id &&
+        it->second.second != block.state_root) {
+      spdlog::error(
+          "core: proposal for round {} claims state root {} after height {}, ours is {}; "
+          "not voting",
+          block.round, to_hex(block.state_root), block.height - 1, to_hex(it->second.second));
+      return false;
+    }
+  }
+  return true;
+}
+
+void Core::apply(consensus::Effects effects) {
+  for (auto& effect : effects) {
+    if (failed_) return;
+    std::visit(
+        Overloaded{
+            [&](consensus::SendTo& e) {
+              remember_certificates(e.message);
+              ctx_.transport->send_to(e.to, consensus::encode_message(e.message));
+            },
+            [&](consensus::Broadcast& e) {
+              remember_certificates(e.message);
+              ctx_.transport->send_to_validators(consensus::encode_message(e.message));
+            },
+            [&](consensus::PersistBlock& e) { persist(e.block, e.block.compute_id()); },
+            [&](consensus::Commit& e) { commit(e.block, e.certificate); },
+            [&](consensus::RequestBlocks& e) {
+              spdlog::debug("core: asking validator {} for block {} above height {}", e.to,
+                            short_hex(e.request.block_id), e.request.above_height);
+              ctx_.transport->send_to(e.to, consensus::encode_message(e.request));
+            },
+            [&](consensus::SetTimer& e) {
+              timer_ = Timer{Clock::now() + std::chrono::milliseconds(e.duration_ms), e.round};
+            },
+        },
+        effect);
+  }
+  if (const auto& qc = replica_->high_qc(); qc.round > saved_qc_round_ && !failed_) {
+    if (auto s = save_high_qc(*ctx_.store, qc); !s) return fatal(s.error());
+    spdlog::debug("core: saved high QC of round {}", qc.round);
+    saved_qc_round_ = qc.round;
+  }
+  const types::Round round = replica_->current_round();
+  if (round != last_round_) {
+    last_round_ = round;
+    ctx_.metrics->rounds_total.fetch_add(1);
+    ctx_.metrics->round.store(round);
+  }
+}
+
+void Core::persist(const types::Block& block, const Hash32& id) {
+  if (!persisted_.contains(id)) {
+    storage::WriteBatch batch;
+    batch.put_block(id, codec::encode(block));
+    if (auto s = ctx_.store->write(batch); !s) return fatal(s.error());
+    persisted_.emplace(id, block.height);
+  }
+  const auto* txs = transactions_of(block);
+  if (txs == nullptr || txs->empty() || block_txs_.contains(id)) return;
+  BlockTxs entry{block.height, {}};
+  if (current_ != nullptr) {
+    for (const auto& r : current_->resolved) {
+      if (r.id == id && r.valid) entry.txs = r.txs;
+    }
+  }
+  if (entry.txs.empty() && own_payload_ && block.proposer == ctx_.self &&
+      block.round == own_payload_->first && own_payload_->second.size() == txs->size()) {
+    entry.txs = std::move(own_payload_->second);
+    own_payload_.reset();
+  }
+  if (entry.txs.empty()) entry.txs = resolve_here(block);
+  block_txs_.emplace(id, std::move(entry));
+}
+
+std::vector<types::TxRef> Core::resolve_here(const types::Block& block) {
+  std::vector<types::TxRef> out;
+  const auto* txs = transactions_of(block);
+  if (txs == nullptr) return out;
+  out.reserve(txs->size());
+  for (const auto& tx : *txs) {
+    if (auto known = ctx_.mempool->find(tx.hash())) {
+      out.push_back(std::move(known));
+      continue;
+    }
+    auto verified = types::VerifiedTransaction::verify(tx, ctx_.chain_id);
+    if (!verified) {
+      // Only a certified block reaches here unverified (sync); honest validators never certify
+      // an invalid transaction, and every node skips it identically.
+      spdlog::error("core: block at height {} holds an invalid transaction ({}); skipped",
+                    block.height, verified.error().message);
+      continue;
+    }
+    out.push_back(std::make_shared<const types::VerifiedTransaction>(std::move(*verified)));
+  }
+  return out;
+}
+
+const std::vector<types::TxRef>& Core::block_txs(const types::Block& block, const Hash32& id) {
+  auto it = block_txs_.find(id);
+  if (it == block_txs_.end()) {
+    it = block_txs_.emplace(id, BlockTxs{block.height, resolve_here(block)}).first;
+  }
+  return it->second.txs;
+}
+
+void Core::commit(const types::Block& block, const types::QuorumCert& qc) {
+  const Hash32 id = block.compute_id();
+  static const std::vector<types::TxRef> kNone;
+  const auto* tx_payload = transactions_of(block);
+  const auto& txs = tx_payload && !tx_payload->empty() ? block_txs(block, id) : kNone;
+
+  auto outcome =
+      ctx_.ledger->apply_block(execution::BlockInfo{block.height, block.timestamp_ms, id}, txs);
+  if (!outcome) return fatal(outcome.error());
+  storage::WriteBatch batch = std::move(outcome->writes);
+  if (!persisted_.contains(id)) batch.put_block(id, codec::encode(block));
+  batch.commit_block(block.height, id);
+  batch.put_qc(id, codec::encode(qc));
+  // A replay (the same transaction included again) fails with bad_nonce; it must not replace
+  // the receipt of the inclusion that executed.
+  std::vector<bool> replay(outcome->receipts.size(), false);
+  std::set<Hash32> in_block;
+  for (std::size_t i = 0; i < outcome->receipts.size(); ++i) {
+    const auto& r = outcome->receipts[i];
+    const bool first_here = in_block.insert(r.tx_hash).second;
+    if (r.outcome == execution::TxOutcome::bad_nonce) {
+      auto earlier = load_tx_record(*ctx_.store, r.tx_hash);
+      replay[i] = !first_here || (earlier.ok() && earlier->has_value());
+    }
+    if (!replay[i]) put_tx_record(batch, r.tx_hash, TxRecord{block.height, r.outcome, r.detail});
+  }
+  if (auto s = ctx_.store->write(batch); !s) return fatal(s.error());
+
+  // Durable: now it may be reported.
+  const std::uint64_t now = unix_ms();
+  for (std::size_t i = 0; i < outcome->receipts.size(); ++i) {
+    const auto& r = outcome->receipts[i];
+    if (replay[i]) continue;
+    if (r.ok()) {
+      ctx_.tx_status->set(r.tx_hash, TxStatus{TxState::committed, block.height, {}});
+    } else {
+      ctx_.tx_status->set(r.tx_hash,
+                          TxStatus{TxState::failed, block.height,
+                                   std::string(execution::to_string(r.outcome)) + ": " + r.detail});
+    }
+  }
+  Metrics& m = *ctx_.metrics;
+  m.commits_total.fetch_add(1);
+  m.height.store(block.height);
+  m.txs_committed_total.fetch_add(txs.size());
+  m.commit_latency.observe(now >= block.timestamp_ms ? (now - block.timestamp_ms) / 1000.0 : 0.0);
+  if (!txs.empty()) ctx_.mempool->remove_committed(txs);
+  if (const auto* cmds = commands_of(block)) {
+    if (!cmds->empty()) ctx_.commands->remove(*cmds);
+    ctx_.bench_log->record(block.height, now, *cmds);
+  }
+  {
+    std::lock_guard lock(status_mu_);
+    status_.height = block.height;
+    status_.last_commit_ms = now;
+    status_.state_root = outcome->state_root;
+  }
+  spdlog::debug("core: committed height {} round {} ({} txs) root {}", block.height, block.round,
+                txs.size(), short_hex(outcome->state_root));
+
+  std::erase_if(block_txs_, [&](const auto& e) { return e.second.height <= block.height; });
+  std::erase_if(persisted_, [&](const auto& e) { return e.second <= block.height; });
+  executed_[block.height] = {id, outcome->state_root};
+  while (executed_.size() > 32) executed_.erase(executed_.begin());
+  if (ctx_.on_commit) ctx_.on_commit();
+  apply(replica_->on_block_executed(now, id, outcome->state_root));
+}
+
+types::Payload Core::next_payload(types::Round round, types::Height /*height*/,
+                                  const Hash32& parent_id) {
+  const consensus::BlockTree& tree = replica_->tree();
+  // What the ancestors not yet executed here carry must not be proposed again. That includes
+  // blocks the replica committed within this very input: their Commit effects are applied only
+  // after it returns, so the ledger and mempool do not reflect them yet.
+  const types::Height executed = ctx_.ledger->applied_height();
+  mempool::PendingNonces pending;
+  CommandIdSet in_flight;
+  bool recent_payload = false;
+  int depth = 0;
+  for (const types::Block* b = tree.find(parent_id); b != nullptr; b = tree.find(b->parent_id)) {
+    // A payload in the parent or grandparent is still in the commit pipeline: do not wait.
+    if (depth++ < 2 && has_payload(*b)) recent_payload = true;
+    if (b->height <= executed) {
+      if (depth >= 2) break;
+      continue;
+    }
+    if (const auto* cmds = commands_of(*b)) {
+      for (const auto& c : *cmds) in_flight.insert(command_id(c));
+    } else if (const auto* txs = transactions_of(*b); txs && !txs->empty()) {
+      for (const auto& tx : block_txs(*b, b->compute_id())) {
+        auto& next = pending[tx->sender];
+        next = std::max(next, tx->tx.nonce + 1);
+      }
+    }
+  }
+
+  const auto deadline = Clock::now() + config_.empty_block_wait;
+  for (;;) {
+    const std::uint64_t seen = ctx_.payload_ready != nullptr ? ctx_.payload_ready->generation() : 0;
+    types::Payload payload;
+    bool empty = true;
+    if (config_.commands) {
+      auto cmds = ctx_.commands->take(config_.batch.max_txs, config_.batch.max_bytes, in_flight);
+      empty = cmds.empty();
+      payload = std::move(cmds);
+    } else {
+      auto batch = ctx_.mempool->build_batch(config_.batch, pending);
+      empty = batch.empty();
+      std::vector<types::Transaction> txs;
+      txs.reserve(batch.size());
+      for (const auto& t : batch) txs.push_back(t->tx);
+      own_payload_.emplace(round, std::move(batch));
+      payload = std::move(txs);
+    }
+    if (!empty || recent_payload || stopping_ || ctx_.payload_ready == nullptr ||
+        Clock::now() >= deadline) {
+      return payload;
+    }
+    ctx_.payload_ready->wait_until(seen, deadline);
+  }
+}
+
+// TCs are not exposed by the replica; the ones it puts in its own messages are verified.
+void Core::remember_certificates(const consensus::Message& outbound) {
+  const types::TimeoutCert* tc = nullptr;
+  if (const auto* t = std::get_if<consensus::TimeoutMsg>(&outbound); t && t->last_tc) {
+    tc = &*t->last_tc;
+  } else if (const auto* p = std::get_if<consensus::ProposalMsg>(&outbound); p && p->tc) {
+    tc = &*p->tc;
+  } else if (const auto* i = std::get_if<consensus::SyncInfo>(&outbound); i && i->last_tc) {
+    tc = &*i->last_tc;
+  }
+  if (tc == nullptr || tc->round <= saved_tc_round_) return;
+  if (auto s = save_last_tc(*ctx_.store, *tc); !s) return fatal(s.error());
+  saved_tc_round_ = tc->round;
+}
+
+void Core::fatal(const Error& e) {
+  if (failed_) return;
+  failed_ = true;
+  spdlog::critical("core: {}; stopping (a restart resumes from the last stored state)",
+                   e.to_string());
+  if (ctx_.on_fatal) ctx_.on_fatal(e);
+}
+
+void Core::publish_status() {
+  const types::Round round = replica_->current_round();
+  std::lock_guard lock(status_mu_);
+  status_.round = round;
+  status_.leader = leaders_->leader(round);
+  status_.syncing = !replica_->tree().contains(replica_->high_qc().block_id);
+}
+
+}  // namespace ol::node

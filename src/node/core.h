@@ -1,0 +1,167 @@
+// Core: the node's core thread. It owns the consensus Replica and applies its effects: messages
+// to the Transport, blocks to the Store, commits through the Ledger, timers on its own clock.
+//
+// Inputs arrive on a bounded EventQueue (consensus messages whose transactions were already
+// resolved off this thread, see resolve_transactions); the thread sleeps on it until the next
+// input or its round timer. Commit pipeline, per committed block, in order:
+//   1. Ledger::apply_block (receipts, state root)
+//   2. one storage WriteBatch: block, its QC, the height index, the state writes, a receipt per
+//      transaction (the tx index) — written before anything is reported
+//   3. TxStatusBook, metrics, the bench commit log; mempool / command pool drop what committed
+//   4. Replica::on_block_executed with the state root (later proposals carry it)
+// A failure in 1 or 2 is fatal: the node stops (a restart reloads the last written state).
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+#include "consensus/replica.h"
+#include "execution/ledger.h"
+#include "mempool/mempool.h"
+#include "node/chain_store.h"
+#include "node/command_pool.h"
+#include "node/event_queue.h"
+#include "node/metrics.h"
+#include "node/transport.h"
+#include "node/tx_status.h"
+
+namespace ol::node {
+
+/// The transactions of one block of a consensus message, resolved to verified references:
+/// from the mempool when already admitted (no second signature check), else recovered once.
+struct ResolvedBlock {
+  Hash32 id{};
+  std::vector<types::TxRef> txs;  // in block order; only if `valid`
+  bool valid = true;              // false: some transaction failed verification
+};
+
+struct InboundMessage {
+  types::ValidatorIndex from = 0;
+  consensus::Message message;
+  std::vector<ResolvedBlock> resolved;  // proposal: its block; sync response: each block
+};
+
+/// Resolves the transactions of every block `message` carries (proposals, sync responses).
+/// Runs off the core thread; empty for messages without transaction payloads.
+std::vector<ResolvedBlock> resolve_transactions(const consensus::Message& message,
+                                                const mempool::Mempool& pool,
+                                                std::uint64_t chain_id);
+
+struct CoreConfig {
+  consensus::ReplicaConfig replica;
+  mempool::BatchLimits batch;
+  bool commands = false;  // consensus-only benchmark payloads
+  std::chrono::milliseconds empty_block_wait{100};
+  std::size_t queue_capacity = 100'000;
+};
+
+/// Everything the core uses; all must outlive it.
+struct CoreContext {
+  const crypto::ValidatorSet* validators = nullptr;
+  types::ValidatorIndex self = 0;
+  std::uint64_t chain_id = 0;
+  storage::Store* store = nullptr;
+  execution::Ledger* ledger = nullptr;
+  mempool::Mempool* mempool = nullptr;
+  CommandPool* commands = nullptr;
+  BenchCommitLog* bench_log = nullptr;
+  TxStatusBook* tx_status = nullptr;
+  Metrics* metrics = nullptr;
+  Transport* transport = nullptr;
+  WakeSignal* payload_ready = nullptr;
+  /// Called (on the core thread) after each commit is durable; may be empty.
+  std::function<void()> on_commit;
+  /// Called (on the core thread) when the node must stop (storage or execution failed).
+  std::function<void(const Error&)> on_fatal;
+};
+
+/// A consistent snapshot for GET /status.
+struct CoreStatus {
+  std::uint64_t height = 0;
+  std::uint64_t round = 0;
+  types::ValidatorIndex leader = 0;
+  std::uint64_t last_commit_ms = 0;
+  bool syncing = false;
+  Hash32 state_root{};
+};
+
+class Core final : public consensus::PayloadSource {
+ public:
+  /// Loads the recovery state from the store and builds the replica. `key` is validator
+  /// `context.self`'s consensus key.
+  static Result<std::unique_ptr<Core>> create(CoreContext context, crypto::Ed25519KeyPair key,
+                                              CoreConfig config);
+  ~Core() override;
+
+  /// Starts the core thread (the replica's first round begins there).
+  void start();
+  /// Stops and joins the thread; inputs queued by then are dropped. Idempotent.
+  void stop();
+
+  /// Hands a message to the core thread; false (dropped) if the queue is full or stopped.
+  bool deliver(InboundMessage message);
+
+  CoreStatus status() const;
+  std::uint64_t dropped_inputs() const { return dropped_.load(); }
+
+ private:
+  struct Timer {
+    std::chrono::steady_clock::time_point deadline;
+    types::Round round;
+  };
+  struct BlockTxs {
+    types::Height height = 0;
+    std::vector<types::TxRef> txs;
+  };
+
+  Core(CoreContext context, CoreConfig config);
+  void run();
+  void handle(InboundMessage& in);
+  bool proposal_acceptable(const InboundMessage& in);
+  void apply(consensus::Effects effects);
+  void persist(const types::Block& block, const Hash32& id);
+  void commit(const types::Block& block, const types::QuorumCert& qc);
+  const std::vector<types::TxRef>& block_txs(const types::Block& block, const Hash32& id);
+  std::vector<types::TxRef> resolve_here(const types::Block& block);
+  void remember_certificates(const consensus::Message& outbound);
+  void fatal(const Error& e);
+  void publish_status();
+
+  types::Payload next_payload(types::Round round, types::Height height,
+                              const Hash32& parent_id) override;
+
+  CoreContext ctx_;
+  CoreConfig config_;
+  std::unique_ptr<consensus::SafetyStorage> safety_storage_;
+  std::unique_ptr<consensus::CommittedBlocks> committed_blocks_;
+  std::unique_ptr<consensus::LeaderElection> leaders_;
+  std::unique_ptr<consensus::Replica> replica_;
+
+  EventQueue<InboundMessage> queue_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::uint64_t> dropped_{0};
+  bool failed_ = false;
+
+  // Core-thread state.
+  std::optional<Timer> timer_;
+  types::Round last_round_ = 0;
+  types::Round saved_qc_round_ = 0;
+  types::Round saved_tc_round_ = 0;
+  const InboundMessage* current_ = nullptr;  // the input being handled (its resolved blocks)
+  std::optional<std::pair<types::Round, std::vector<types::TxRef>>> own_payload_;
+  std::map<Hash32, BlockTxs> block_txs_;       // uncommitted blocks' resolved transactions
+  std::map<Hash32, types::Height> persisted_;  // uncommitted blocks already stored
+  // Recently executed (committed) blocks: height -> (block id, state root after it).
+  std::map<types::Height, std::pair<Hash32, Hash32>> executed_;
+
+  mutable std::mutex status_mu_;
+  CoreStatus status_;
+};
+
+}  // namespace ol::node

@@ -1,0 +1,99 @@
+#include "node/metrics.h"
+
+#include <cstdio>
+
+namespace ol::node {
+namespace {
+
+std::string number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+void family(std::string& out, const char* name, const char* type, const char* help) {
+  out += "# HELP ";
+  out += name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+}
+
+void sample(std::string& out, const char* name, std::uint64_t value, const char* labels = "") {
+  out += name;
+  out += labels;
+  out += ' ';
+  out += std::to_string(value);
+  out += '\n';
+}
+
+void metric(std::string& out, const char* name, const char* type, const char* help,
+            std::uint64_t value) {
+  family(out, name, type, help);
+  sample(out, name, value);
+}
+
+}  // namespace
+
+void LatencyHistogram::observe(double seconds) {
+  if (!(seconds >= 0)) seconds = 0;  // also catches NaN
+  std::size_t i = 0;
+  while (i < kBounds.size() && seconds > kBounds[i]) ++i;
+  buckets_[i].fetch_add(1, std::memory_order_relaxed);
+  sum_us_.fetch_add(static_cast<std::uint64_t>(seconds * 1e6), std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void LatencyHistogram::render(std::string& out, const std::string& name) const {
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < kBounds.size(); ++i) {
+    cumulative += buckets_[i].load(std::memory_order_relaxed);
+    out += name + "_bucket{le=\"" + number(kBounds[i]) + "\"} " + std::to_string(cumulative) + "\n";
+  }
+  cumulative += buckets_[kBounds.size()].load(std::memory_order_relaxed);
+  out += name + "_bucket{le=\"+Inf\"} " + std::to_string(cumulative) + "\n";
+  out += name + "_sum " + number(sum_us_.load(std::memory_order_relaxed) / 1e6) + "\n";
+  // The count is the +Inf bucket, so the two always agree within one scrape.
+  out += name + "_count " + std::to_string(cumulative) + "\n";
+}
+
+std::string Metrics::render(const MetricGauges& g) const {
+  std::string out;
+  out.reserve(4096);
+  metric(out, "openliquid_height", "gauge", "Height of the last committed block.", height.load());
+  metric(out, "openliquid_round", "gauge", "Current consensus round.", round.load());
+  metric(out, "openliquid_commits_total", "counter", "Blocks committed by this node.",
+         commits_total.load());
+  metric(out, "openliquid_timeouts_total", "counter", "Round timers that fired in their round.",
+         timeouts_total.load());
+  metric(out, "openliquid_rounds_total", "counter", "Rounds entered.", rounds_total.load());
+  family(out, "openliquid_commit_latency_seconds", "histogram",
+         "Proposal timestamp to local commit.");
+  commit_latency.render(out, "openliquid_commit_latency_seconds");
+  metric(out, "openliquid_mempool_size", "gauge", "Transactions (or commands) waiting.",
+         g.mempool_size);
+  metric(out, "openliquid_peers", "gauge", "Connected p2p peers.", g.peers);
+  metric(out, "openliquid_validator_peers", "gauge", "Connected validators, not counting self.",
+         g.validator_peers);
+  metric(out, "openliquid_partitioned", "gauge",
+         "1 when fewer than a quorum of validators (self included) are connected.",
+         g.partitioned ? 1 : 0);
+  family(out, "openliquid_net_messages_total", "counter", "p2p messages by direction.");
+  sample(out, "openliquid_net_messages_total", g.net_messages_in, "{direction=\"in\"}");
+  sample(out, "openliquid_net_messages_total", g.net_messages_out, "{direction=\"out\"}");
+  family(out, "openliquid_net_bytes_total", "counter", "p2p bytes by direction.");
+  sample(out, "openliquid_net_bytes_total", g.net_bytes_in, "{direction=\"in\"}");
+  sample(out, "openliquid_net_bytes_total", g.net_bytes_out, "{direction=\"out\"}");
+  metric(out, "openliquid_txs_committed_total", "counter", "Transactions in committed blocks.",
+         txs_committed_total.load());
+  metric(out, "openliquid_tx_rejected_total", "counter",
+         "Transactions refused at admission (RPC and gossip; duplicates not counted).",
+         tx_rejected_total.load());
+  return out;
+}
+
+}  // namespace ol::node

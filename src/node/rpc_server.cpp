@@ -1,0 +1,469 @@
+#include "node/rpc_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+#include "common/hex.h"
+#include "crypto/hash.h"
+#include "node/chain_store.h"
+
+namespace ol::node {
+namespace {
+
+namespace asio = p2p::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using nlohmann::json;
+using p2p::tcp;
+
+constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
+constexpr auto kIdleTimeout = std::chrono::seconds(60);
+constexpr std::uint64_t kMaxLongPollMs = 5000;
+
+struct Reply {
+  http::status status = http::status::ok;
+  std::string body;
+  std::string content_type = "application/json";
+  const char* allow = nullptr;  // for 405
+};
+
+Reply json_reply(const json& j, http::status status = http::status::ok) {
+  return Reply{status, j.dump(), "application/json", nullptr};
+}
+Reply error_reply(http::status status, const std::string& message) {
+  return json_reply(json{{"error", message}}, status);
+}
+Reply method_not_allowed(const char* allow) {
+  Reply r = error_reply(http::status::method_not_allowed, "method not allowed");
+  r.allow = allow;
+  return r;
+}
+
+std::string hex0x(ByteView v) {
+  return to_hex(v, true);
+}
+
+/// The query parameter `name` as a u64; nullopt if absent; error if malformed.
+Result<std::optional<std::uint64_t>> query_u64(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    auto eq = pair.find('=');
+    if (pair.substr(0, eq) != name) continue;
+    if (eq == std::string_view::npos) break;
+    std::string_view value = pair.substr(eq + 1);
+    std::uint64_t v = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+    if (ec != std::errc() || end != value.data() + value.size() || value.empty()) {
+      return make_error(Errc::invalid_argument,
+                        "query parameter '" + std::string(name) + "' must be an unsigned integer");
+    }
+    return std::optional<std::uint64_t>(v);
+  }
+  return std::optional<std::uint64_t>{};
+}
+
+class Router {
+ public:
+  explicit Router(const RpcContext& ctx) : ctx_(ctx) {}
+
+  Reply route(http::verb method, std::string_view path, std::string_view query,
+              const std::string& body) {
+    if (path == "/tx") {
+      if (method != http::verb::post) return method_not_allowed("POST");
+      return submit_tx(body);
+    }
+    if (path.starts_with("/tx/")) {
+      if (method != http::verb::get) return method_not_allowed("GET");
+      return get_tx(path.substr(4));
+    }
+    if (path == "/status") {
+      if (method != http::verb::get) return method_not_allowed("GET");
+      return status();
+    }
+    if (path.starts_with("/block/")) {
+      if (method != http::verb::get) return method_not_allowed("GET");
+      return block(path.substr(7));
+    }
+    if (path.starts_with("/account/")) {
+      if (method != http::verb::get) return method_not_allowed("GET");
+      return account(path.substr(9));
+    }
+    if (path == "/metrics") {
+      if (method != http::verb::get) return method_not_allowed("GET");
+      return metrics();
+    }
+    if (path == "/bench/commands") {
+      if (method != http::verb::post) return method_not_allowed("POST");
+      return bench_commands(query, body);
+    }
+    return error_reply(http::status::not_found, "no such path");
+  }
+
+ private:
+  Reply submit_tx(const std::string& body) {
+    json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object()) {
+      return error_reply(http::status::bad_request, "body must be a JSON object {\"tx\": \"0x…\"}");
+    }
+    auto it = j.find("tx");
+    if (it == j.end() || !it->is_string()) {
+      return error_reply(http::status::bad_request, "missing string field 'tx'");
+    }
+    const std::string& text = it->get_ref<const std::string&>();
+    if (!text.starts_with("0x")) {
+      return error_reply(http::status::bad_request, "'tx' must be 0x-prefixed hex");
+    }
+    auto raw = from_hex(text);
+    if (!raw) return error_reply(http::status::bad_request, "'tx': " + raw.error().message);
+    if (ctx_.commands_mode) {
+      return error_reply(http::status::conflict,
+                         "this node orders benchmark commands, not transactions");
+    }
+    auto admitted = ctx_.mempool->add_encoded(*raw);
+    if (!admitted) {
+      const Error& e = admitted.error();
+      const bool decoded = e.code != Errc::decode &&
+                           !(e.code == Errc::limit && e.message.starts_with("transaction too"));
+      const Hash32 hash = crypto::keccak256(*raw);
+      if (e.code == Errc::state && e.message == "already known") {
+        return json_reply(json{{"hash", hex0x(hash)}});  // idempotent resubmission
+      }
+      ctx_.metrics->tx_rejected_total.fetch_add(1);
+      if (decoded) ctx_.tx_status->set(hash, TxStatus{TxState::rejected, 0, e.message});
+      if (e.code == Errc::limit && e.message.starts_with("mempool full")) {
+        return error_reply(http::status::service_unavailable, "mempool full");
+      }
+      return error_reply(http::status::bad_request, e.message);
+    }
+    const Hash32 hash = (*admitted)->hash;
+    ctx_.tx_status->set(hash, TxStatus{TxState::pending, 0, {}});
+    ctx_.transport->publish_transaction(std::move(*raw));
+    if (ctx_.payload_ready != nullptr) ctx_.payload_ready->notify();
+    return json_reply(json{{"hash", hex0x(hash)}});
+  }
+
+  Reply get_tx(std::string_view text) {
+    if (!text.starts_with("0x")) {
+      return error_reply(http::status::bad_request, "transaction hash must be 0x-prefixed hex");
+    }
+    auto hash = from_hex_fixed<32>(text);
+    if (!hash) return error_reply(http::status::bad_request, "hash: " + hash.error().message);
+    json j{{"hash", hex0x(*hash)}};
+    auto fill = [&](const TxStatus& s) {
+      j["status"] = to_string(s.state);
+      if (s.state == TxState::committed || s.state == TxState::failed) j["height"] = s.height;
+      if (!s.reason.empty()) j["reason"] = s.reason;
+      return json_reply(j);
+    };
+    auto known = ctx_.tx_status->get(*hash);
+    if (known && known->state != TxState::pending) return fill(*known);
+    auto record = load_tx_record(*ctx_.store, *hash);
+    if (!record) return error_reply(http::status::internal_server_error, record.error().message);
+    if (*record) {
+      const TxRecord& r = **record;
+      if (r.outcome == execution::TxOutcome::success) {
+        return fill(TxStatus{TxState::committed, r.height, {}});
+      }
+      return fill(TxStatus{TxState::failed, r.height,
+                           std::string(execution::to_string(r.outcome)) + ": " + r.detail});
+    }
+    if (known || ctx_.mempool->find(*hash)) return fill(TxStatus{TxState::pending, 0, {}});
+    return error_reply(http::status::not_found, "unknown transaction");
+  }
+
+  Reply status() {
+    const CoreStatus s = ctx_.core_status();
+    const NetworkStats net = ctx_.transport->stats();
+    json j{{"chain_id", ctx_.chain_id},
+           {"height", s.height},
+           {"round", s.round},
+           {"leader", s.leader},
+           {"last_commit_ms", s.last_commit_ms},
+           {"peers", net.peers},
+           {"validator_peers", net.validator_peers},
+           {"partitioned", net.partitioned},
+           {"syncing", s.syncing},
+           {"mempool_size", pool_size()},
+           {"state_root", hex0x(s.state_root)}};
+    if (ctx_.node_index) j["node_index"] = *ctx_.node_index;
+    return json_reply(j);
+  }
+
+  std::size_t pool_size() const {
+    return ctx_.commands_mode ? ctx_.commands->size() : ctx_.mempool->size();
+  }
+
+  Reply block(std::string_view key) {
+    Result<std::optional<types::Block>> found = std::optional<types::Block>{};
+    if (key.starts_with("0x")) {
+      auto id = from_hex_fixed<32>(key);
+      if (!id) return error_reply(http::status::bad_request, "block hash: " + id.error().message);
+      found = load_block(*ctx_.store, *id);
+      if (found.ok() && *found) {
+        auto committed = is_committed(*ctx_.store, *id, (*found)->height);
+        if (!committed) {
+          return error_reply(http::status::internal_server_error, committed.error().message);
+        }
+        if (!*committed) found = std::optional<types::Block>{};  // not (yet) part of the chain
+      }
+    } else {
+      std::uint64_t height = 0;
+      auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), height);
+      if (key.empty() || ec != std::errc() || end != key.data() + key.size()) {
+        return error_reply(http::status::bad_request,
+                           "block key must be a height or a 0x-prefixed hash");
+      }
+      found = load_committed_block(*ctx_.store, height);
+    }
+    if (!found) return error_reply(http::status::internal_server_error, found.error().message);
+    if (!*found) return error_reply(http::status::not_found, "unknown or pruned block");
+    const types::Block& b = **found;
+    const Hash32 id = b.compute_id();
+    json txs = json::array();
+    std::size_t count = 0;
+    if (const auto* list = std::get_if<std::vector<types::Transaction>>(&b.payload)) {
+      for (const auto& tx : *list) txs.push_back(hex0x(tx.hash()));
+      count = list->size();
+    }
+    json j{{"id", hex0x(id)},
+           {"height", b.height},
+           {"round", b.round},
+           {"parent_id", hex0x(b.parent_id)},
+           {"proposer", b.proposer},
+           {"timestamp_ms", b.timestamp_ms},
+           {"state_root", hex0x(b.state_root)},
+           {"tx_count", count},
+           {"txs", std::move(txs)}};
+    if (const auto* cmds = std::get_if<std::vector<types::Command>>(&b.payload)) {
+      j["command_count"] = cmds->size();
+    }
+    auto qc = load_qc(*ctx_.store, id);
+    if (!qc) return error_reply(http::status::internal_server_error, qc.error().message);
+    if (*qc) {
+      j["qc"] = json{{"round", (*qc)->round}, {"signers", (*qc)->signature.signers()}};
+    }
+    return json_reply(j);
+  }
+
+  Reply account(std::string_view text) {
+    auto address = crypto::Address::parse(text);
+    if (!address) return error_reply(http::status::bad_request, address.error().message);
+    const execution::Account a = ctx_.ledger->account(*address);
+    return json_reply(json{{"address", address->to_checksum_hex()},
+                           {"balance", types::amount_to_string(a.balance)},
+                           {"nonce", a.nonce}});
+  }
+
+  Reply metrics() {
+    const NetworkStats net = ctx_.transport->stats();
+    MetricGauges g;
+    g.mempool_size = pool_size();
+    g.peers = net.peers;
+    g.validator_peers = net.validator_peers;
+    g.partitioned = net.partitioned;
+    g.net_messages_in = net.messages_in;
+    g.net_messages_out = net.messages_out;
+    g.net_bytes_in = net.bytes_in;
+    g.net_bytes_out = net.bytes_out;
+    return Reply{http::status::ok, ctx_.metrics->render(g), "text/plain; version=0.0.4", nullptr};
+  }
+
+  Reply bench_commands(std::string_view query, const std::string& body) {
+    if (!ctx_.commands_mode) {
+      return error_reply(http::status::conflict,
+                         "benchmark mode is off (set consensus.payload = \"commands\")");
+    }
+    auto size = query_u64(query, "size");
+    if (!size) return error_reply(http::status::bad_request, size.error().message);
+    if (!*size || **size < CommandPool::kMinCommandSize || **size > CommandPool::kMaxCommandSize) {
+      return error_reply(http::status::bad_request, "size must be given, 8 <= size <= 4096");
+    }
+    if (body.empty() || body.size() % **size != 0) {
+      return error_reply(http::status::bad_request,
+                         "body must be a whole, non-zero number of commands of `size` bytes");
+    }
+    if (!ctx_.commands->add(as_bytes(body), **size)) {
+      return error_reply(http::status::service_unavailable, "command pool full");
+    }
+    return json_reply(json{{"accepted", body.size() / **size}});
+  }
+
+  const RpcContext& ctx_;
+};
+
+}  // namespace
+
+RpcServer::RpcServer(asio::io_context& io, RpcContext context)
+    : io_(io), ctx_(std::move(context)), acceptor_(io) {}
+
+RpcServer::~RpcServer() = default;
+
+Result<std::shared_ptr<RpcServer>> RpcServer::start(asio::io_context& io, const std::string& listen,
+                                                    RpcContext context) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    return make_error(Errc::invalid_argument, "rpc.listen must be host:port, got " + listen);
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  std::uint32_t port = 0;
+  const std::string port_text = listen.substr(colon + 1);
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() ||
+      port > 65535) {
+    return make_error(Errc::invalid_argument, "rpc.listen has a bad port: " + listen);
+  }
+  boost::system::error_code err;
+  auto address = asio::ip::make_address(host, err);
+  if (err) return make_error(Errc::invalid_argument, "rpc.listen needs an IP address: " + listen);
+
+  std::shared_ptr<RpcServer> server(new RpcServer(io, std::move(context)));
+  tcp::endpoint endpoint(address, static_cast<std::uint16_t>(port));
+  server->acceptor_.open(endpoint.protocol(), err);
+  if (!err) server->acceptor_.set_option(asio::socket_base::reuse_address(true), err);
+  if (!err) server->acceptor_.bind(endpoint, err);
+  if (!err) server->acceptor_.listen(asio::socket_base::max_listen_connections, err);
+  if (err) return make_error(Errc::io, "rpc: cannot listen on " + listen + ": " + err.message());
+  server->port_ = server->acceptor_.local_endpoint().port();
+  asio::co_spawn(io, server->accept_loop(), asio::detached);
+  return server;
+}
+
+void RpcServer::stop() {
+  asio::post(io_, [self = shared_from_this()] {
+    if (self->stopped_) return;
+    self->stopped_ = true;
+    boost::system::error_code ec;
+    self->acceptor_.close(ec);
+    for (auto* t : self->waiters_) t->cancel();
+    for (auto* s : self->sockets_) {
+      s->shutdown(tcp::socket::shutdown_both, ec);
+      s->close(ec);
+    }
+  });
+}
+
+void RpcServer::notify_commit() {
+  asio::post(io_, [self = shared_from_this()] {
+    for (auto* t : self->waiters_) t->cancel();
+  });
+}
+
+p2p::Task<void> RpcServer::accept_loop() {
+  auto self = shared_from_this();
+  while (!stopped_) {
+    boost::system::error_code ec;
+    tcp::socket socket =
+        co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (stopped_ || ec == asio::error::operation_aborted) break;
+      continue;  // e.g. too many open files: keep serving the connections we have
+    }
+    asio::co_spawn(io_, serve(std::move(socket)), asio::detached);
+  }
+}
+
+// GCC 12 misreads Boost 1.74's recycling allocator for coroutine frames (operator new/delete of
+// awaitable_frame_base) as a mismatch; the pair is correct.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+p2p::Task<void> RpcServer::serve(tcp::socket socket) {
+  auto self = shared_from_this();
+  beast::tcp_stream stream(std::move(socket));
+  auto* raw_socket = &stream.socket();
+  sockets_.insert(raw_socket);
+  beast::flat_buffer buffer;
+  Router router(ctx_);
+  for (;;) {
+    boost::system::error_code ec;
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(kMaxBodyBytes);
+    parser.header_limit(kMaxHeaderBytes);
+    stream.expires_after(kIdleTimeout);
+    co_await http::async_read(stream, buffer, parser,
+                              asio::redirect_error(asio::use_awaitable, ec));
+    if (stopped_) break;
+    Reply reply;
+    bool keep_alive = false;
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == asio::error::connection_reset || ec == asio::error::eof ||
+        ec == asio::error::operation_aborted) {
+      break;
+    }
+    if (ec == http::error::body_limit) {
+      reply = error_reply(http::status::payload_too_large, "body above 1 MiB");
+    } else if (ec == http::error::header_limit) {
+      reply = error_reply(http::status::request_header_fields_too_large, "headers above 16 KiB");
+    } else if (ec) {
+      reply = error_reply(http::status::bad_request, "malformed HTTP request: " + ec.message());
+    } else {
+      auto& req = parser.get();
+      keep_alive = req.keep_alive();
+      std::string_view target(req.target().data(), req.target().size());
+      const auto qmark = target.find('?');
+      std::string_view path = target.substr(0, qmark);
+      std::string_view query =
+          qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1);
+      if (path == "/bench/commits") {
+        if (req.method() != http::verb::get) {
+          reply = method_not_allowed("GET");
+        } else if (!ctx_.commands_mode) {
+          reply = error_reply(http::status::conflict,
+                              "benchmark mode is off (set consensus.payload = \"commands\")");
+        } else {
+          auto after = query_u64(query, "after");
+          auto wait = query_u64(query, "max_wait_ms");
+          if (!after || !wait) {
+            reply = error_reply(http::status::bad_request,
+                                (!after ? after.error() : wait.error()).message);
+          } else if (wait->value_or(0) > kMaxLongPollMs) {
+            reply = error_reply(http::status::bad_request, "max_wait_ms must be <= 5000");
+          } else {
+            const std::uint64_t from = after->value_or(0);
+            const auto deadline = p2p::Clock::now() + std::chrono::milliseconds(wait->value_or(0));
+            Bytes body = ctx_.bench_log->encode_after(from);
+            while (body.empty() && !stopped_ && p2p::Clock::now() < deadline) {
+              asio::steady_timer timer(io_);
+              timer.expires_at(deadline);
+              waiters_.insert(&timer);
+              boost::system::error_code wait_ec;
+              co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
+              waiters_.erase(&timer);
+              body = ctx_.bench_log->encode_after(from);
+            }
+            reply = Reply{http::status::ok, std::string(body.begin(), body.end()),
+                          "application/octet-stream", nullptr};
+          }
+        }
+      } else {
+        reply = router.route(req.method(), path, query, req.body());
+      }
+    }
+    if (stopped_) break;
+    http::response<http::string_body> res{reply.status, 11};
+    res.set(http::field::server, "openliquid");
+    res.set(http::field::content_type, reply.content_type);
+    if (reply.allow != nullptr) res.set(http::field::allow, reply.allow);
+    res.keep_alive(keep_alive);
+    res.body() = std::move(reply.body);
+    res.prepare_payload();
+    stream.expires_after(std::chrono::seconds(30));
+    co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || !keep_alive) break;
+  }
+  sockets_.erase(raw_socket);
+  boost::system::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+#pragma GCC diagnostic pop
+
+}  // namespace ol::node

@@ -1,0 +1,74 @@
+// The node's HTTP/JSON RPC (docs/RPC.md) on Boost.Beast, served from the io thread.
+//
+// Every request is bounded (1 MiB body, 16 KiB of headers); a malformed or refused request gets a
+// 4xx JSON error and changes nothing. Connections are kept alive until the client closes them or
+// stays idle for 60 s. Transaction admission (signature recovery) runs on the io thread, never on
+// the core thread. GET /bench/commits long-polls without holding a thread: it waits on a timer
+// that notify_commit() cancels.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "execution/ledger.h"
+#include "mempool/mempool.h"
+#include "node/command_pool.h"
+#include "node/core.h"
+#include "node/metrics.h"
+#include "node/transport.h"
+#include "node/tx_status.h"
+#include "p2p/asio.h"
+#include "storage/store.h"
+
+namespace ol::node {
+
+/// What the RPC reads and writes; everything must outlive the server. All of it is thread-safe.
+struct RpcContext {
+  std::uint64_t chain_id = 0;
+  std::optional<types::ValidatorIndex> node_index;
+  bool commands_mode = false;
+  const storage::Store* store = nullptr;
+  const execution::Ledger* ledger = nullptr;
+  mempool::Mempool* mempool = nullptr;
+  CommandPool* commands = nullptr;
+  const BenchCommitLog* bench_log = nullptr;
+  TxStatusBook* tx_status = nullptr;
+  Metrics* metrics = nullptr;
+  Transport* transport = nullptr;
+  WakeSignal* payload_ready = nullptr;
+  std::function<CoreStatus()> core_status;
+};
+
+class RpcServer : public std::enable_shared_from_this<RpcServer> {
+ public:
+  static constexpr std::size_t kMaxBodyBytes = 1u << 20;
+
+  /// Listens on "host:port" (port 0 picks a free one). Io thread.
+  static Result<std::shared_ptr<RpcServer>> start(p2p::asio::io_context& io,
+                                                  const std::string& listen, RpcContext context);
+  ~RpcServer();
+
+  std::uint16_t port() const { return port_; }
+  /// Stops accepting, ends long-polls and closes open connections. Thread-safe; idempotent.
+  void stop();
+  /// A block committed: wake long-polling /bench/commits requests. Thread-safe.
+  void notify_commit();
+
+ private:
+  struct Session;
+  RpcServer(p2p::asio::io_context& io, RpcContext context);
+  p2p::Task<void> accept_loop();
+  p2p::Task<void> serve(p2p::tcp::socket socket);
+
+  p2p::asio::io_context& io_;
+  RpcContext ctx_;
+  p2p::tcp::acceptor acceptor_;
+  std::uint16_t port_ = 0;
+  bool stopped_ = false;
+  std::set<p2p::asio::steady_timer*> waiters_;  // long-polls
+  std::set<p2p::tcp::socket*> sockets_;         // open connections
+};
+
+}  // namespace ol::node

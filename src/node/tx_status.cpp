@@ -1,0 +1,55 @@
+#include "node/tx_status.h"
+
+#include <cstring>
+
+namespace ol::node {
+
+const char* to_string(TxState state) {
+  switch (state) {
+    case TxState::pending:
+      return "pending";
+    case TxState::committed:
+      return "committed";
+    case TxState::rejected:
+      return "rejected";
+    case TxState::failed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+std::size_t TxStatusBook::HashHash::operator()(const Hash32& h) const {
+  std::size_t x;  // Keccak output: any 8 bytes are uniform
+  std::memcpy(&x, h.data(), sizeof x);
+  return x;
+}
+
+void TxStatusBook::set(const Hash32& hash, TxStatus status) {
+  std::lock_guard lock(mu_);
+  if (capacity_ == 0) return;
+  if (auto it = entries_.find(hash); it != entries_.end()) {
+    it->second.status = std::move(status);
+    order_.splice(order_.begin(), order_, it->second.pos);
+    return;
+  }
+  if (entries_.size() >= capacity_) {
+    entries_.erase(order_.back());
+    order_.pop_back();
+  }
+  order_.push_front(hash);
+  entries_.emplace(hash, Entry{std::move(status), order_.begin()});
+}
+
+std::optional<TxStatus> TxStatusBook::get(const Hash32& hash) const {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(hash);
+  if (it == entries_.end()) return std::nullopt;
+  return it->second.status;
+}
+
+std::size_t TxStatusBook::size() const {
+  std::lock_guard lock(mu_);
+  return entries_.size();
+}
+
+}  // namespace ol::node
