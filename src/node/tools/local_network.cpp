@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "node/config.h"
 #include "node/http_client.h"
 #include "node/init.h"
 #include "node/tools/status_line.h"
@@ -147,25 +148,38 @@ Result<std::unique_ptr<LocalNetwork>> LocalNetwork::create(const LocalNetworkOpt
                                           : opts.node_binary;
   if (net->binary_.empty()) return make_error(Errc::io, "cannot find the openliquid executable");
 
-  OL_TRY_ASSIGN(std::uint16_t base, find_free_ports(2 * opts.validators));
-  InitOptions init;
-  init.validators = opts.validators;
-  init.dir = net->dir_;
-  init.base_p2p_port = base;
-  init.base_rpc_port = static_cast<std::uint16_t>(base + opts.validators);
-  OL_TRY_ASSIGN(net->genesis_, init_network(init));
+  if (!net->temporary_ && std::filesystem::exists(net->dir_ / "genesis.json")) {
+    // An existing network (a previous devnet's --dir): restart it as it is configured.
+    OL_TRY_ASSIGN(net->genesis_, load_genesis(net->dir_ / "genesis.json"));
+    if (net->genesis_.validators.size() != opts.validators) {
+      return make_error(Errc::invalid_argument,
+                        net->dir_.string() + " holds a network of " +
+                            std::to_string(net->genesis_.validators.size()) + " validators, not " +
+                            std::to_string(opts.validators));
+    }
+  } else {
+    OL_TRY_ASSIGN(std::uint16_t base, find_free_ports(2 * opts.validators));
+    InitOptions init;
+    init.validators = opts.validators;
+    init.dir = net->dir_;
+    init.base_p2p_port = base;
+    init.base_rpc_port = static_cast<std::uint16_t>(base + opts.validators);
+    OL_TRY_ASSIGN(net->genesis_, init_network(init));
+  }
 
   for (std::size_t i = 0; i < opts.validators; ++i) {
     Child c;
     c.home = net->dir_ / ("node" + std::to_string(i));
+    std::string toml;
+    OL_TRY(read_file(c.home / "config.toml", toml));
     if (!opts.config_edits.empty()) {
-      std::string toml;
-      OL_TRY(read_file(c.home / "config.toml", toml));
       for (const auto& e : opts.config_edits) toml = apply_config_edit(std::move(toml), e);
       OL_TRY(write_file(c.home / "config.toml", toml));
     }
+    OL_TRY_ASSIGN(NodeConfig config, parse_config(toml, (c.home / "config.toml").string()));
+    OL_TRY_ASSIGN(auto rpc, parse_http_url(config.rpc.listen));
     net->children_.push_back(std::move(c));
-    net->rpc_.push_back({"127.0.0.1", static_cast<std::uint16_t>(init.base_rpc_port + i)});
+    net->rpc_.push_back({rpc.first, rpc.second});
   }
   return net;
 }

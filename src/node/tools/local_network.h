@@ -31,7 +31,7 @@ std::string apply_config_edit(std::string toml, const ConfigEdit& edit);
 
 struct LocalNetworkOptions {
   std::size_t validators = 4;
-  std::filesystem::path dir;  // empty: a fresh directory under $TMPDIR (removed on clean exit)
+  std::filesystem::path dir;  // empty: a fresh directory under $TMPDIR; existing network: reused
   std::vector<ConfigEdit> config_edits;
   std::filesystem::path node_binary;  // empty: this executable
 };
@@ -51,7 +51,8 @@ struct ChildExit {
 
 class LocalNetwork {
  public:
-  /// Runs init (validators on free ports) and applies the config edits. Nothing is started.
+  /// Runs init (validators on free ports) unless `dir` already holds a network (genesis.json),
+  /// which is then reused as configured; applies the config edits. Nothing is started.
   static Result<std::unique_ptr<LocalNetwork>> create(const LocalNetworkOptions& opts);
   /// Stops every child still running (SIGTERM, then SIGKILL after a grace period).
   ~LocalNetwork();
