@@ -1,0 +1,165 @@
+// `openliquid devnet` and `openliquid bench` as an operator runs them: real processes, real
+// validators, output parsed as a user would read it.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include "p2p/child_process.h"
+
+namespace {
+
+using ol::p2p::test::ChildProcess;
+namespace fs = std::filesystem;
+
+const std::string kBinary = OL_OPENLIQUID;
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string t = (fs::temp_directory_path() / "ol-devnet-test-XXXXXX").string();
+    path = ::mkdtemp(t.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+// Pids of processes whose command line mentions `needle`.
+std::vector<pid_t> processes_mentioning(const std::string& needle) {
+  std::vector<pid_t> out;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const std::string name = e.path().filename();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    std::ifstream in(e.path() / "cmdline", std::ios::binary);
+    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmd.find(needle) != std::string::npos) out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
+std::vector<pid_t> processes_mentioning_after(const std::string& needle,
+                                              std::chrono::seconds wait) {
+  const auto end = std::chrono::steady_clock::now() + wait;
+  auto left = processes_mentioning(needle);
+  while (!left.empty() && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    left = processes_mentioning(needle);
+  }
+  return left;
+}
+
+std::uint64_t number_after(const std::string& text, const std::string& pattern) {
+  std::smatch m;
+  if (!std::regex_search(text, m, std::regex(pattern))) return 0;
+  return std::stoull(m[1]);
+}
+
+TEST(Devnet, RunsValidatorsWithALoadAndExitsCleanly) {
+  TempDir tmp;
+  const std::string dir = (tmp.path / "net").string();
+  ChildProcess p({kBinary, "devnet", "--duration", "15", "--rate", "50", "--dir", dir}, "", true);
+  ASSERT_TRUE(p.started());
+  const std::string out = p.read_all();
+  EXPECT_EQ(p.wait(), 0) << out;
+  EXPECT_GT(number_after(out, R"(height (\d+), \d+ transactions committed)"), 0u) << out;
+  EXPECT_GT(number_after(out, R"((\d+) transactions committed)"), 0u) << out;
+  EXPECT_NE(out.find("stopped all 4 validators cleanly"), std::string::npos) << out;
+  EXPECT_TRUE(processes_mentioning(dir).empty());
+}
+
+TEST(Devnet, SigintStopsEveryChild) {
+  TempDir tmp;
+  const std::string dir = (tmp.path / "net").string();
+  ChildProcess p({kBinary, "devnet", "--rate", "20", "--dir", dir}, "", true);
+  ASSERT_TRUE(p.started());
+  std::string out;
+  bool up = false;
+  while (auto line = p.next_line()) {
+    out += *line + "\n";
+    if (line->find("validators are up") != std::string::npos) {
+      up = true;
+      break;
+    }
+  }
+  ASSERT_TRUE(up) << out;
+  // The devnet itself and its four validators.
+  auto pids = processes_mentioning(dir);
+  EXPECT_EQ(pids.size(), 5u);
+  pid_t devnet = -1;
+  for (pid_t pid : pids) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmd.find("devnet") != std::string::npos && cmd.find("--home") == std::string::npos) {
+      devnet = pid;
+    }
+  }
+  ASSERT_GT(devnet, 0);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  ASSERT_EQ(::kill(devnet, SIGINT), 0);
+  out += p.read_all();
+  EXPECT_EQ(p.wait(), 0) << out;
+  EXPECT_NE(out.find("(Ctrl-C)"), std::string::npos) << out;
+  EXPECT_TRUE(processes_mentioning_after(dir, std::chrono::seconds(2)).empty()) << out;
+}
+
+TEST(Bench, LocalPrintsTheFigures) {
+  TempDir tmp;
+  const std::string dir = (tmp.path / "net").string();
+  ChildProcess p({kBinary, "bench", "--local", "--duration", "10", "--rate", "300", "--dir", dir},
+                 "", true);
+  ASSERT_TRUE(p.started());
+  const std::string out = p.read_all();
+  EXPECT_EQ(p.wait(), 0) << out;
+  EXPECT_GT(number_after(out, R"(result: committed (\d+) tx in)"), 0u) << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex(R"(latency: submit-to-commit p50 [0-9.]+ ms, )"
+                                                R"(p90 [0-9.]+ ms, p99 [0-9.]+ ms)")))
+      << out;
+  EXPECT_GT(number_after(out, R"(per signature recovery\) = (\d+) tx/s)"), 0u) << out;
+  EXPECT_TRUE(processes_mentioning(dir).empty());
+}
+
+TEST(Bench, LocalCommandsPrintsTheFigures) {
+  TempDir tmp;
+  const std::string dir = (tmp.path / "net").string();
+  ChildProcess p({kBinary, "bench", "--local", "--commands", "--duration", "5", "--dir", dir}, "",
+                 true);
+  ASSERT_TRUE(p.started());
+  const std::string out = p.read_all();
+  EXPECT_EQ(p.wait(), 0) << out;
+  EXPECT_GT(number_after(out, R"(result: committed (\d+) commands in)"), 0u) << out;
+  EXPECT_TRUE(processes_mentioning(dir).empty());
+}
+
+// Bad arguments fail before anything starts, with one line saying why.
+TEST(Tools, BadArgumentsGiveOneLineReasons) {
+  const std::vector<std::vector<std::string>> cases = {
+      {"devnet", "--validators", "0"},
+      {"devnet", "--rate", "-5"},
+      {"bench"},
+      {"bench", "--local", "--rpc", "http://127.0.0.1:8600"},
+      {"bench", "--rpc", "http://127.0.0.1:8600"},
+      {"bench", "--local", "--commands", "--command-size", "8"},
+      {"bench", "--local", "--duration", "0"},
+  };
+  for (auto args : cases) {
+    args.insert(args.begin(), kBinary);
+    ChildProcess p(args, "", true);
+    ASSERT_TRUE(p.started());
+    std::string out = p.read_all();
+    const int rc = p.wait();
+    std::string shown;
+    for (std::size_t i = 1; i < args.size(); ++i) shown += " " + args[i];
+    EXPECT_NE(rc, 0) << shown;
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << shown << ":\n" << out;
+    EXPECT_EQ(out.rfind("openliquid ", 0), 0u) << shown << ":\n" << out;
+  }
+}
+
+}  // namespace
