@@ -1,0 +1,110 @@
+// Test helpers for node tests: temp directories, free ports, a network made by `init`, JSON over
+// the node's HTTP client, and polling with generous deadlines (never timing assertions).
+#pragma once
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "node/http_client.h"
+#include "node/init.h"
+
+namespace ol::node::test {
+
+using nlohmann::json;
+
+/// A fresh directory under the system temp dir, removed at destruction.
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() /
+            ("ol-node-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline bool port_free(std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+/// A random base port such that [base, base + count) is free right now (parallel test runs pick
+/// different ranges with high probability; nothing can reserve them for us).
+inline std::uint16_t free_port_range(std::size_t count) {
+  std::random_device rd;
+  std::mt19937 rng(rd());
+  std::uniform_int_distribution<int> pick(20'000, 60'000);
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const auto base = static_cast<std::uint16_t>(pick(rng));
+    bool ok = true;
+    for (std::size_t i = 0; i < count && ok; ++i) ok = port_free(base + i);
+    if (ok) return base;
+  }
+  ADD_FAILURE() << "no free port range";
+  return 0;
+}
+
+/// `openliquid init` into `dir` with random free ports; returns the genesis.
+inline Genesis init_into(const std::filesystem::path& dir, std::size_t validators) {
+  InitOptions o;
+  o.validators = validators;
+  o.dir = dir;
+  const std::uint16_t base = free_port_range(2 * validators);
+  o.base_p2p_port = base;
+  o.base_rpc_port = static_cast<std::uint16_t>(base + validators);
+  auto g = init_network(o);
+  EXPECT_TRUE(g.ok()) << (g.ok() ? "" : g.error().to_string());
+  return g.ok() ? *g : Genesis{};
+}
+
+/// Polls `cond` every 50 ms until it holds or `deadline` passes.
+inline bool eventually(const std::function<bool()>& cond,
+                       std::chrono::milliseconds deadline = std::chrono::seconds(60)) {
+  const auto end = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < end) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return cond();
+}
+
+struct Reply {
+  int status = 0;
+  json body;
+  std::string raw;
+};
+
+inline Reply call(std::uint16_t port, std::string_view method, const std::string& target,
+                  const std::string& body = "") {
+  auto r = http_request("127.0.0.1", port, method, target, body, std::chrono::seconds(15));
+  if (!r) return Reply{0, json(), r.error().to_string()};
+  Reply out{r->status, json::parse(r->body, nullptr, false), r->body};
+  return out;
+}
+
+}  // namespace ol::node::test

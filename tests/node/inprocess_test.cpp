@@ -1,0 +1,221 @@
+// Four Node instances in one process, joined by an in-process hub instead of p2p, served over
+// their real HTTP RPC: transfers commit and agree, a node reopened from its store resumes where
+// it stopped, and the consensus-only benchmark mode orders commands and long-polls commits.
+#include <future>
+#include <map>
+#include <mutex>
+
+#include "common/hex.h"
+#include "crypto/secp256k1.h"
+#include "node/config.h"
+#include "node/harness.h"
+#include "node/node.h"
+#include "types/transaction.h"
+
+namespace ol::node::test {
+namespace {
+
+/// Delivers frames between in-process nodes (what NetworkManager does between processes).
+class Hub {
+ public:
+  explicit Hub(std::size_t n) : nodes_(n, nullptr) {}
+  void attach(std::size_t i, Node* node) {
+    std::lock_guard lock(mu_);
+    nodes_[i] = node;
+  }
+  void send(std::size_t from, std::size_t to, const Bytes& frame) {
+    std::lock_guard lock(mu_);
+    if (to < nodes_.size() && nodes_[to] != nullptr) {
+      nodes_[to]->on_consensus_frame(static_cast<types::ValidatorIndex>(from), frame);
+    }
+  }
+  void send_all(std::size_t from, const Bytes& frame) {
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+      if (i != from) send(from, i, frame);
+    }
+  }
+  void gossip(std::size_t from, const Bytes& tx) {
+    std::lock_guard lock(mu_);
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+      if (i != from && nodes_[i] != nullptr) nodes_[i]->on_transaction_gossip(tx);
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<Node*> nodes_;
+};
+
+class HubTransport final : public Transport {
+ public:
+  HubTransport(Hub& hub, std::size_t self) : hub_(hub), self_(self) {}
+  void send_to(types::ValidatorIndex to, Bytes frame) override { hub_.send(self_, to, frame); }
+  void send_to_validators(Bytes frame) override { hub_.send_all(self_, frame); }
+  void publish_transaction(Bytes encoded) override { hub_.gossip(self_, encoded); }
+  NetworkStats stats() const override { return NetworkStats{3, 3, false, 0, 0, 0, 0}; }
+
+ private:
+  Hub& hub_;
+  std::size_t self_;
+};
+
+class InProcessNetwork : public ::testing::Test {
+ protected:
+  void start_all(const std::string& payload = "transactions") {
+    genesis_ = init_into(dir_.path(), 4);
+    ASSERT_EQ(genesis_.validators.size(), 4u);
+    for (std::size_t i = 0; i < 4; ++i) {
+      auto home = dir_.path() / ("node" + std::to_string(i));
+      auto config = load_config(home / "config.toml");
+      ASSERT_TRUE(config.ok());
+      config->rpc.listen = "127.0.0.1:0";
+      config->consensus.payload = payload;
+      configs_.push_back(*config);
+    }
+    for (std::size_t i = 0; i < 4; ++i) open(i);
+    io_thread_ = std::thread([this] { io_.run(); });
+  }
+  void open(std::size_t i) {
+    auto home = dir_.path() / ("node" + std::to_string(i));
+    auto node = Node::open(home, configs_[i], io_, std::make_shared<HubTransport>(hub_, i));
+    ASSERT_TRUE(node.ok()) << node.error().to_string();
+    nodes_.resize(4);
+    nodes_[i] = std::move(*node);
+    hub_.attach(i, nodes_[i].get());
+    // Start on the io thread (or before it runs).
+    std::promise<Status> started;
+    if (io_thread_.joinable()) {
+      p2p::asio::post(io_, [&] { started.set_value(nodes_[i]->start()); });
+    } else {
+      started.set_value(nodes_[i]->start());
+    }
+    auto s = started.get_future().get();
+    ASSERT_TRUE(s.ok()) << s.error().to_string();
+  }
+  void close(std::size_t i) {
+    hub_.attach(i, nullptr);
+    nodes_[i]->stop();
+    // Let the io thread finish the RPC server's closing work before the node goes.
+    std::promise<void> drained;
+    p2p::asio::post(io_, [&] { drained.set_value(); });
+    drained.get_future().get();
+    nodes_[i].reset();
+  }
+  void TearDown() override {
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+      if (nodes_[i]) close(i);
+    }
+    io_.stop();
+    if (io_thread_.joinable()) io_thread_.join();
+  }
+  std::uint16_t port(std::size_t i) { return nodes_[i]->rpc_port(); }
+  std::uint64_t nonce(std::size_t i, const crypto::Address& a) {
+    auto j = call(port(i), "GET", "/account/" + a.to_checksum_hex()).body;
+    return j.is_object() ? j.value("nonce", std::uint64_t{0}) : 0;
+  }
+
+  TempDir dir_;
+  Genesis genesis_;
+  std::vector<NodeConfig> configs_;
+  Hub hub_{4};
+  p2p::asio::io_context io_;
+  p2p::asio::executor_work_guard<p2p::asio::io_context::executor_type> work_{io_.get_executor()};
+  std::thread io_thread_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+};
+
+TEST_F(InProcessNetwork, TransfersCommitEverywhereAndSurviveAReopen) {
+  start_all();
+  auto faucet = crypto::load_secp256k1_key_file(dir_.path() / "faucet_key.json");
+  ASSERT_TRUE(faucet.ok());
+  const auto to = crypto::Secp256k1Key::generate().address();
+  for (std::uint64_t n = 0; n < 5; ++n) {
+    auto tx = types::Transaction::sign(genesis_.app.chain_id, n, types::Transfer{to, 10}, *faucet);
+    auto r = call(port(n % 4), "POST", "/tx", json{{"tx", to_hex(codec::encode(tx), true)}}.dump());
+    ASSERT_EQ(r.status, 200) << r.raw;
+    // Resubmitting a pending transaction is harmless and answers the same hash.
+    if (n == 0) {
+      auto again =
+          call(port(1), "POST", "/tx", json{{"tx", to_hex(codec::encode(tx), true)}}.dump());
+      EXPECT_EQ(again.body, r.body);
+    }
+  }
+  ASSERT_TRUE(eventually([&] {
+    for (std::size_t i = 0; i < 4; ++i) {
+      if (nonce(i, faucet->address()) != 5) return false;
+    }
+    return true;
+  }));
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(call(port(i), "GET", "/account/" + to.to_checksum_hex()).body["balance"], "50");
+  }
+  auto metrics = call(port(0), "GET", "/metrics").raw;
+  EXPECT_NE(metrics.find("openliquid_txs_committed_total 5"), std::string::npos) << metrics;
+
+  // Reopened from its store, node 2 keeps its state and rejoins.
+  const std::uint64_t before = nodes_[2]->status().height;
+  close(2);
+  open(2);
+  EXPECT_GE(nodes_[2]->status().height, before);
+  EXPECT_EQ(nonce(2, faucet->address()), 5u);
+  ASSERT_TRUE(eventually([&] { return nodes_[2]->status().height > before + 3; }));
+}
+
+TEST_F(InProcessNetwork, BenchModeOrdersCommandsAndLongPollsCommits) {
+  start_all("commands");
+  Bytes body;
+  for (std::uint8_t i = 0; i < 50; ++i) {
+    Bytes cmd(32, 0);
+    cmd[7] = 9;   // client id
+    cmd[15] = i;  // sequence number
+    append(body, cmd);
+  }
+  const std::string payload(body.begin(), body.end());
+  // Sent to every node, as a libhotstuff client does; each command commits once.
+  for (std::size_t i = 0; i < 4; ++i) {
+    auto r = http_request("127.0.0.1", port(i), "POST", "/bench/commands?size=32", payload,
+                          std::chrono::seconds(10), "application/octet-stream");
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(json::parse(r->body)["accepted"], 50);
+  }
+  EXPECT_EQ(call(port(0), "POST", "/bench/commands?size=7", "abcdefg").status, 400);
+  EXPECT_EQ(call(port(0), "POST", "/bench/commands?size=32", "short").status, 400);
+  EXPECT_EQ(call(port(0), "GET", "/bench/commits?after=0&max_wait_ms=9000").status, 400);
+  EXPECT_EQ(call(port(0), "POST", "/tx", R"({"tx":"0x00"})").status, 409);
+
+  std::map<std::uint8_t, int> seen;
+  std::uint64_t after = 0;
+  ASSERT_TRUE(eventually([&] {
+    auto r = http_request("127.0.0.1", port(1), "GET",
+                          "/bench/commits?after=" + std::to_string(after) + "&max_wait_ms=2000");
+    if (!r.ok() || r->status != 200) return false;
+    const auto& b = r->body;
+    std::size_t pos = 0;
+    auto be = [&](std::size_t n) {
+      std::uint64_t v = 0;
+      for (std::size_t k = 0; k < n; ++k) v = (v << 8) | static_cast<std::uint8_t>(b[pos + k]);
+      pos += n;
+      return v;
+    };
+    while (pos + 20 <= b.size()) {
+      const std::uint64_t height = be(8);
+      EXPECT_GT(height, after);
+      after = height;
+      be(8);  // commit time
+      const std::uint64_t count = be(4);
+      for (std::uint64_t k = 0; k < count; ++k) {
+        EXPECT_EQ(static_cast<std::uint8_t>(b[pos + 7]), 9);
+        ++seen[static_cast<std::uint8_t>(b[pos + 15])];
+        pos += 16;
+      }
+    }
+    EXPECT_EQ(pos, b.size());
+    return seen.size() == 50;
+  }));
+  for (const auto& [id, times] : seen) EXPECT_EQ(times, 1) << "command " << int(id);
+  EXPECT_EQ(call(port(0), "GET", "/status").body["mempool_size"], 0);
+}
+
+}  // namespace
+}  // namespace ol::node::test

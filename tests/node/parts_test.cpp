@@ -1,0 +1,176 @@
+// The node's small parts: config options of this issue, metrics text, transaction status book,
+// benchmark command pool and commit log, event queue, URL parsing.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "node/command_pool.h"
+#include "node/config.h"
+#include "node/event_queue.h"
+#include "node/http_client.h"
+#include "node/metrics.h"
+#include "node/tx_status.h"
+
+namespace ol::node {
+namespace {
+
+TEST(NodeConfigPayload, CommandsModeIsStrict) {
+  auto c = parse_config("[consensus]\npayload = \"commands\"\n");
+  ASSERT_TRUE(c.ok()) << c.error().to_string();
+  EXPECT_EQ(c->consensus.payload, "commands");
+  EXPECT_EQ(parse_config("").value().consensus.payload, "transactions");
+  auto bad = parse_config("[consensus]\npayload = \"command\"\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("consensus.payload"), std::string::npos);
+  EXPECT_FALSE(parse_config("[consensus]\npayload = 3\n").ok());
+  // The empty-block wait must stay below the round timeout, or idle leaders would be timed out.
+  EXPECT_FALSE(parse_config("[consensus]\nempty_block_wait_ms = 1000\n").ok());
+  EXPECT_TRUE(parse_config("[consensus]\nempty_block_wait_ms = 0\n").ok());
+  NodeConfig written;
+  written.consensus.payload = "commands";
+  written.consensus.empty_block_wait_ms = 7;
+  auto back = parse_config(written.to_toml());
+  ASSERT_TRUE(back.ok()) << back.error().to_string();
+  EXPECT_EQ(back->consensus.payload, "commands");
+  EXPECT_EQ(back->consensus.empty_block_wait_ms, 7u);
+}
+
+TEST(NodeMetrics, PrometheusTextHasEveryDocumentedMetric) {
+  Metrics m;
+  m.height = 12;
+  m.commits_total = 12;
+  m.commit_latency.observe(0.004);
+  m.commit_latency.observe(0.2);
+  m.commit_latency.observe(100);
+  MetricGauges g;
+  g.mempool_size = 3;
+  g.net_bytes_in = 99;
+  const std::string text = m.render(g);
+  for (const char* name : {"openliquid_height 12",
+                           "openliquid_round ",
+                           "openliquid_commits_total 12",
+                           "openliquid_timeouts_total ",
+                           "openliquid_rounds_total ",
+                           "# TYPE openliquid_commit_latency_seconds histogram",
+                           "openliquid_commit_latency_seconds_bucket{le=\"0.005\"} 1",
+                           "openliquid_commit_latency_seconds_bucket{le=\"0.25\"} 2",
+                           "openliquid_commit_latency_seconds_bucket{le=\"30\"} 2",
+                           "openliquid_commit_latency_seconds_bucket{le=\"+Inf\"} 3",
+                           "openliquid_commit_latency_seconds_count 3",
+                           "openliquid_commit_latency_seconds_sum ",
+                           "openliquid_mempool_size 3",
+                           "openliquid_peers 0",
+                           "openliquid_validator_peers 0",
+                           "openliquid_partitioned 0",
+                           "openliquid_net_messages_total{direction=\"in\"} 0",
+                           "openliquid_net_messages_total{direction=\"out\"} 0",
+                           "openliquid_net_bytes_total{direction=\"in\"} 99",
+                           "openliquid_net_bytes_total{direction=\"out\"} 0",
+                           "openliquid_txs_committed_total 0",
+                           "openliquid_tx_rejected_total 0"}) {
+    EXPECT_NE(text.find(name), std::string::npos) << name;
+  }
+  // Every sample line is "name{labels} value" and every family has HELP and TYPE.
+  EXPECT_EQ(text.back(), '\n');
+}
+
+Hash32 h(std::uint8_t b) {
+  Hash32 x{};
+  x[0] = b;
+  x[31] = b;
+  return x;
+}
+
+TEST(NodeTxStatusBook, KeepsTheMostRecentAndForgetsTheLeastRecent) {
+  TxStatusBook book(2);
+  book.set(h(1), {TxState::pending, 0, {}});
+  book.set(h(2), {TxState::rejected, 0, "nonce too low"});
+  book.get(h(1));                               // a read does not count as use
+  book.set(h(1), {TxState::committed, 5, {}});  // an update does
+  book.set(h(3), {TxState::pending, 0, {}});
+  EXPECT_EQ(book.size(), 2u);
+  EXPECT_FALSE(book.get(h(2)).has_value());
+  EXPECT_EQ(book.get(h(1))->state, TxState::committed);
+  EXPECT_EQ(book.get(h(1))->height, 5u);
+  EXPECT_EQ(std::string(to_string(TxState::failed)), "failed");
+}
+
+Bytes commands(std::initializer_list<std::uint8_t> ids, std::size_t size) {
+  Bytes out;
+  for (auto id : ids) {
+    Bytes c(size, 0xee);
+    std::fill(c.begin(), c.begin() + 16, 0);
+    c[15] = id;
+    append(out, c);
+  }
+  return out;
+}
+
+TEST(NodeCommandPool, AllOrNothingAdmissionAndSkipsInFlight) {
+  WakeSignal wake;
+  CommandPool pool(3, 1 << 20, &wake);
+  const auto before = wake.generation();
+  EXPECT_TRUE(pool.add(commands({1, 2}, 32), 32));
+  EXPECT_GT(wake.generation(), before);
+  EXPECT_FALSE(pool.add(commands({3, 4}, 32), 32));  // would exceed 3: nothing accepted
+  EXPECT_EQ(pool.size(), 2u);
+  EXPECT_TRUE(pool.add(commands({2}, 32), 32));  // duplicate id: accepted, not pooled twice
+  EXPECT_EQ(pool.size(), 2u);
+  EXPECT_FALSE(pool.add(commands({5}, 32), 31));  // not a whole number of commands
+
+  auto all = pool.take(10, 1 << 20, {});
+  ASSERT_EQ(all.size(), 2u);
+  CommandIdSet in_flight{command_id(all[0])};
+  auto rest = pool.take(10, 1 << 20, in_flight);
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_EQ(rest[0], all[1]);
+  pool.remove(std::span<const Bytes>(all.data(), 1));
+  EXPECT_EQ(pool.size(), 1u);
+}
+
+TEST(NodeBenchCommitLog, EncodesBlocksAboveAHeightBigEndian) {
+  BenchCommitLog log(2);
+  std::vector<Bytes> one = {Bytes(16, 0)};
+  one[0][15] = 7;
+  log.record(1, 1000, {});
+  log.record(2, 2000, one);
+  log.record(3, 3000, {});  // only the last 2 blocks are kept
+  EXPECT_EQ(log.last_height(), 3u);
+  Bytes all = log.encode_after(0);
+  ASSERT_EQ(all.size(), (8 + 8 + 4 + 16) + (8 + 8 + 4));
+  EXPECT_EQ(all[7], 2);                       // height 2, big-endian
+  EXPECT_EQ((all[14] << 8) | all[15], 2000);  // commit time
+  EXPECT_EQ(all[19], 1);                      // count
+  EXPECT_EQ(all[20 + 15], 7);                 // the command id
+  EXPECT_TRUE(log.encode_after(3).empty());
+}
+
+TEST(NodeEventQueue, BoundedAndWakesTheConsumer) {
+  EventQueue<int> q(2);
+  EXPECT_TRUE(q.push(1));
+  EXPECT_TRUE(q.push(2));
+  EXPECT_FALSE(q.push(3));
+  EXPECT_EQ(*q.pop_until(std::chrono::steady_clock::now()), 1);
+  EXPECT_EQ(*q.pop_until(std::chrono::steady_clock::now()), 2);
+  EXPECT_FALSE(q.pop_until(std::chrono::steady_clock::now()).has_value());
+  std::thread producer([&] { q.push(4); });
+  EXPECT_EQ(*q.pop_until(std::chrono::steady_clock::now() + std::chrono::seconds(30)), 4);
+  producer.join();
+  q.close();
+  EXPECT_FALSE(q.push(5));
+  EXPECT_FALSE(q.pop_until(std::chrono::steady_clock::now() + std::chrono::seconds(30)));
+}
+
+TEST(NodeHttpClient, ParsesUrls) {
+  EXPECT_EQ(parse_http_url("http://127.0.0.1:8600/").value(),
+            std::make_pair(std::string("127.0.0.1"), std::uint16_t{8600}));
+  EXPECT_EQ(parse_http_url("localhost:1").value().second, 1);
+  EXPECT_FALSE(parse_http_url("127.0.0.1").ok());
+  EXPECT_FALSE(parse_http_url("127.0.0.1:70000").ok());
+  EXPECT_FALSE(parse_http_url(":80").ok());
+  // Nothing listens on port 1: an error value, not an exception.
+  EXPECT_FALSE(http_request("127.0.0.1", 1, "GET", "/", "", std::chrono::seconds(5)).ok());
+}
+
+}  // namespace
+}  // namespace ol::node
