@@ -613,18 +613,15 @@ struct NetworkManager::Impl : std::enable_shared_from_this<NetworkManager::Impl>
 
   void publish(const std::string& topic, const Bytes& data) {
     if (stopped) return;
-    if (!gossip) {
-      spdlog::warn("network: broadcast on {} dropped: this build has no gossipsub", topic);
-      return;
-    }
     if (!seen_content.insert(content_id(topic, data), Clock::now())) return;  // published before
-#if OL_NETWORK_GOSSIP
     auto r = gossip->publish(topic, wrap_gossip(data, wall_ms()));
     if (!r) {
-      spdlog::debug("network: publish on {} failed: {}", topic, r.error().to_string());
+      // Errc::state: gossipsub saw the same envelope already (not an error for the caller).
+      if (r.error().code != Errc::state) {
+        spdlog::warn("network: publish on {} failed: {}", topic, r.error().to_string());
+      }
       return;
     }
-#endif
     update([&](Health& h) {
       ++h.messages_sent;
       h.bytes_sent += data.size();
@@ -680,7 +677,7 @@ struct NetworkManager::Impl : std::enable_shared_from_this<NetworkManager::Impl>
     OL_TRY_ASSIGN(auto bound, host->listen(config.listen));
     started = true;
 
-    if (gossip) start_gossip();
+    start_gossip();
 
     for (const auto& l : links) {
       if (l) spawn_link(l);
@@ -695,7 +692,6 @@ struct NetworkManager::Impl : std::enable_shared_from_this<NetworkManager::Impl>
   }
 
   void start_gossip() {
-#if OL_NETWORK_GOSSIP
     std::weak_ptr<Impl> weak = weak_from_this();
     for (std::string_view t : {kBlocksTopic, kTransactionsTopic, kQcsTopic}) {
       const std::string topic(t);
@@ -712,7 +708,6 @@ struct NetworkManager::Impl : std::enable_shared_from_this<NetworkManager::Impl>
       if (auto self = weak.lock()) self->on_peer_exchange(peers);
     });
     gossip->start();
-#endif
   }
 
   void shutdown() {
@@ -723,9 +718,7 @@ struct NetworkManager::Impl : std::enable_shared_from_this<NetworkManager::Impl>
     for (auto& l : links) {
       if (l) close_link(*l);
     }
-#if OL_NETWORK_GOSSIP
-    if (started && gossip) gossip->stop();
-#endif
+    if (started) gossip->stop();
     host->close();
     connected.clear();
     refresh_peer_counts();
@@ -750,9 +743,7 @@ NetworkManager::NetworkManager(p2p::asio::io_context& io, p2p::Identity identity
   hc.dial_timeout = c.connection_timeout;
   hc.handshake_timeout = c.connection_timeout;
   impl_->host = p2p::Host::create(io, impl_->identity, hc);
-#if OL_NETWORK_GOSSIP
   impl_->gossip = p2p::gossipsub::Gossipsub::create(impl_->host, impl_->identity, c.gossip);
-#endif
   for (std::size_t i = 0; i < c.validators.size(); ++i) {
     impl_->install_validator(static_cast<ValidatorIndex>(i), c.validators[i]);
   }

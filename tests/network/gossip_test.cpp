@@ -58,7 +58,32 @@ class NetworkGossipTest : public ::testing::Test {
       }
       return true;
     };
-    ASSERT_TRUE(cluster.eventually(everyone, std::chrono::seconds(60))) << key;
+    if (!cluster.eventually(everyone, std::chrono::seconds(60))) {
+      ADD_FAILURE() << key << " did not reach every node";
+      describe_overlay(std::string(topic));
+    }
+  }
+
+  // On failure: each node's view of the gossip overlay (mesh and subscribed peers by node index).
+  void describe_overlay(const std::string& topic) {
+    cluster.on_io([&] {
+      auto index_of = [&](const p2p::PeerId& p) {
+        for (std::size_t i = 0; i < cluster.nodes.size(); ++i) {
+          if (node(i).id() == p) return std::to_string(i);
+        }
+        return std::string("?");
+      };
+      for (std::size_t i = 0; i < cluster.nodes.size(); ++i) {
+        if (!node(i).net) continue;
+        std::string line = "node " + std::to_string(i) + " mesh:";
+        for (const auto& p : node(i).net->gossip()->mesh_peers(topic)) line += " " + index_of(p);
+        line += " subscribed:";
+        for (const auto& p : node(i).net->gossip()->topic_peers(topic)) line += " " + index_of(p);
+        line += " connected:";
+        for (const auto& p : node(i).net->host()->peers()) line += " " + index_of(p);
+        std::printf("%s\n", line.c_str());
+      }
+    });
   }
 
   void expect_exactly_once(const std::vector<std::pair<std::size_t, std::string>>& sent,
