@@ -1,6 +1,9 @@
 // `openliquid bench`: signed transfers or consensus-only commands against given nodes or a local
 // network it starts itself; prints committed throughput, submit-to-commit latency and (signed)
 // the machine's signature-recovery limit measured in the same run.
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <functional>
@@ -38,6 +41,14 @@ double measure_recovery_us() {
   }
   if (ok != 5 * sigs.size()) std::fprintf(stderr, "openliquid bench: recovery self-check failed\n");
   return summarize(rounds).p50;
+}
+
+// CPU seconds this process (the load generator alone, not its children) has used.
+double own_cpu_seconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
 }
 
 }  // namespace
@@ -157,6 +168,7 @@ int run_bench(const BenchOptions& opts) {
         opts.command_size, opts.outstanding, opts.batch, nodes.size(), opts.duration_s);
     std::fflush(stdout);
     CommandLoadReport rep;
+    const double cpu0 = own_cpu_seconds();
     asio::co_spawn(
         io,
         [&]() -> Task<void> {
@@ -175,6 +187,8 @@ int run_bench(const BenchOptions& opts) {
         static_cast<unsigned long long>(rep.refused),
         static_cast<unsigned long long>(rep.highest_height));
     print_latency(rep.latency, "commands");
+    std::printf("client: the load generator used %.2f cores\n",
+                (own_cpu_seconds() - cpu0) / std::max(rep.window_s, 1e-3));
     if (!rep.first_error.empty()) std::printf("first error: %s\n", rep.first_error.c_str());
   } else {
     SignedLoadOptions so;
@@ -204,6 +218,7 @@ int run_bench(const BenchOptions& opts) {
     std::fflush(stdout);
     SignedLoadReport rep;
     Status prepared;
+    double cpu0 = 0;
     asio::co_spawn(
         io,
         [&]() -> Task<void> {
@@ -211,6 +226,7 @@ int run_bench(const BenchOptions& opts) {
             std::printf("  %s\n", m.c_str());
             std::fflush(stdout);
           });
+          cpu0 = own_cpu_seconds();
           if (prepared) rep = co_await load.run();
           io.stop();
         },
@@ -233,6 +249,8 @@ int run_bench(const BenchOptions& opts) {
           static_cast<unsigned long long>(rep.retried), static_cast<unsigned long long>(rep.lost),
           static_cast<unsigned long long>(rep.highest_height));
       print_latency(rep.latency, "tx");
+      std::printf("client: the load generator used %.2f cores (transactions signed beforehand)\n",
+                  (own_cpu_seconds() - cpu0) / std::max(rep.window_s, 1e-3));
       std::printf(
           "limit: %u cores / (%zu validators x %.1f us per signature recovery) = %.0f "
           "tx/s; result = %.1f%% of it\n",
