@@ -272,7 +272,7 @@ struct NetworkManager::Impl : std::enable_shared_from_this<NetworkManager::Impl>
   /// Keeps the connection to a validator up: dials when it is down, backing off exponentially
   /// (with jitter) after failed dials and after connections that did not last.
   static Task<void> dial_loop(std::shared_ptr<Impl> self, std::shared_ptr<Link> link) {
-    bool back_off = false;
+    bool back_off = false, yield_first = true;
     while (!self->stopped && !link->closed) {
       if (self->host->is_connected(link->peer)) {
         const auto since = Clock::now();
@@ -283,6 +283,7 @@ struct NetworkManager::Impl : std::enable_shared_from_this<NetworkManager::Impl>
           const bool stable = Clock::now() - since >= kStableConnection;
           if (stable) link->attempt = 0;
           back_off = !stable;
+          yield_first = stable;
         }
         continue;
       }
@@ -299,6 +300,15 @@ struct NetworkManager::Impl : std::enable_shared_from_this<NetworkManager::Impl>
         co_await sleep_on(link->timer, it->second - Clock::now());
         continue;
       }
+      if (yield_first && self->identity.peer_id > link->peer) {
+        // Both validators dial each other; the Host keeps the connection dialled by the smaller
+        // PeerId. Letting that one go first avoids a swap, which loses the frames already
+        // written on the connection that is dropped.
+        yield_first = false;
+        co_await sleep_on(link->timer, self->config.redial_base);
+        continue;
+      }
+      yield_first = false;
       auto r = co_await self->host->dial(link->addr);
       if (!r) {
         spdlog::debug("network: dial validator {} failed: {}", link->index, r.error().to_string());
@@ -458,6 +468,8 @@ struct NetworkManager::Impl : std::enable_shared_from_this<NetworkManager::Impl>
         return;
       }
       if (link) {
+        if (link->stream) link->stream->reset();  // a swap: the old connection is closing
+        link->stream = nullptr;
         link->conn_signal.notify();
         link->send_signal.notify();
       }

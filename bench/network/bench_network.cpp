@@ -1,0 +1,258 @@
+// NetworkManagers on 127.0.0.1, each on its own io_context thread (as separate processes would be):
+//  - direct-channel messages/s from one validator to another;
+//  - 30-node gossip: propagation latency (publish to receipt, per receiver and until the last
+//    receiver) at light load, one message in flight, for 256 B and 64 KiB payloads;
+//  - 30-node gossip delivery rate: a burst of messages from one publisher until all have them.
+#include <benchmark/benchmark.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "network/network_manager.h"
+
+namespace ol::network {
+namespace {
+
+namespace asio = p2p::asio;
+using namespace std::chrono_literals;
+using SteadyClock = std::chrono::steady_clock;
+
+struct BenchNode {
+  crypto::Ed25519KeyPair key = crypto::Ed25519KeyPair::generate();
+  asio::io_context io;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
+  std::thread thread;
+  std::shared_ptr<NetworkManager> net;
+  p2p::Multiaddr addr;
+
+  template <typename F>
+  auto on_io(F f) -> decltype(f()) {
+    std::packaged_task<decltype(f())()> task(std::move(f));
+    auto fut = task.get_future();
+    asio::post(io, [&task] { task(); });
+    return fut.get();
+  }
+};
+
+// Nodes with receipt counters shared with the benchmark thread.
+class BenchCluster {
+ public:
+  explicit BenchCluster(std::size_t count) : nodes_(count) {
+    spdlog::set_level(spdlog::level::err);
+    for (auto& n : nodes_) n = std::make_unique<BenchNode>();
+  }
+  ~BenchCluster() {
+    for (auto& n : nodes_) {
+      if (n->net) n->on_io([&] { n->net->stop(); });
+    }
+    for (auto& n : nodes_) {
+      asio::steady_timer t(n->io, 200ms);
+      t.async_wait([&n](const boost::system::error_code&) { n->io.stop(); });
+      n->guard.reset();
+      n->thread.join();
+      n->net.reset();
+    }
+  }
+
+  // Starts node i with `config`; `validators` (if any) are set before start.
+  void start(std::size_t i, Config config) {
+    BenchNode& n = *nodes_[i];
+    n.guard.emplace(asio::make_work_guard(n.io));
+    n.thread = std::thread([&n] { n.io.run(); });
+    n.on_io([&] {
+      n.net = NetworkManager::create(n.io, p2p::Identity(n.key), config);
+      n.net->on_event([this, i](const Event& e) { record(i, e); });
+      auto bound = n.net->start();
+      if (!bound) std::abort();
+      n.addr = bound->without_peer_id();
+    });
+  }
+
+  // n nodes, node i bootstrapping from nodes i-1..i-3 (about six peers each, like the tests).
+  void start_bootstrapped() {
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+      Config c;
+      c.listen = *p2p::Multiaddr::parse("/ip4/127.0.0.1/tcp/0");
+      c.gossip.max_message_size = 1u << 20;
+      for (std::size_t back = 1; back <= 3 && back <= i; ++back) {
+        c.bootstrap.push_back(node(i - back).addr.with_peer_id(peer(i - back)));
+      }
+      start(i, c);
+    }
+    // Every node needs a mesh peer before measurements start.
+    for (;;) {
+      bool ready = true;
+      for (auto& n : nodes_) {
+        ready = ready && n->on_io([&] {
+          return !n->net->gossip()->mesh_peers(std::string(kBlocksTopic)).empty();
+        });
+      }
+      if (ready) break;
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+
+  BenchNode& node(std::size_t i) { return *nodes_[i]; }
+  p2p::PeerId peer(std::size_t i) {
+    return p2p::PeerId::from_public_key(nodes_[i]->key.public_key());
+  }
+  std::size_t size() const { return nodes_.size(); }
+
+  /// Waits until `pred()` holds (under the receipt mutex); false after 60 s (lost messages).
+  template <typename Pred>
+  bool wait(Pred pred) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, 60s, pred);
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::uint64_t direct_received = 0;
+  std::uint64_t gossip_received = 0;
+  std::vector<SteadyClock::time_point> receipt;  // per node, last gossip receipt
+
+ private:
+  void record(std::size_t i, const Event& e) {
+    const bool direct = std::holds_alternative<DirectReceived>(e);
+    const bool gossip = std::holds_alternative<GossipReceived>(e);
+    if (!direct && !gossip) return;
+    const auto now = SteadyClock::now();
+    std::lock_guard lock(mu_);
+    if (direct) ++direct_received;
+    if (gossip) {
+      ++gossip_received;
+      if (receipt.size() < nodes_.size()) receipt.resize(nodes_.size());
+      receipt[i] = now;
+    }
+    cv_.notify_all();
+  }
+
+  std::vector<std::unique_ptr<BenchNode>> nodes_;
+};
+
+void BM_DirectChannel(benchmark::State& state) {
+  const auto size = static_cast<std::size_t>(state.range(0));
+  // Batches fit well inside the default per-peer send queue (64 MiB); beyond it frames are dropped.
+  const std::size_t kBatch = std::min<std::size_t>(10'000, (32u << 20) / (size + 4));
+  BenchCluster c(2);
+  Config cfg;
+  cfg.listen = *p2p::Multiaddr::parse("/ip4/127.0.0.1/tcp/0");
+  // The channel's own ceiling, not the default inbound limits (20k msgs/s, 64 MiB/s per peer).
+  cfg.peer_max_msgs_per_sec = 1e9;
+  cfg.peer_max_bytes_per_sec = 1e12;
+  c.start(0, cfg);
+  c.start(1, cfg);
+  for (std::size_t i = 0; i < 2; ++i) {
+    c.node(i).on_io([&] {
+      for (std::size_t j = 0; j < 2; ++j) {
+        c.node(i).net->add_validator(static_cast<ValidatorIndex>(j),
+                                     {c.node(j).key.public_key(), c.node(j).addr});
+      }
+    });
+  }
+  const Bytes frame(size, 0x5a);
+  std::uint64_t target = 0;
+  for (auto _ : state) {
+    target += kBatch;
+    for (std::size_t k = 0; k < kBatch; ++k) c.node(0).net->send_to_peer(1, frame);
+    if (!c.wait([&] { return c.direct_received >= target; })) {
+      const Health s = c.node(0).net->health(), r = c.node(1).net->health();
+      std::fprintf(stderr,
+                   "sent %llu send_dropped %llu | received %llu (counted %llu) dropped %llu "
+                   "rate_limited %llu\n",
+                   (unsigned long long)s.messages_sent, (unsigned long long)s.send_dropped,
+                   (unsigned long long)r.messages_received, (unsigned long long)c.direct_received,
+                   (unsigned long long)r.direct_dropped, (unsigned long long)r.rate_limited);
+      state.SkipWithError("direct messages lost");
+      break;
+    }
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(target));
+  state.SetBytesProcessed(static_cast<std::int64_t>(target * size));
+}
+BENCHMARK(BM_DirectChannel)
+    ->Arg(256)
+    ->Arg(4096)
+    ->Arg(64 << 10)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  const auto k = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+  return v[k];
+}
+
+// One message at a time, from a rotating publisher: latency to each receiver and to the last one.
+void BM_GossipPropagation30(benchmark::State& state) {
+  const auto size = static_cast<std::size_t>(state.range(0));
+  BenchCluster c(30);
+  c.start_bootstrapped();
+  std::vector<double> each_ms, all_ms;
+  std::uint64_t seq = 0, target = 0;
+  for (auto _ : state) {
+    const std::size_t from = seq % c.size();
+    Bytes data(size, 0);
+    for (std::size_t b = 0; b < 8; ++b) data[b] = static_cast<std::uint8_t>(seq >> (8 * b));
+    ++seq;
+    target += c.size() - 1;
+    const auto t0 = SteadyClock::now();
+    c.node(from).net->broadcast(kBlocksTopic, std::move(data));
+    if (!c.wait([&] { return c.gossip_received >= target; })) {
+      state.SkipWithError("gossip messages lost");
+      break;
+    }
+    std::lock_guard lock(c.mu_);
+    double last = 0;
+    for (std::size_t i = 0; i < c.size(); ++i) {
+      if (i == from) continue;
+      const double ms = std::chrono::duration<double, std::milli>(c.receipt[i] - t0).count();
+      each_ms.push_back(ms);
+      last = std::max(last, ms);
+    }
+    all_ms.push_back(last);
+  }
+  state.counters["p50_ms"] = percentile(each_ms, 0.50);
+  state.counters["p99_ms"] = percentile(each_ms, 0.99);
+  state.counters["all_p50_ms"] = percentile(all_ms, 0.50);
+  state.counters["all_p99_ms"] = percentile(all_ms, 0.99);
+}
+BENCHMARK(BM_GossipPropagation30)
+    ->Arg(256)
+    ->Arg(64 << 10)
+    ->Iterations(200)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// A burst of messages from one publisher; items = messages delivered to all 29 others.
+void BM_GossipRate30(benchmark::State& state) {
+  const auto size = static_cast<std::size_t>(state.range(0));
+  constexpr std::size_t kBurst = 200;
+  BenchCluster c(30);
+  c.start_bootstrapped();
+  std::uint64_t seq = 0, target = 0, messages = 0;
+  for (auto _ : state) {
+    for (std::size_t k = 0; k < kBurst; ++k) {
+      Bytes data(size, 0);
+      for (std::size_t b = 0; b < 8; ++b) data[b] = static_cast<std::uint8_t>(seq >> (8 * b));
+      ++seq;
+      c.node(0).net->broadcast(kTransactionsTopic, std::move(data));
+    }
+    target += kBurst * (c.size() - 1);
+    messages += kBurst;
+    if (!c.wait([&] { return c.gossip_received >= target; })) {
+      state.SkipWithError("gossip messages lost");
+      break;
+    }
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(messages));
+}
+BENCHMARK(BM_GossipRate30)->Arg(256)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+}  // namespace ol::network
