@@ -79,6 +79,12 @@ class NetworkGossipTest : public ::testing::Test {
         for (const auto& p : node(i).net->gossip()->mesh_peers(topic)) line += " " + index_of(p);
         line += " subscribed:";
         for (const auto& p : node(i).net->gossip()->topic_peers(topic)) line += " " + index_of(p);
+        const auto& st = node(i).net->gossip()->stats();
+        const Health h = node(i).net->health();
+        line += " | delivered " + std::to_string(st.messages_delivered) + " invalid " +
+                std::to_string(st.invalid) + " ignored " + std::to_string(st.ignored) +
+                " dropped_rpcs " + std::to_string(st.dropped_rpcs) + " rate_limited " +
+                std::to_string(h.rate_limited) + " |";
         line += " connected:";
         for (const auto& p : node(i).net->host()->peers()) line += " " + index_of(p);
         std::printf("%s\n", line.c_str());
