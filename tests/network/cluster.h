@@ -36,6 +36,7 @@ inline Config fast_config() {
   c.redial_cap = 1000ms;
   c.partition_check = 100ms;
   c.gossip.heartbeat = 200ms;
+  c.gossip.prune_backoff = 2s;  // a restarted node may re-graft soon
   return c;
 }
 
