@@ -35,6 +35,11 @@ class NetworkGossipTest : public ::testing::Test {
 
   // Every node has a mesh peer on every OpenLiquid topic.
   bool meshes_formed() {
+    if (mesh_on_every_node()) return true;
+    describe_overlay(std::string(kBlocksTopic));
+    return false;
+  }
+  bool mesh_on_every_node() {
     return cluster.eventually_io(
         [&] {
           for (auto& n : cluster.nodes) {
