@@ -6,6 +6,8 @@
 #include <boost/beast/http.hpp>
 #include <optional>
 
+#include "node/http_response.h"
+
 namespace ol::node {
 namespace {
 
@@ -75,12 +77,7 @@ struct HttpConnection::Impl {
       return fail(ec, "read");
     }
     auto res = parser.release();
-    HttpResponse out;
-    out.status = static_cast<int>(res.result_int());
-    if (auto it = res.find(http::field::content_type); it != res.end()) {
-      out.content_type = std::string(it->value());
-    }
-    out.body = std::move(res.body());
+    HttpResponse out = to_http_response(res);
     if (!res.keep_alive()) stream.reset();
     return out;
   }

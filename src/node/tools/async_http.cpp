@@ -2,6 +2,8 @@
 
 #include <boost/beast/http.hpp>
 
+#include "node/http_response.h"
+
 namespace ol::node::tools {
 namespace {
 
@@ -66,12 +68,7 @@ Task<Result<HttpResponse>> AsyncHttpConnection::request(http::verb method, std::
                                 asio::redirect_error(asio::use_awaitable, ec));
       if (!ec) {
         auto res = parser.release();
-        HttpResponse out;
-        out.status = static_cast<int>(res.result_int());
-        if (auto it = res.find(http::field::content_type); it != res.end()) {
-          out.content_type = std::string(it->value());
-        }
-        out.body = std::move(res.body());
+        HttpResponse out = to_http_response(res);
         if (!res.keep_alive()) stream_.reset();
         co_return out;
       }

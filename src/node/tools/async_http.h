@@ -2,7 +2,9 @@
 // the load generator runs many of these side by side so the client is never the bottleneck.
 #pragma once
 
-#include <utility>  // Boost 1.74's awaitable.hpp needs it first on GCC 12
+// Asio through the p2p layer's header first (include order and coroutine set-up for GCC 12 and
+// clang).
+#include "p2p/asio.h"
 
 #include <boost/asio.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -45,22 +47,8 @@ class AsyncHttpConnection {
   boost::beast::flat_buffer buffer_;
 };
 
-/// A level-less wake-up for coroutines on one thread: wait() suspends until the next notify().
-/// Waiters re-check their condition in a loop, so a notify that finds no waiter is harmless.
-class Notifier {
- public:
-  explicit Notifier(const asio::any_io_executor& ex) : timer_(ex) {
-    timer_.expires_at(asio::steady_timer::time_point::max());
-  }
-  Task<void> wait() {
-    boost::system::error_code ec;
-    co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  }
-  void notify() { timer_.cancel(); }
-
- private:
-  asio::steady_timer timer_;
-};
+/// A level-less wake-up for coroutines on one thread (the p2p layer's Signal).
+using Notifier = p2p::Signal;
 
 /// Suspends the calling coroutine for `d` (a timer, never a spin).
 Task<void> sleep_for(std::chrono::steady_clock::duration d);
