@@ -4,6 +4,11 @@
 // read the one the peer opens to us; a peer is a "gossip peer" (mesh, fanout, gossip and
 // forwarding target) once our outbound stream is up. RPCs to a peer go through a bounded queue
 // drained by one writer coroutine, so a slow peer never blocks the router.
+// The outbound stream belongs to the peer's current connection: each `connected` event (a new
+// connection, or one replacing it after a simultaneous dial) starts a new epoch, and a stream
+// opened, or a batch written, under an older epoch is discarded (the batch re-queued). A connected
+// peer without a live outbound stream (open failed, stream reset, write failed) gets a new one
+// from the heartbeat, with backoff after failed opens.
 //
 // Memory bounds against remote input: an RPC is at most max_rpc_size and is walked (no
 // allocation) before libprotobuf parses it; per-peer topic sets, IHAVE/IWANT budgets, promises
@@ -250,9 +255,12 @@ struct Gossipsub::Impl {
     Host::StreamPtr in;   // theirs, read only
     std::string protocol;
     bool opening = false;
-    std::deque<Bytes> queue;  // framed RPCs waiting for the writer
+    std::uint64_t epoch = 0;          // bumped on each connected event (new or replaced connection)
+    std::uint32_t open_failures = 0;  // consecutive failed opens of the outbound stream
+    Clock::time_point retry_at{};     // no new open attempt by the heartbeat before then
+    std::deque<Bytes> queue;          // framed RPCs waiting for the writer
     std::size_t queued_bytes = 0;
-    std::size_t writing_bytes = 0;  // taken by the writer, not yet written
+    std::size_t writing_bytes = 0;  // taken by writers, not yet written
     std::shared_ptr<Signal> wake;   // writer: queue non-empty or stream replaced
     std::set<std::string> topics;   // subscriptions the peer announced (bounded)
     // Budgets, reset each heartbeat.
@@ -307,6 +315,7 @@ struct Gossipsub::Impl {
   std::unordered_map<std::string, Promise, KeyedHash> promises;  // IWANTed id -> who promised
   std::mt19937_64 rng;
   std::uint64_t seqno;
+  std::uint64_t epochs = 0;  // connection epochs handed out (see Peer::epoch)
 
   std::shared_ptr<Gossipsub> self() { return owner.shared_from_this(); }
 
@@ -338,9 +347,15 @@ struct Gossipsub::Impl {
       return;
     }
     Peer& ps = ensure_peer(e.peer);
-    if (ps.out) {  // a replacement connection (simultaneous dial): the old stream dies with it
+    // A new epoch: a stream being opened on the previous connection is discarded when it
+    // completes (and a new one opened), and the current one dies with the old connection.
+    ps.epoch = ++epochs;
+    ps.open_failures = 0;
+    ps.retry_at = {};
+    if (ps.out) {
       ps.out->reset();
       ps.out = nullptr;
+      ps.wake->notify();  // the old writer exits
     }
     open_outbound(e.peer);
   }
@@ -349,7 +364,18 @@ struct Gossipsub::Impl {
     Peer& ps = ensure_peer(p);
     if (ps.opening || ps.out) return;
     ps.opening = true;
-    asio::co_spawn(host->io_context(), open_stream(self(), p), asio::detached);
+    asio::co_spawn(host->io_context(), open_stream(self(), p, ps.epoch), asio::detached);
+  }
+
+  // The outbound stream is gone while the peer may still be connected: leave the overlay, drop
+  // what was queued for it, and let the heartbeat open a new one.
+  void lose_outbound(const PeerId& p, Peer& ps) {
+    if (ps.out) ps.out->reset();
+    ps.out = nullptr;
+    ps.queue.clear();
+    ps.queued_bytes = 0;
+    ps.wake->notify();
+    drop_from_overlay(p);
   }
 
   static std::vector<std::string> protocol_list() {
@@ -359,7 +385,7 @@ struct Gossipsub::Impl {
     return v;
   }
 
-  Task<void> open_stream(std::shared_ptr<Gossipsub> keep, PeerId p) {
+  Task<void> open_stream(std::shared_ptr<Gossipsub> keep, PeerId p, std::uint64_t epoch) {
     auto s = co_await host->new_stream(p, protocol_list());
     auto it = peers.find(p);
     if (stopped || it == peers.end()) {
@@ -368,10 +394,25 @@ struct Gossipsub::Impl {
     }
     Peer& ps = it->second;
     ps.opening = false;
-    if (!s) {
-      spdlog::debug("gossipsub: no meshsub stream to {}: {}", p.to_string(), s.error().to_string());
+    if (ps.epoch != epoch) {
+      // The connection was replaced while we opened: the stream (if any) is on the old one.
+      if (s) (*s)->reset();
+      if (host->is_connected(p)) open_outbound(p);
       co_return;
     }
+    if (!s || (*s)->is_reset()) {
+      spdlog::debug("gossipsub: no meshsub stream to {}: {}", p.to_string(),
+                    s ? std::string("reset") : s.error().to_string());
+      if (s) (*s)->reset();
+      ps.queue.clear();
+      ps.queued_bytes = 0;
+      // Retried by the heartbeat: after 1, 2, 4 ... up to 32 heartbeats.
+      const auto backoff = config.heartbeat * (1u << std::min<std::uint32_t>(ps.open_failures, 5));
+      ++ps.open_failures;
+      ps.retry_at = Clock::now() + backoff - config.heartbeat / 2;
+      co_return;
+    }
+    ps.open_failures = 0;
     ps.out = *s;
     ps.protocol = (*s)->protocol();
     // Our subscriptions go first on a new stream.
@@ -387,10 +428,13 @@ struct Gossipsub::Impl {
       ps.queue.push_front(std::move(f));
       ++stats.rpcs_out;
     }
-    asio::co_spawn(host->io_context(), write_loop(std::move(keep), p, ps.out), asio::detached);
+    ps.wake->notify();  // a writer of a previous stream exits
+    asio::co_spawn(host->io_context(), write_loop(std::move(keep), p, ps.out, epoch),
+                   asio::detached);
   }
 
-  Task<void> write_loop(std::shared_ptr<Gossipsub> /*keep_alive*/, PeerId p, Host::StreamPtr out) {
+  Task<void> write_loop(std::shared_ptr<Gossipsub> /*keep_alive*/, PeerId p, Host::StreamPtr out,
+                        std::uint64_t epoch) {
     for (;;) {
       auto it = peers.find(p);
       if (stopped || it == peers.end() || it->second.out != out) co_return;
@@ -409,17 +453,31 @@ struct Gossipsub::Impl {
       }
       ps.queue.clear();
       ps.queued_bytes = 0;
-      ps.writing_bytes = batch.size();
+      const std::size_t n = batch.size();
+      ps.writing_bytes += n;
       auto st = co_await out->write(batch);
-      if (auto again = peers.find(p); again != peers.end()) again->second.writing_bytes = 0;
+      auto again = peers.find(p);
+      if (again == peers.end()) {
+        if (!st) out->reset();
+        co_return;
+      }
+      Peer& cur = again->second;
+      cur.writing_bytes -= std::min(cur.writing_bytes, n);
+      if (cur.epoch != epoch) {
+        // The connection was replaced during the write: the batch may never have left the old
+        // one, so it goes again on the new stream (duplicates are dropped by the seen-cache).
+        out->reset();
+        if (cur.queued_bytes + n <= config.max_send_queue_bytes) {
+          cur.queued_bytes += n;
+          cur.queue.push_front(std::move(batch));
+          cur.wake->notify();
+        }
+        co_return;
+      }
       if (!st) {
         spdlog::debug("gossipsub: write to {} failed: {}", p.to_string(), st.error().to_string());
         out->reset();
-        auto again = peers.find(p);
-        if (again != peers.end() && again->second.out == out) {
-          again->second.out = nullptr;
-          drop_from_overlay(p);
-        }
+        if (cur.out == out) lose_outbound(p, cur);
         co_return;
       }
     }
@@ -977,6 +1035,15 @@ struct Gossipsub::Impl {
       }
     }
     for (auto& [id, ps] : peers) ps.ihaves = ps.iasked = ps.iwant_served = 0;
+    // Outbound streams: a dead one (reset by the peer, or its connection closed) is dropped, and
+    // a connected peer without one gets a new one.
+    std::vector<PeerId> reopen;
+    for (auto& [id, ps] : peers) {
+      if (ps.out && ps.out->is_reset()) lose_outbound(id, ps);
+      if (!ps.out && !ps.opening && now >= ps.retry_at && host->is_connected(id))
+        reopen.push_back(id);
+    }
+    for (const auto& id : reopen) open_outbound(id);
 
     std::unordered_map<PeerId, proto::ControlMessage> control;
     for (auto& [topic, sub] : subs) maintain_mesh(topic, sub, now, control);

@@ -572,6 +572,45 @@ TEST_F(GossipsubTest, PruneWithPeerExchangeReachesTheHandler) {
   EXPECT_EQ(n.gs->stats().prunes_in, 1u);
 }
 
+// A connected peer whose outbound meshsub stream dies (here: the peer resets the first one)
+// gets a new stream from the heartbeat, and our messages reach it again.
+TEST_F(GossipsubTest, ResetOutboundStreamIsReopenedWhileConnected) {
+  Node& n = make_node();
+  subscribe(n);
+  RawPeer& r = make_raw();
+  RawPeer* rp = &r;
+  std::size_t streams = 0;
+  r.host->set_handler(std::string(kProtocolV11), [rp, &streams](Host::StreamPtr s) -> Task<void> {
+    if (++streams == 1) {
+      s->reset();
+      co_return;
+    }
+    for (;;) {
+      auto body = co_await read_length_prefixed(*s, 64 << 20);
+      if (!body) co_return;
+      proto::RPC rpc;
+      if (!rpc.ParseFromArray(body->data(), static_cast<int>(body->size()))) co_return;
+      rp->received.push_back(std::move(rpc));
+    }
+  });
+  raw_connect(r, n);
+  ASSERT_TRUE(raw_send(r, subscription(kTopic)).ok());
+  ASSERT_TRUE(wait_for([&] { return streams >= 2; }, 10s)) << "no new outbound stream";
+  ASSERT_TRUE(wait_for([&] { return n.gs->topic_peers(kTopic).size() == 1; }, 10s));
+  ASSERT_TRUE(n.gs->publish(kTopic, bytes("after the reset")).ok());
+  EXPECT_TRUE(wait_for(
+      [&] {
+        for (const auto& rpc : r.received) {
+          for (const auto& m : rpc.publish()) {
+            if (m.data() == "after the reset") return true;
+          }
+        }
+        return false;
+      },
+      10s));
+  EXPECT_EQ(streams, 2u);
+}
+
 TEST(GossipsubSeenCache, ExpiresByTimeAndBoundsEntries) {
   SeenCache c(std::chrono::milliseconds(1000), 3);
   const auto t0 = Clock::now();
