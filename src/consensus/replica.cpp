@@ -4,6 +4,14 @@
 
 namespace ol::consensus {
 
+namespace {
+
+QuorumCert higher_qc(const RecoveryState& r) {
+  return r.high_qc && r.high_qc->round > r.root_qc.round ? *r.high_qc : r.root_qc;
+}
+
+}  // namespace
+
 Replica::Replica(const crypto::ValidatorSet& set, ValidatorIndex self, crypto::Ed25519KeyPair key,
                  ReplicaConfig config, RecoveryState recovery, SafetyStorage& storage,
                  const LeaderElection& leaders, PayloadSource& payloads,
@@ -15,30 +23,45 @@ Replica::Replica(const crypto::ValidatorSet& set, ValidatorIndex self, crypto::E
       leaders_(leaders),
       payloads_(payloads),
       committed_(committed),
+      storage_(storage),
       safety_(std::move(key), self, storage, recovery.safety),
       tree_(recovery.root, recovery.root_qc),
-      pacemaker_(config.pacemaker, recovery.root_qc.round + 1),
+      pacemaker_(config.pacemaker, higher_qc(recovery).round + 1),
       votes_(set),
       timeouts_(set),
-      high_qc_(recovery.root_qc) {}
+      high_qc_(higher_qc(recovery)) {
+  // Both came from our own storage: durable already, and trusted like the root.
+  if (recovery.last_tc) pacemaker_.advance_on_tc(*recovery.last_tc);
+  saved_qc_round_ = high_qc_.round;
+  saved_tc_round_ = recovery.last_tc ? recovery.last_tc->round : 0;
+}
 
 template <typename F>
 Effects Replica::run(std::uint64_t now_ms, F&& handle) {
   now_ms_ = now_ms;
   out_.clear();
+  proposed_this_input_ = false;
   handle();
   // Messages to ourselves (our vote when we lead the next round, our own proposal and timeout)
-  // go through the same validation as anyone else's, after the input that produced them.
+  // go through the same validation as anyone else's, after the input that produced them. The
+  // loop ends: at most one own proposal per input, so a self-certifying replica (n = 1) cannot
+  // feed it forever.
   while (!self_inbox_.empty()) {
     Message m = std::move(self_inbox_.front());
     self_inbox_.pop_front();
     dispatch(self_, m);
   }
+  // On failure nothing was signed on them (try_vote and on_timer check first); retried later.
+  (void)persist_certificates();
   return std::move(out_);
 }
 
 Effects Replica::start(std::uint64_t now_ms) {
-  return run(now_ms, [&] { enter_new_round_if_advanced(); });
+  return run(now_ms, [&] {
+    // After a restart the high QC's block may be above the root: only peers still have it.
+    if (!tree_.contains(high_qc_.block_id)) request_blocks(self_, high_qc_.block_id);
+    enter_new_round_if_advanced();
+  });
 }
 
 Effects Replica::on_message(std::uint64_t now_ms, ValidatorIndex from, const Message& message) {
@@ -51,6 +74,15 @@ Effects Replica::on_message(std::uint64_t now_ms, ValidatorIndex from, const Mes
 Effects Replica::on_timer(std::uint64_t now_ms, Round round) {
   return run(now_ms, [&] {
     if (round != current_round()) return;  // a timer from a round already left
+    if (deferred_proposal_round_ == round) {
+      // The zero-length timer maybe_propose armed: propose now, then wait a full round.
+      deferred_proposal_round_ = 0;
+      maybe_propose();
+      out_.push_back(SetTimer{round, pacemaker_.round_timeout_ms()});
+      return;
+    }
+    if (!tree_.contains(high_qc_.block_id)) request_blocks(self_, high_qc_.block_id);
+    if (!persist_certificates()) return;
     const TimeoutCert* tc = tc_opening_current_round();
     auto timeout = safety_.timeout(round, high_qc_, tc);
     if (timeout.ok()) broadcast(TimeoutMsg{std::move(*timeout), pacemaker_.last_tc()});
@@ -137,6 +169,16 @@ void Replica::maybe_propose() {
   if (!rules::safe_to_vote(round, hqc.round, tc)) return;
   const Block* parent = tree_.find(hqc.block_id);
   if (parent == nullptr) return;
+  if (proposed_this_input_) {
+    // A second proposal in one input: only a replica that certifies its own proposals (n = 1)
+    // gets here. Propose on the next input instead: a zero-length timer for this round.
+    if (deferred_proposal_round_ != round) {
+      deferred_proposal_round_ = round;
+      out_.push_back(SetTimer{round, 0});
+    }
+    return;
+  }
+  proposed_this_input_ = true;
 
   Block b;
   b.round = round;
@@ -154,6 +196,18 @@ void Replica::maybe_propose() {
   ProposalMsg p{std::move(b), tc ? std::optional<TimeoutCert>(*tc) : std::nullopt,
                 safety_.sign_proposal(id)};
   broadcast(std::move(p));
+}
+
+// Certificates are durable before anything is signed in the round they open: a replica restarted
+// with only its SafetyData would sit below its last voted round, unable to vote or time out.
+bool Replica::persist_certificates() {
+  const auto& tc = pacemaker_.last_tc();
+  const Round tc_round = tc ? tc->round : 0;
+  if (high_qc_.round <= saved_qc_round_ && tc_round <= saved_tc_round_) return true;
+  if (!storage_.save_certificates(high_qc_, tc).ok()) return false;
+  saved_qc_round_ = high_qc_.round;
+  saved_tc_round_ = tc_round;
+  return true;
 }
 
 void Replica::handle(ValidatorIndex from, const ProposalMsg& m) {
@@ -195,6 +249,7 @@ void Replica::try_vote(const Block& block, const Hash32& id, const TimeoutCert* 
       block.timestamp_ms > now_ms_ + config_.max_clock_drift_ms) {
     return;
   }
+  if (!persist_certificates()) return;
   auto vote = safety_.vote(block, id, tc);
   if (!vote.ok()) return;
   send(leaders_.leader(block.round + 1), std::move(*vote));

@@ -34,11 +34,17 @@ struct ReplicaConfig {
 };
 
 /// Where a replica starts: genesis on first boot; after a restart, the last committed block with
-/// a QC for it, and the SafetyData storage last saved. Highest QC and TC are relearned from peers.
+/// a QC for it, and what SafetyStorage last saved. The replica resumes in the round after
+/// max(high_qc.round, last_tc.round): its last vote or timeout may lie in that round, and
+/// without these certificates it could neither vote nor time out there (a restart of every
+/// replica at once would never advance). The high QC's block, if above the root, is fetched
+/// from peers.
 struct RecoveryState {
   Block root = Block::genesis();
   QuorumCert root_qc = QuorumCert::genesis(Block::genesis().compute_id());
   SafetyData safety;
+  std::optional<QuorumCert> high_qc;
+  std::optional<types::TimeoutCert> last_tc;
 };
 
 /// Dropped inputs by reason (plus the aggregators' own counts).
@@ -95,6 +101,7 @@ class Replica {
   void try_vote(const Block& block, const Hash32& id, const TimeoutCert* tc);
   void enter_new_round_if_advanced();
   void maybe_propose();
+  bool persist_certificates();
   void request_blocks(ValidatorIndex from, const Hash32& id);
   void retry_waiting_proposal();
   const TimeoutCert* tc_opening_current_round() const;
@@ -108,6 +115,7 @@ class Replica {
   const LeaderElection& leaders_;
   PayloadSource& payloads_;
   const CommittedBlocks* committed_;
+  SafetyStorage& storage_;
 
   SafetyRules safety_;
   BlockTree tree_;
@@ -124,6 +132,10 @@ class Replica {
   std::map<ValidatorIndex, Round> helped_;  // last round a lagging peer was sent SyncInfo
   Round timer_round_ = 0;
   Round proposed_round_ = 0;
+  bool proposed_this_input_ = false;  // at most one own proposal per input (see maybe_propose)
+  Round deferred_proposal_round_ = 0;
+  Round saved_qc_round_ = 0;  // certificates durable through SafetyStorage::save_certificates
+  Round saved_tc_round_ = 0;
   ReplicaStats stats_;
 
   std::uint64_t now_ms_ = 0;

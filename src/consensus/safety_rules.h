@@ -28,11 +28,16 @@ struct SafetyData {
   bool operator==(const SafetyData&) const = default;
 };
 
-/// Durable home of SafetyData. `save` must not return until the data would survive a crash.
+/// Durable home of SafetyData and of the certificates a restart resumes from. Neither call may
+/// return until what it saved would survive a crash.
 class SafetyStorage {
  public:
   virtual ~SafetyStorage() = default;
   virtual Status save(const SafetyData& data) = 0;
+  /// The replica's highest QC and latest TC (RecoveryState::high_qc / last_tc). Saved whenever
+  /// either advances, and always before anything is signed in the round they open.
+  virtual Status save_certificates(const types::QuorumCert& high_qc,
+                                   const std::optional<types::TimeoutCert>& last_tc) = 0;
 };
 
 /// In-memory storage for tests and the simulator (survives a simulated crash by construction).
@@ -47,12 +52,22 @@ class MemorySafetyStorage final : public SafetyStorage {
     ++writes_;
     return {};
   }
+  Status save_certificates(const types::QuorumCert& high_qc,
+                           const std::optional<types::TimeoutCert>& last_tc) override {
+    high_qc_ = high_qc;
+    last_tc_ = last_tc;
+    return {};
+  }
   const SafetyData& data() const { return data_; }
+  const std::optional<types::QuorumCert>& high_qc() const { return high_qc_; }
+  const std::optional<types::TimeoutCert>& last_tc() const { return last_tc_; }
   std::size_t writes() const { return writes_; }
   void fail_next_save() { fail_next_ = true; }
 
  private:
   SafetyData data_;
+  std::optional<types::QuorumCert> high_qc_;
+  std::optional<types::TimeoutCert> last_tc_;
   std::size_t writes_ = 0;
   bool fail_next_ = false;
 };

@@ -6,6 +6,8 @@ namespace ol::node {
 namespace {
 
 constexpr std::string_view kSafetyKey = "safety";
+constexpr std::string_view kHighQcKey = "consensus/high_qc";
+constexpr std::string_view kLastTcKey = "consensus/last_tc";
 
 std::string tx_key(const Hash32& hash) {
   std::string key = "tx/";
@@ -29,6 +31,14 @@ Status StoreSafetyStorage::save(const consensus::SafetyData& data) {
   codec::Writer w;
   data.encode(w);
   return store_.put_safety(kSafetyKey, w.take());
+}
+
+Status StoreSafetyStorage::save_certificates(const types::QuorumCert& high_qc,
+                                             const std::optional<types::TimeoutCert>& last_tc) {
+  storage::WriteBatch batch;
+  batch.put_meta(kHighQcKey, codec::encode(high_qc));
+  if (last_tc) batch.put_meta(kLastTcKey, codec::encode(*last_tc));
+  return store_.write(batch, storage::Durability::synced);
 }
 
 std::optional<types::Block> StoreCommittedBlocks::find(const Hash32& id) const {
@@ -64,6 +74,10 @@ Result<consensus::RecoveryState> load_recovery(const storage::Store& store) {
     if (!data || !r.finish()) return make_error(Errc::io, "corrupt safety record");
     state.safety = std::move(*data);
   }
+  OL_TRY_ASSIGN(state.high_qc,
+                decode_optional<types::QuorumCert>(store.get_meta(kHighQcKey), "high QC record"));
+  OL_TRY_ASSIGN(state.last_tc,
+                decode_optional<types::TimeoutCert>(store.get_meta(kLastTcKey), "last TC record"));
   OL_TRY_ASSIGN(auto tip, store.committed_tip());
   if (!tip) return state;
   OL_TRY_ASSIGN(auto block, load_block(store, tip->hash));
@@ -77,40 +91,6 @@ Result<consensus::RecoveryState> load_recovery(const storage::Store& store) {
   state.root = std::move(*block);
   state.root_qc = std::move(*qc);
   return state;
-}
-
-namespace {
-constexpr std::string_view kHighQcKey = "consensus/high_qc";
-constexpr std::string_view kLastTcKey = "consensus/last_tc";
-}  // namespace
-
-Status save_high_qc(storage::Store& store, const types::QuorumCert& qc) {
-  storage::WriteBatch batch;
-  batch.put_meta(kHighQcKey, codec::encode(qc));
-  return store.write(batch);
-}
-
-Status save_last_tc(storage::Store& store, const types::TimeoutCert& tc) {
-  storage::WriteBatch batch;
-  batch.put_meta(kLastTcKey, codec::encode(tc));
-  return store.write(batch);
-}
-
-Result<Certificates> load_certificates(const storage::Store& store) {
-  Certificates out;
-  OL_TRY_ASSIGN(auto qc, store.get_meta(kHighQcKey));
-  if (qc) {
-    auto decoded = codec::decode_exact<types::QuorumCert>(*qc);
-    if (!decoded) return make_error(Errc::io, "corrupt high QC record");
-    out.high_qc = std::move(*decoded);
-  }
-  OL_TRY_ASSIGN(auto tc, store.get_meta(kLastTcKey));
-  if (tc) {
-    auto decoded = codec::decode_exact<types::TimeoutCert>(*tc);
-    if (!decoded) return make_error(Errc::io, "corrupt last TC record");
-    out.last_tc = std::move(*decoded);
-  }
-  return out;
 }
 
 void put_tx_record(storage::WriteBatch& batch, const Hash32& tx_hash, const TxRecord& record) {

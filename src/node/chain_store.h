@@ -6,6 +6,8 @@
 //   blocks  block id            -> Block (written at PersistBlock, and in the commit batch)
 //   heights / committed tip     -> by WriteBatch::commit_block
 //   qcs     block id            -> the QuorumCert that certifies the block (from Commit)
+//   meta    "consensus/high_qc" -> the replica's highest QC   } SafetyStorage::save_certificates,
+//   meta    "consensus/last_tc" -> its latest TC              } synced, one batch
 //   meta    "tx/" || tx hash    -> TxRecord (u64 height, u8 outcome, string detail): the receipt
 #pragma once
 
@@ -19,11 +21,14 @@
 
 namespace ol::node {
 
-/// SafetyStorage on Store::put_safety: save() returns after the record is fsync'ed.
+/// SafetyStorage on the store: save() and save_certificates() return after the record is
+/// fsync'ed.
 class StoreSafetyStorage final : public consensus::SafetyStorage {
  public:
   explicit StoreSafetyStorage(storage::Store& store) : store_(store) {}
   Status save(const consensus::SafetyData& data) override;
+  Status save_certificates(const types::QuorumCert& high_qc,
+                           const std::optional<types::TimeoutCert>& last_tc) override;
 
  private:
   storage::Store& store_;
@@ -39,9 +44,9 @@ class StoreCommittedBlocks final : public consensus::CommittedBlocks {
   const storage::Store& store_;
 };
 
-/// Where the replica restarts: the committed tip with its QC and the saved safety data, or
-/// genesis on a fresh store. Errors: a tip without its block or QC, or records that do not
-/// decode (io).
+/// Where the replica restarts: the committed tip with its QC, the saved safety data and
+/// certificates, or genesis on a fresh store. Errors: a tip without its block or QC, or records
+/// that do not decode (io).
 Result<consensus::RecoveryState> load_recovery(const storage::Store& store);
 
 /// A block from the store by id (any persisted block, committed or not); nullopt if absent.
@@ -53,17 +58,6 @@ Result<std::optional<types::Block>> load_committed_block(const storage::Store& s
 Result<bool> is_committed(const storage::Store& store, const Hash32& id, std::uint64_t height);
 /// The QC stored for a committed block.
 Result<std::optional<types::QuorumCert>> load_qc(const storage::Store& store, const Hash32& id);
-
-/// The highest QC and latest TC this replica knew, kept (buffered) so that a restart of every
-/// validator at once can resume: RecoveryState restarts from the committed block, and a replica
-/// that had voted or timed out in a later round can only move on with these certificates.
-struct Certificates {
-  std::optional<types::QuorumCert> high_qc;
-  std::optional<types::TimeoutCert> last_tc;
-};
-Status save_high_qc(storage::Store& store, const types::QuorumCert& qc);
-Status save_last_tc(storage::Store& store, const types::TimeoutCert& tc);
-Result<Certificates> load_certificates(const storage::Store& store);
 
 /// A committed transaction's receipt as the store keeps it.
 struct TxRecord {

@@ -98,9 +98,11 @@ Result<std::unique_ptr<Core>> Core::create(CoreContext context, crypto::Ed25519K
   core->leaders_ = std::make_unique<consensus::RoundRobinLeaders>(c.validators->size());
   core->executed_[recovery.root.height] = {recovery.root.compute_id(), c.ledger->state_root()};
   spdlog::info(
-      "core: validator {} of {}, restarting from height {} (round {}), last voted round {}", c.self,
-      c.validators->size(), recovery.root.height, recovery.root.round,
-      recovery.safety.last_voted_round);
+      "core: validator {} of {}, restarting from height {} (round {}), last voted round {}, "
+      "high QC round {}, last TC round {}",
+      c.self, c.validators->size(), recovery.root.height, recovery.root.round,
+      recovery.safety.last_voted_round, recovery.high_qc ? recovery.high_qc->round : 0,
+      recovery.last_tc ? recovery.last_tc->round : 0);
   core->replica_ = std::make_unique<consensus::Replica>(
       *c.validators, c.self, std::move(key), config.replica, std::move(recovery),
       *core->safety_storage_, *core->leaders_, *core, core->committed_blocks_.get());
@@ -130,22 +132,7 @@ CoreStatus Core::status() const {
 }
 
 void Core::run() {
-  // The certificates it knew before a restart (see chain_store.h). Read before the first input:
-  // saving the replica's own (lower) high QC must not replace them.
-  auto certs = load_certificates(*ctx_.store);
-  if (!certs) return fatal(certs.error());
-  saved_qc_round_ = certs->high_qc ? certs->high_qc->round : 0;
-  saved_tc_round_ = certs->last_tc ? certs->last_tc->round : 0;
   apply(replica_->start(unix_ms()));
-  if (certs->high_qc || certs->last_tc) {
-    spdlog::info("core: resuming with stored high QC of round {} and TC of round {}",
-                 saved_qc_round_, saved_tc_round_);
-    // Handed over as if a peer had sent them: verified like any other.
-    const types::QuorumCert& qc =
-        certs->high_qc && certs->high_qc->round > replica_->high_qc().round ? *certs->high_qc
-                                                                            : replica_->high_qc();
-    apply(replica_->on_message(unix_ms(), ctx_.self, consensus::SyncInfo{qc, certs->last_tc}));
-  }
   publish_status();
   while (!stopping_ && !failed_) {
     const auto deadline = timer_ ? timer_->deadline : Clock::now() + std::chrono::hours(1);
@@ -211,11 +198,9 @@ void Core::apply(consensus::Effects effects) {
     std::visit(
         Overloaded{
             [&](consensus::SendTo& e) {
-              remember_certificates(e.message);
               ctx_.transport->send_to(e.to, consensus::encode_message(e.message));
             },
             [&](consensus::Broadcast& e) {
-              remember_certificates(e.message);
               ctx_.transport->send_to_validators(consensus::encode_message(e.message));
             },
             [&](consensus::PersistBlock& e) { persist(e.block, e.block.compute_id()); },
@@ -230,11 +215,6 @@ void Core::apply(consensus::Effects effects) {
             },
         },
         effect);
-  }
-  if (const auto& qc = replica_->high_qc(); qc.round > saved_qc_round_ && !failed_) {
-    if (auto s = save_high_qc(*ctx_.store, qc); !s) return fatal(s.error());
-    spdlog::debug("core: saved high QC of round {}", qc.round);
-    saved_qc_round_ = qc.round;
   }
   const types::Round round = replica_->current_round();
   if (round != last_round_) {
@@ -419,21 +399,6 @@ types::Payload Core::next_payload(types::Round round, types::Height /*height*/,
     }
     ctx_.payload_ready->wait_until(seen, deadline);
   }
-}
-
-// TCs are not exposed by the replica; the ones it puts in its own messages are verified.
-void Core::remember_certificates(const consensus::Message& outbound) {
-  const types::TimeoutCert* tc = nullptr;
-  if (const auto* t = std::get_if<consensus::TimeoutMsg>(&outbound); t && t->last_tc) {
-    tc = &*t->last_tc;
-  } else if (const auto* p = std::get_if<consensus::ProposalMsg>(&outbound); p && p->tc) {
-    tc = &*p->tc;
-  } else if (const auto* i = std::get_if<consensus::SyncInfo>(&outbound); i && i->last_tc) {
-    tc = &*i->last_tc;
-  }
-  if (tc == nullptr || tc->round <= saved_tc_round_) return;
-  if (auto s = save_last_tc(*ctx_.store, *tc); !s) return fatal(s.error());
-  saved_tc_round_ = tc->round;
 }
 
 void Core::fatal(const Error& e) {

@@ -128,7 +128,6 @@ class Core final : public consensus::PayloadSource {
   void commit(const types::Block& block, const types::QuorumCert& qc);
   const std::vector<types::TxRef>& block_txs(const types::Block& block, const Hash32& id);
   std::vector<types::TxRef> resolve_here(const types::Block& block);
-  void remember_certificates(const consensus::Message& outbound);
   void fatal(const Error& e);
   void publish_status();
 
@@ -151,8 +150,6 @@ class Core final : public consensus::PayloadSource {
   // Core-thread state.
   std::optional<Timer> timer_;
   types::Round last_round_ = 0;
-  types::Round saved_qc_round_ = 0;
-  types::Round saved_tc_round_ = 0;
   const InboundMessage* current_ = nullptr;  // the input being handled (its resolved blocks)
   std::optional<std::pair<types::Round, std::vector<types::TxRef>>> own_payload_;
   std::map<Hash32, BlockTxs> block_txs_;       // uncommitted blocks' resolved transactions

@@ -60,6 +60,24 @@ std::vector<Scenario> scenarios() {
     out.push_back(s);
   }
   {
+    // Every validator stops at once and comes back: only what each stored is left (its safety
+    // data, certificates, persisted blocks), and the chain must move on from it.
+    Scenario s;
+    s.name = "restart-all-n4";
+    s.crashes = {{0, 700, 900}, {1, 700, 900}, {2, 700, 900}, {3, 700, 900}};
+    s.gst_ms = 900;  // liveness is counted from the restart
+    s.duration_ms = 2500;
+    out.push_back(s);
+  }
+  {
+    Scenario s;  // self-certifying: the own vote is a quorum
+    s.name = "single-validator-n1";
+    s.n = 1;
+    s.duration_ms = 1000;
+    s.expect_commit_every_round = true;
+    out.push_back(s);
+  }
+  {
     Scenario s;
     s.name = "partition-2-2-heals-n4";
     s.partition = {{0, 1}, {2, 3}};

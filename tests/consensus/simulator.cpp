@@ -17,14 +17,17 @@ using namespace ol::consensus;
 
 // ---- per-node durable state ------------------------------------------------------------------
 
-/// The node's committed chain; it survives crashes (it is the node's database).
+/// The node's committed chain and the blocks it persisted (PersistBlock); it survives crashes
+/// (it is the node's database) and serves peers' sync requests, as the node's store does.
 class Ledger final : public CommittedBlocks {
  public:
   std::optional<Block> find(const Hash32& id) const override {
+    if (auto p = persisted_.find(id); p != persisted_.end()) return p->second;
     auto it = index_.find(id);
     if (it == index_.end()) return std::nullopt;
     return chain_[it->second].block;
   }
+  void persist(const Block& b) { persisted_.emplace(b.compute_id(), b); }
   void append(CommittedBlock c, const Hash32& id) {
     index_[id] = chain_.size();
     chain_.push_back(std::move(c));
@@ -34,6 +37,7 @@ class Ledger final : public CommittedBlocks {
  private:
   std::vector<CommittedBlock> chain_;
   std::map<Hash32, std::size_t> index_;
+  std::map<Hash32, Block> persisted_;
 };
 
 /// Commands name their proposer and round, so conflicting blocks differ.
@@ -60,12 +64,22 @@ class CheckedStorage final : public SafetyStorage {
  public:
   CheckedStorage(Checker& checker, ValidatorIndex node) : checker_(checker), node_(node) {}
   Status save(const SafetyData& data) override;
+  Status save_certificates(const QuorumCert& high_qc,
+                           const std::optional<types::TimeoutCert>& last_tc) override {
+    high_qc_ = high_qc;
+    last_tc_ = last_tc;
+    return {};
+  }
   const SafetyData& data() const { return data_; }
+  const std::optional<QuorumCert>& high_qc() const { return high_qc_; }
+  const std::optional<types::TimeoutCert>& last_tc() const { return last_tc_; }
 
  private:
   Checker& checker_;
   ValidatorIndex node_;
   SafetyData data_;
+  std::optional<QuorumCert> high_qc_;
+  std::optional<types::TimeoutCert> last_tc_;
 };
 
 struct Checker {
@@ -206,6 +220,8 @@ class Simulation {
       rec.root_qc = node.ledger.chain().back().certificate;
     }
     rec.safety = node.storage->data();
+    rec.high_qc = node.storage->high_qc();
+    rec.last_tc = node.storage->last_tc();
     ReplicaConfig cfg;
     cfg.pacemaker = {s_.base_timeout_ms, s_.max_timeout_ms};
     node.replica = std::make_unique<Replica>(*set_, node.id, keys_[node.id], cfg, rec,
@@ -284,12 +300,14 @@ class Simulation {
         Message m = rb->request;
         transmit(node.id, rb->to, std::make_shared<const Bytes>(encode_message(m)), m);
       } else if (auto* t = std::get_if<SetTimer>(&eff)) {
-        schedule(Event{now_ + t->duration_ms, 0, EventKind::timer, node.id, 0,
-                       ++node.timer_generation, t->round, nullptr});
+        // At least 1 ms: a zero-length timer (a deferred proposal) must let virtual time pass.
+        schedule(Event{now_ + std::max<std::uint64_t>(t->duration_ms, 1), 0, EventKind::timer,
+                       node.id, 0, ++node.timer_generation, t->round, nullptr});
       } else if (auto* c = std::get_if<Commit>(&eff)) {
         on_commit(node, *c);
+      } else if (auto* p = std::get_if<PersistBlock>(&eff)) {
+        node.ledger.persist(p->block);
       }
-      // PersistBlock: blocks are re-fetched through sync after a restart in this simulator.
     }
   }
 
