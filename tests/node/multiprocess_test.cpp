@@ -234,6 +234,33 @@ TEST_F(FourValidators, CommitAgreeSurviveAKillAndRejoin) {
   for (auto& n : nodes_) EXPECT_EQ(n->terminate(), 0);
 }
 
+// Every validator stops at once (SIGTERM) and starts again: each resumes from its own store
+// (committed tip, safety data, highest QC and TC) and the chain moves on.
+TEST_F(FourValidators, RestartOfEveryValidatorAtOnceKeepsCommitting) {
+  ASSERT_TRUE(eventually([&] {
+    for (std::size_t i = 0; i < 4; ++i) {
+      if (height(i) < 15) return false;
+    }
+    return true;
+  })) << "never reached height 15";
+  for (auto& n : nodes_) EXPECT_EQ(n->terminate(), 0);
+  for (auto& n : nodes_) n->start();
+  std::uint64_t stopped_at = 0;
+  ASSERT_TRUE(eventually([&] {
+    for (std::size_t i = 0; i < 4; ++i) {
+      if (status(i).is_object()) stopped_at = std::max(stopped_at, height(i));
+    }
+    return stopped_at > 0;
+  }));
+  ASSERT_TRUE(eventually([&] {
+    for (std::size_t i = 0; i < 4; ++i) {
+      if (height(i) < stopped_at + 5) return false;
+    }
+    return true;
+  })) << "no progress after restarting every validator (height "
+      << stopped_at << ")";
+}
+
 TEST_F(FourValidators, MalformedRequestsAreRejectedAndChangeNothing) {
   const crypto::Address faucet = faucet_->address();
   ASSERT_TRUE(eventually([&] { return height(0) >= 2; }));
