@@ -66,12 +66,6 @@ Result<std::unique_ptr<Node>> Node::open(const std::filesystem::path& home, Node
   OL_TRY_ASSIGN(node->genesis_, load_genesis(home / c.genesis));
   OL_TRY_ASSIGN(auto set, node->genesis_.validator_set());
   node->validators_ = std::make_unique<crypto::ValidatorSet>(std::move(set));
-  if (node->validators_->size() < 2) {
-    // With n = 1 the replica's own vote certifies its own proposal inside the same call, so one
-    // input never returns (consensus::Replica feeds its self-messages in a loop).
-    return make_error(Errc::invalid_argument,
-                      "a chain needs at least 2 validators (got 1 in the genesis)");
-  }
   auto key = crypto::load_ed25519_key_file(home / c.validator_key);
   if (!key) {
     return make_error(key.error().code,

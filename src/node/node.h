@@ -22,8 +22,7 @@ class Node {
  public:
   /// Opens the node in `home` (config paths are relative to it): genesis, validator key, store
   /// (created on first start with the genesis state), ledger, mempool, consensus core. Starts
-  /// nothing. `transport` replaces the p2p network (tests); null = the real p2p network. The
-  /// genesis must name at least 2 validators.
+  /// nothing. `transport` replaces the p2p network (tests); null = the real p2p network.
   static Result<std::unique_ptr<Node>> open(const std::filesystem::path& home, NodeConfig config,
                                             p2p::asio::io_context& io,
                                             std::shared_ptr<Transport> transport = nullptr);
