@@ -17,9 +17,10 @@ function(ol_library name)
   ol_set_warnings(${name})
 endfunction()
 
-# ol_test(name SOURCES ... DEPS ... [LABELS ...]): a GoogleTest binary registered with CTest.
+# ol_test(name SOURCES ... DEPS ... [LABELS ...] [TIMEOUT s] [PREFIX p]): a GoogleTest binary
+# registered with CTest; PREFIX is put before every test name (e.g. "node/").
 function(ol_test name)
-  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "" "TIMEOUT;PREFIX" "SOURCES;DEPS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
@@ -28,7 +29,8 @@ function(ol_test name)
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 300)
   endif()
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT ${ARG_TIMEOUT} LABELS "${ARG_LABELS}")
+  gtest_discover_tests(${name} TEST_PREFIX "${ARG_PREFIX}" DISCOVERY_TIMEOUT 60
+                       PROPERTIES TIMEOUT ${ARG_TIMEOUT} LABELS "${ARG_LABELS}")
 endfunction()
 
 # ol_bench(name SOURCES ... DEPS ...): a Google Benchmark binary (not run by CTest).

@@ -5,9 +5,7 @@
 #include "consensus/messages.h"
 #include "crypto/ed25519.h"
 
-#ifdef OL_NODE_HAVE_NETWORK
 #include "network/network_manager.h"
-#endif
 
 namespace ol::node {
 namespace {
@@ -29,7 +27,6 @@ bool carries_transactions(const consensus::Message& m) {
   return false;
 }
 
-#ifdef OL_NODE_HAVE_NETWORK
 /// The Transport on the real p2p network.
 class NetworkTransport final : public Transport {
  public:
@@ -50,7 +47,6 @@ class NetworkTransport final : public Transport {
  private:
   std::shared_ptr<network::NetworkManager> net_;
 };
-#endif
 
 }  // namespace
 
@@ -98,13 +94,9 @@ Result<std::unique_ptr<Node>> Node::open(const std::filesystem::path& home, Node
 
   if (transport) {
     node->transport_ = std::move(transport);
-  } else {
-#ifdef OL_NODE_HAVE_NETWORK
-    // Created in start_network() (it needs the io thread); until then nothing sends.
-#else
-    return make_error(Errc::state, "this build has no p2p network layer");
-#endif
   }
+  // Otherwise the network transport is created in start_network() (it needs the io thread);
+  // until then nothing sends.
 
   CoreContext ctx;
   ctx.validators = node->validators_.get();
@@ -180,7 +172,6 @@ Status Node::start() {
 }
 
 Status Node::start_network() {
-#ifdef OL_NODE_HAVE_NETWORK
   const NodeConfig& c = config_;
   network::Config nc;
   OL_TRY_ASSIGN(nc.listen, p2p::Multiaddr::parse(c.network.listen));
@@ -229,9 +220,6 @@ Status Node::start_network() {
   transport_ = std::make_shared<NetworkTransport>(net);
   network_ = net;
   return {};
-#else
-  return make_error(Errc::state, "this build has no p2p network layer");
-#endif
 }
 
 void Node::stop() {
@@ -244,9 +232,7 @@ void Node::stop() {
   verify_queue_.close();
   if (verifier_.joinable()) verifier_.join();
   if (core_) core_->stop();
-#ifdef OL_NODE_HAVE_NETWORK
   if (network_) std::static_pointer_cast<network::NetworkManager>(network_)->stop();
-#endif
   if (store_) {
     if (auto s = store_->flush(); !s) spdlog::warn("node: store flush: {}", s.error().to_string());
   }
