@@ -459,9 +459,23 @@ p2p::Task<void> RpcServer::serve(tcp::socket socket) {
     co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
     if (ec || !keep_alive) break;
   }
-  sockets_.erase(raw_socket);
   boost::system::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  // Lingering close: a client still sending (e.g. the rest of a body refused with 413) would get
+  // a reset, and could lose our reply, if we closed with its bytes unread. Drain them, bounded in
+  // time and bytes, until it closes too.
+  if (!stopped_) {
+    std::string sink(16 * 1024, '\0');
+    std::size_t drained = 0;
+    stream.expires_after(std::chrono::seconds(2));
+    while (drained < kMaxBodyBytes * 4) {
+      boost::system::error_code rec;
+      drained += co_await stream.async_read_some(asio::buffer(sink),
+                                                 asio::redirect_error(asio::use_awaitable, rec));
+      if (rec || stopped_) break;
+    }
+  }
+  sockets_.erase(raw_socket);
 }
 
 #pragma GCC diagnostic pop
