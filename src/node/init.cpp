@@ -1,7 +1,12 @@
 #include "node/init.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <fstream>
+#include <random>
 
 #include "node/config.h"
 
@@ -76,6 +81,40 @@ Result<Genesis> init_network(const InitOptions& opts) {
     OL_TRY(write_file(home / "config.toml", c.to_toml()));
   }
   return g;
+}
+
+namespace {
+
+bool loopback_port_free(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+Result<std::uint16_t> find_free_port_range(std::size_t count) {
+  constexpr int kLowest = 20'000, kBelowEphemeral = 32'700;
+  if (count == 0 || count > kBelowEphemeral - kLowest) {
+    return make_error(Errc::invalid_argument, "cannot find " + std::to_string(count) + " ports");
+  }
+  std::mt19937 rng(std::random_device{}());
+  std::uniform_int_distribution<int> pick(kLowest, kBelowEphemeral - static_cast<int>(count));
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const auto base = static_cast<std::uint16_t>(pick(rng));
+    bool all = true;
+    for (std::size_t i = 0; i < count && all; ++i) {
+      all = loopback_port_free(static_cast<std::uint16_t>(base + i));
+    }
+    if (all) return base;
+  }
+  return make_error(Errc::io, "no range of " + std::to_string(count) + " free ports found");
 }
 
 }  // namespace ol::node

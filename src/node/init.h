@@ -22,4 +22,10 @@ struct InitOptions {
 /// Port ranges are checked to fit below 65536 and not to overlap. Returns the genesis written.
 Result<Genesis> init_network(const InitOptions& opts);
 
+/// A random base port such that base .. base + count - 1 are free on 127.0.0.1 right now, taken
+/// below Linux's ephemeral range (32768+, where outgoing connections get their source ports, so a
+/// stopped node's port is not taken by one before it restarts). Random, so concurrent devnets and
+/// tests rarely collide; nothing can reserve the ports.
+Result<std::uint16_t> find_free_port_range(std::size_t count);
+
 }  // namespace ol::node

@@ -41,32 +41,14 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-inline bool port_free(std::uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(fd);
-  return ok;
-}
-
-/// A random base port such that [base, base + count) is free right now (parallel test runs pick
-/// different ranges with high probability; nothing can reserve them for us).
+/// A random free port range below the ephemeral range (see find_free_port_range).
 inline std::uint16_t free_port_range(std::size_t count) {
-  std::random_device rd;
-  std::mt19937 rng(rd());
-  std::uniform_int_distribution<int> pick(20'000, 60'000);
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    const auto base = static_cast<std::uint16_t>(pick(rng));
-    bool ok = true;
-    for (std::size_t i = 0; i < count && ok; ++i) ok = port_free(base + i);
-    if (ok) return base;
+  auto base = find_free_port_range(count);
+  if (!base) {
+    ADD_FAILURE() << base.error().message;
+    return 0;
   }
-  ADD_FAILURE() << "no free port range";
-  return 0;
+  return *base;
 }
 
 /// `openliquid init` into `dir` with random free ports; returns the genesis.

@@ -25,34 +25,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-bool port_is_free(std::uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(fd);
-  return ok;
-}
-
-// A base port below Linux's ephemeral range (32768+, used by outgoing connections) such that
-// base .. base + count - 1 are all free now. Random, so concurrent devnets rarely collide.
-Result<std::uint16_t> find_free_ports(std::size_t count) {
-  std::mt19937 rng(std::random_device{}());
-  std::uniform_int_distribution<int> pick(20000, 32700 - static_cast<int>(count));
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    const auto base = static_cast<std::uint16_t>(pick(rng));
-    bool all = true;
-    for (std::size_t i = 0; i < count && all; ++i) {
-      all = port_is_free(static_cast<std::uint16_t>(base + i));
-    }
-    if (all) return base;
-  }
-  return make_error(Errc::io, "no range of " + std::to_string(count) + " free ports found");
-}
-
 Status read_file(const std::filesystem::path& p, std::string& out) {
   std::ifstream in(p, std::ios::binary);
   if (!in) return make_error(Errc::io, "cannot read " + p.string());
@@ -158,7 +130,7 @@ Result<std::unique_ptr<LocalNetwork>> LocalNetwork::create(const LocalNetworkOpt
                             std::to_string(opts.validators));
     }
   } else {
-    OL_TRY_ASSIGN(std::uint16_t base, find_free_ports(2 * opts.validators));
+    OL_TRY_ASSIGN(std::uint16_t base, find_free_port_range(2 * opts.validators));
     InitOptions init;
     init.validators = opts.validators;
     init.dir = net->dir_;
