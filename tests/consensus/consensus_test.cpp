@@ -11,38 +11,14 @@
 #include "consensus/replica.h"
 #include "consensus/safety_rules.h"
 
+#include "support/committee.h"
+
 namespace ol::consensus {
 namespace {
 
 using types::TimeoutCert;
 
-struct Committee {
-  std::vector<crypto::Ed25519KeyPair> keys;
-  crypto::ValidatorSet set;
-  static Committee make(std::size_t n) {
-    std::vector<crypto::Ed25519KeyPair> keys;
-    std::vector<crypto::Ed25519PublicKey> pubs;
-    for (std::size_t i = 0; i < n; ++i) {
-      FixedBytes<32> seed{};
-      seed[0] = static_cast<std::uint8_t>(i + 1);
-      keys.push_back(*crypto::Ed25519KeyPair::from_seed(seed));
-      pubs.push_back(keys.back().public_key());
-    }
-    return Committee{std::move(keys), *crypto::ValidatorSet::create(pubs)};
-  }
-  Vote vote(ValidatorIndex i, const Hash32& id, Round r) const {
-    return Vote{id, r, i, keys[i].sign(types::vote_digest(id, r))};
-  }
-  QuorumCert qc(const Hash32& id, Round r) const {
-    std::vector<std::pair<std::size_t, crypto::Ed25519Signature>> parts;
-    for (std::size_t i = 0; i < set.quorum(); ++i)
-      parts.emplace_back(i, keys[i].sign(types::vote_digest(id, r)));
-    return QuorumCert{id, r, *crypto::QuorumSignature::from_parts(set.size(), parts)};
-  }
-  types::Timeout timeout(ValidatorIndex i, Round r, const QuorumCert& hqc) const {
-    return types::Timeout{r, hqc, i, keys[i].sign(types::timeout_digest(r, hqc.round))};
-  }
-};
+using ol::testing::Committee;
 
 TimeoutCert tc_with(Round round, Round highest_qc_round) {
   TimeoutCert tc;

@@ -1,32 +1,12 @@
 #include <gtest/gtest.h>
 
 #include "crypto/multisig.h"
+#include "support/committee.h"
 
 namespace ol::crypto {
 namespace {
 
-struct Committee {
-  std::vector<Ed25519KeyPair> keys;
-  ValidatorSet set;
-};
-
-Committee make_committee(std::size_t n) {
-  std::vector<Ed25519KeyPair> keys;
-  std::vector<Ed25519PublicKey> pubs;
-  for (std::size_t i = 0; i < n; ++i) {
-    FixedBytes<32> seed{};
-    seed[0] = static_cast<std::uint8_t>(i + 1);
-    keys.push_back(*Ed25519KeyPair::from_seed(seed));
-    pubs.push_back(keys.back().public_key());
-  }
-  return {std::move(keys), *ValidatorSet::create(std::move(pubs))};
-}
-
-QuorumSignature sign_by(const Committee& c, ByteView msg, const std::vector<std::size_t>& who) {
-  std::vector<std::pair<std::size_t, Ed25519Signature>> parts;
-  for (auto i : who) parts.emplace_back(i, c.keys[i].sign(msg));
-  return *QuorumSignature::from_parts(c.set.size(), parts);
-}
+using ol::testing::Committee;
 
 TEST(ValidatorSet, QuorumIsNMinusFWithFEqualNMinusOneOverThree) {
   for (std::size_t n = 1; n <= 100; ++n) {
@@ -51,9 +31,9 @@ TEST(ValidatorSet, RejectsEmptyAndDuplicates) {
 }
 
 TEST(QuorumSignature, VerifiesWithQuorumOfDistinctMembers) {
-  auto c = make_committee(4);
+  auto c = Committee::make(4);
   Bytes msg{1, 2, 3};
-  auto qs = sign_by(c, msg, {0, 2, 3});
+  auto qs = c.sign_by(msg, {0, 2, 3});
   EXPECT_TRUE(qs.verify(c.set, msg).ok());
   EXPECT_EQ(qs.signers(), (std::vector<std::size_t>{0, 2, 3}));
   EXPECT_TRUE(qs.has_signer(2));
@@ -61,15 +41,15 @@ TEST(QuorumSignature, VerifiesWithQuorumOfDistinctMembers) {
 }
 
 TEST(QuorumSignature, RejectsBelowQuorum) {
-  auto c = make_committee(4);
+  auto c = Committee::make(4);
   Bytes msg{1};
-  auto r = sign_by(c, msg, {0, 1}).verify(c.set, msg);
+  auto r = c.sign_by(msg, {0, 1}).verify(c.set, msg);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("quorum is 3"), std::string::npos);
 }
 
 TEST(QuorumSignature, RejectsDuplicateOrOutOfRangeSigners) {
-  auto c = make_committee(4);
+  auto c = Committee::make(4);
   Bytes msg{1};
   auto s = c.keys[0].sign(msg);
   EXPECT_FALSE(QuorumSignature::from_parts(4, {{0, s}, {0, s}, {1, s}}).ok());
@@ -77,11 +57,11 @@ TEST(QuorumSignature, RejectsDuplicateOrOutOfRangeSigners) {
 }
 
 TEST(QuorumSignature, RejectsSignatureOverAnotherMessageOrWrongSet) {
-  auto c = make_committee(4);
+  auto c = Committee::make(4);
   Bytes msg{1}, other{2};
-  auto qs = sign_by(c, msg, {0, 1, 2});
+  auto qs = c.sign_by(msg, {0, 1, 2});
   EXPECT_FALSE(qs.verify(c.set, other).ok());
-  auto c7 = make_committee(7);
+  auto c7 = Committee::make(7);
   EXPECT_FALSE(qs.verify(c7.set, msg).ok());
   // Signer 1's signature swapped for one by a non-member over the same message.
   auto outsider = Ed25519KeyPair::generate();
@@ -93,9 +73,9 @@ TEST(QuorumSignature, RejectsSignatureOverAnotherMessageOrWrongSet) {
 }
 
 TEST(QuorumSignature, EncodingRoundTripsAndIsStrict) {
-  auto c = make_committee(10);
+  auto c = Committee::make(10);
   Bytes msg{9};
-  auto qs = sign_by(c, msg, {1, 3, 5, 7, 8, 9, 0});
+  auto qs = c.sign_by(msg, {1, 3, 5, 7, 8, 9, 0});
   Bytes enc = codec::encode(qs);
   auto dec = codec::decode_exact<QuorumSignature>(enc);
   ASSERT_TRUE(dec.ok()) << dec.error().to_string();

@@ -6,48 +6,12 @@
 #include "types/timeout.h"
 #include "types/vote.h"
 
+#include "support/committee.h"
+
 namespace ol::types {
 namespace {
 
-struct Committee {
-  std::vector<crypto::Ed25519KeyPair> keys;
-  crypto::ValidatorSet set;
-
-  static Committee make(std::size_t n) {
-    std::vector<crypto::Ed25519KeyPair> keys;
-    std::vector<crypto::Ed25519PublicKey> pubs;
-    for (std::size_t i = 0; i < n; ++i) {
-      FixedBytes<32> seed{};
-      seed[0] = static_cast<std::uint8_t>(i + 1);
-      keys.push_back(*crypto::Ed25519KeyPair::from_seed(seed));
-      pubs.push_back(keys.back().public_key());
-    }
-    return Committee{std::move(keys), *crypto::ValidatorSet::create(pubs)};
-  }
-
-  Vote vote(ValidatorIndex i, const Hash32& block, Round round) const {
-    return Vote{block, round, i, keys[i].sign(vote_digest(block, round))};
-  }
-  QuorumCert qc(const Hash32& block, Round round, std::size_t signers) const {
-    std::vector<std::pair<std::size_t, crypto::Ed25519Signature>> parts;
-    for (std::size_t i = 0; i < signers; ++i)
-      parts.emplace_back(i, keys[i].sign(vote_digest(block, round)));
-    return QuorumCert{block, round, *crypto::QuorumSignature::from_parts(set.size(), parts)};
-  }
-  Timeout timeout(ValidatorIndex i, Round round, const QuorumCert& hqc) const {
-    return Timeout{round, hqc, i, keys[i].sign(timeout_digest(round, hqc.round))};
-  }
-  // A TC from the first `signers` validators, signer i reporting hqc_rounds[i].
-  TimeoutCert tc(Round round, const std::vector<Round>& hqc_rounds,
-                 const QuorumCert& high_qc) const {
-    std::vector<std::pair<std::size_t, crypto::Ed25519Signature>> parts;
-    for (std::size_t i = 0; i < hqc_rounds.size(); ++i) {
-      parts.emplace_back(i, keys[i].sign(timeout_digest(round, hqc_rounds[i])));
-    }
-    return TimeoutCert{round, high_qc, hqc_rounds,
-                       *crypto::QuorumSignature::from_parts(set.size(), parts)};
-  }
-};
+using ol::testing::Committee;
 
 const Hash32 kGenesis = Block::genesis().compute_id();
 
