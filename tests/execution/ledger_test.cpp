@@ -9,6 +9,7 @@
 #include "execution/state_commitment.h"
 #include "execution/test_accounts.h"
 #include "storage/store.h"
+#include "support/temp_dir.h"
 
 namespace ol::execution {
 namespace {
@@ -21,14 +22,8 @@ using types::TxRef;
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("ol-exec-" + std::to_string(std::random_device{}()) +
-                                               std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+struct TempDir : ol::testing::TempDir {
+  TempDir() : ol::testing::TempDir("ol-exec") {}
 };
 
 const crypto::Secp256k1Key& alice() {
@@ -321,12 +316,12 @@ TEST(Persistence, ReopenRestoresStateAndContinuesIdentically) {
   for (const auto& txs : blocks) apply(*reference, txs);
 
   {
-    auto store = std::move(storage::Store::open(tmp.path / "db")).value();
+    auto store = std::move(storage::Store::open(tmp.path() / "db")).value();
     auto ledger = std::move(Ledger::open(*store, test_genesis())).value();
     EXPECT_EQ(ledger->state_root(), fresh()->state_root());
     for (int i = 0; i < 6; ++i) commit(*store, *ledger, blocks[static_cast<std::size_t>(i)]);
   }
-  auto store = std::move(storage::Store::open(tmp.path / "db")).value();
+  auto store = std::move(storage::Store::open(tmp.path() / "db")).value();
   auto ledger = std::move(Ledger::open(*store, test_genesis())).value();
   EXPECT_EQ(ledger->applied_height(), 6u);
   EXPECT_EQ(ledger->applied_height(), store->committed_tip().value()->height);
@@ -340,7 +335,7 @@ TEST(Persistence, ReopenRestoresStateAndContinuesIdentically) {
 
 TEST(Persistence, RefusesADifferentGenesis) {
   TempDir tmp;
-  auto store = std::move(storage::Store::open(tmp.path / "db")).value();
+  auto store = std::move(storage::Store::open(tmp.path() / "db")).value();
   ASSERT_TRUE(Ledger::open(*store, test_genesis()).ok());
   auto other = test_genesis();
   other.chain_id += 1;

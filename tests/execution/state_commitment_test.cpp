@@ -12,6 +12,7 @@
 #include "execution/state_commitment.h"
 #include "execution/test_accounts.h"
 #include "storage/store.h"
+#include "support/temp_dir.h"
 
 namespace ol::execution {
 namespace {
@@ -131,15 +132,8 @@ TEST(StateCommitment, RootDependsOnTheAccountSetOnly) {
   EXPECT_NE(reference_root(m), base);
 }
 
-struct TempDir {
-  fs::path path =
-      fs::temp_directory_path() /
-      ("ol-commit-" + std::to_string(std::random_device{}()) + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+struct TempDir : ol::testing::TempDir {
+  TempDir() : ol::testing::TempDir("ol-commit") {}
 };
 
 Genesis small_genesis() {
@@ -152,13 +146,13 @@ Genesis small_genesis() {
 TEST(StateCommitment, OpenDetectsAccountsThatDoNotMatchTheStoredRoot) {
   TempDir tmp;
   {
-    auto store = std::move(storage::Store::open(tmp.path / "db")).value();
+    auto store = std::move(storage::Store::open(tmp.path() / "db")).value();
     ASSERT_TRUE(Ledger::open(*store, small_genesis()).ok());
     storage::WriteBatch tamper;  // a valid record with a wrong value: checksums cannot see it
     tamper.put_state(account_key(address_of(3)), encode_account(Account{1, 0}));
     ASSERT_TRUE(store->write(tamper).ok());
   }
-  auto store = std::move(storage::Store::open(tmp.path / "db")).value();
+  auto store = std::move(storage::Store::open(tmp.path() / "db")).value();
   auto r = Ledger::open(*store, small_genesis());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, Errc::io);
@@ -174,7 +168,7 @@ TEST(StateInstall, InstalledStateOpensWithTheSameRootAndAnUnfinishedOneIsRefused
     return true;
   });
   {
-    auto store = std::move(storage::Store::open(tmp.path / "half")).value();
+    auto store = std::move(storage::Store::open(tmp.path() / "half")).value();
     auto install = std::move(StateInstall::begin(*store)).value();
     ASSERT_TRUE(install.add(std::span(all).first(10)).ok());
     auto r = Ledger::open(*store, small_genesis());  // a crash here: refused, not half-loaded
@@ -182,7 +176,7 @@ TEST(StateInstall, InstalledStateOpensWithTheSameRootAndAnUnfinishedOneIsRefused
     EXPECT_EQ(r.error().code, Errc::state);
     EXPECT_FALSE(StateInstall::begin(*store).ok());
   }
-  auto store = std::move(storage::Store::open(tmp.path / "full")).value();
+  auto store = std::move(storage::Store::open(tmp.path() / "full")).value();
   auto install = std::move(StateInstall::begin(*store)).value();
   ASSERT_TRUE(install.add(std::span(all).first(20)).ok());
   ASSERT_TRUE(install.add(std::span(all).subspan(20)).ok());

@@ -17,28 +17,15 @@
 
 #include "node/http_client.h"
 #include "node/init.h"
+#include "support/temp_dir.h"
 
 namespace ol::node::test {
 
 using nlohmann::json;
 
 /// A fresh directory under the system temp dir, removed at destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("ol-node-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
+struct TempDir : ol::testing::TempDir {
+  TempDir() : ol::testing::TempDir("ol-node-test") {}
 };
 
 /// A random free port range below the ephemeral range (see find_free_port_range).

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "p2p/child_process.h"
+#include "support/temp_dir.h"
 
 namespace {
 
@@ -19,16 +20,8 @@ namespace fs = std::filesystem;
 
 const std::string kBinary = OL_OPENLIQUID;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "ol-devnet-test-XXXXXX").string();
-    path = ::mkdtemp(t.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+struct TempDir : ol::testing::TempDir {
+  TempDir() : ol::testing::TempDir("ol-devnet-test") {}
 };
 
 // Pids of processes whose command line mentions `needle`.
@@ -63,7 +56,7 @@ std::uint64_t number_after(const std::string& text, const std::string& pattern) 
 
 TEST(Devnet, RunsValidatorsWithALoadAndExitsCleanly) {
   TempDir tmp;
-  const std::string dir = (tmp.path / "net").string();
+  const std::string dir = (tmp.path() / "net").string();
   ChildProcess p({kBinary, "devnet", "--duration", "15", "--rate", "50", "--dir", dir}, "", true);
   ASSERT_TRUE(p.started());
   const std::string out = p.read_all();
@@ -76,7 +69,7 @@ TEST(Devnet, RunsValidatorsWithALoadAndExitsCleanly) {
 
 TEST(Devnet, SigintStopsEveryChild) {
   TempDir tmp;
-  const std::string dir = (tmp.path / "net").string();
+  const std::string dir = (tmp.path() / "net").string();
   ChildProcess p({kBinary, "devnet", "--rate", "20", "--dir", dir}, "", true);
   ASSERT_TRUE(p.started());
   std::string out;
@@ -111,7 +104,7 @@ TEST(Devnet, SigintStopsEveryChild) {
 
 TEST(Bench, LocalPrintsTheFigures) {
   TempDir tmp;
-  const std::string dir = (tmp.path / "net").string();
+  const std::string dir = (tmp.path() / "net").string();
   ChildProcess p({kBinary, "bench", "--local", "--duration", "10", "--rate", "300", "--dir", dir},
                  "", true);
   ASSERT_TRUE(p.started());
@@ -127,7 +120,7 @@ TEST(Bench, LocalPrintsTheFigures) {
 
 TEST(Bench, LocalCommandsPrintsTheFigures) {
   TempDir tmp;
-  const std::string dir = (tmp.path / "net").string();
+  const std::string dir = (tmp.path() / "net").string();
   ChildProcess p({kBinary, "bench", "--local", "--commands", "--duration", "5", "--dir", dir}, "",
                  true);
   ASSERT_TRUE(p.started());

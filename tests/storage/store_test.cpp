@@ -13,6 +13,7 @@
 #include <string>
 
 #include "storage/crash_batch.h"
+#include "support/temp_dir.h"
 
 extern char** environ;
 
@@ -21,23 +22,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() /
-            ("ol-storage-" + std::to_string(rd()) + std::to_string(::getpid()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  fs::path db() const { return path_ / "db"; }
-
- private:
-  fs::path path_;
+struct TempDir : ol::testing::TempDir {
+  TempDir() : ol::testing::TempDir("ol-storage") {}
+  fs::path db() const { return path() / "db"; }
 };
 
 Bytes b(std::string_view s) {

@@ -14,6 +14,7 @@
 #include "p2p/host.h"
 #include "p2p/run.h"
 #include "support/certified_chain.h"
+#include "support/temp_dir.h"
 #include "sync/block_sync.h"
 #include "sync/state_sync.h"
 
@@ -31,15 +32,8 @@ constexpr std::size_t kTxPerBlock = 4;
 constexpr std::size_t kSenders = 8;
 constexpr std::uint32_t kPassiveAccounts = 20'000;
 
-struct TempDir {
-  fs::path path =
-      fs::temp_directory_path() /
-      ("ol-syncnet-" + std::to_string(std::random_device{}()) + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+struct TempDir : ol::testing::TempDir {
+  TempDir() : ol::testing::TempDir("ol-syncnet") {}
 };
 
 crypto::Address passive(std::uint32_t i) {
@@ -67,7 +61,7 @@ struct Chain {
     }
     for (std::uint32_t i = 0; i < kPassiveAccounts; ++i)
       genesis.allocations.push_back({passive(i), 5});
-    store = std::move(storage::Store::open(dir.path / "db")).value();
+    store = std::move(storage::Store::open(dir.path() / "db")).value();
     checkpoints = std::make_unique<Checkpoints>(
         *store, CheckpointConfig{.interval = 500, .keep = 2, .chunk_bytes = 64 * 1024});
     testing::ChainBuilder builder(validators, genesis);
@@ -232,7 +226,7 @@ TEST_F(SyncNetwork, CatchesUpTwoThousandBlocksFromTheHonestPeerAndDropsTheHostil
       add_peer(Misbehaviour::silent, 1),    add_peer(Misbehaviour::none)};
 
   Follower f;
-  f.store = std::move(storage::Store::open(f.dir.path / "db")).value();
+  f.store = std::move(storage::Store::open(f.dir.path() / "db")).value();
   f.ledger = std::move(execution::Ledger::open(*f.store, chain_->genesis)).value();
   BlockSync sync(*client_, chain_->validators.set, testing::genesis_id(),
                  TrustedBlock{0, testing::genesis_id()},
@@ -285,7 +279,7 @@ TEST_F(SyncNetwork, StateSyncsFromTheNewestProvableCheckpointThenBlockSyncs) {
   std::vector<p2p::PeerId> peers{add_peer(Misbehaviour::forged_anchor),
                                  add_peer(Misbehaviour::bad_chunk), add_peer(Misbehaviour::none)};
   Follower f;
-  f.store = std::move(storage::Store::open(f.dir.path / "db")).value();
+  f.store = std::move(storage::Store::open(f.dir.path() / "db")).value();
   auto synced = run(io_, state_sync(*client_, peers, chain_->validators.set, testing::genesis_id(),
                                     *f.store, chain_->genesis));
   ASSERT_TRUE(synced.ok()) << synced.error().to_string();

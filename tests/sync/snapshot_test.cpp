@@ -8,6 +8,7 @@
 #include <random>
 
 #include "support/certified_chain.h"
+#include "support/temp_dir.h"
 #include "sync/checkpoints.h"
 #include "sync/snapshot.h"
 
@@ -21,14 +22,8 @@ using testing::ChainBuilder;
 using testing::TestValidators;
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("ol-sync-" + std::to_string(std::random_device{}()) +
-                                               std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+struct TempDir : ol::testing::TempDir {
+  TempDir() : ol::testing::TempDir("ol-sync") {}
 };
 
 crypto::Address address_of(std::uint32_t i) {
@@ -56,7 +51,7 @@ TEST(SyncSnapshot, RoundTripsOneHundredThousandAccounts) {
   EXPECT_GT(snap.chunks.size(), 3u);  // 100k × 44 B ≈ 4.2 MiB in ~1 MiB chunks
 
   TempDir tmp;
-  auto store = std::move(storage::Store::open(tmp.path / "db")).value();
+  auto store = std::move(storage::Store::open(tmp.path() / "db")).value();
   auto install = std::move(execution::StateInstall::begin(*store)).value();
   std::size_t accounts = 0;
   for (std::uint32_t i = 0; i < snap.chunks.size(); ++i) {
@@ -154,7 +149,7 @@ TEST(SyncSnapshot, TheManifestMustMatchItsCertifiedAnchor) {
 
 TEST(SyncCheckpoints, TakenEveryIntervalAndPrunedToTheNewest) {
   TempDir tmp;
-  auto store = std::move(storage::Store::open(tmp.path / "db")).value();
+  auto store = std::move(storage::Store::open(tmp.path() / "db")).value();
   const auto validators = TestValidators::make(4);
   ChainBuilder chain(validators, genesis_with(2'000));
   Checkpoints checkpoints(*store, CheckpointConfig{.interval = 10, .keep = 2, .chunk_bytes = 8192});
