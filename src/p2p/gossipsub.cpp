@@ -265,6 +265,7 @@ struct Gossipsub::Impl {
     std::set<std::string> topics;   // subscriptions the peer announced (bounded)
     // Budgets, reset each heartbeat.
     std::size_t ihaves = 0, iasked = 0, iwant_served = 0;
+    std::size_t join_ihaves = 0, join_ihave_ids = 0;  // sent to it on joining our mesh
   };
   struct Subscription {
     MessageHandler handler;
@@ -832,6 +833,38 @@ struct Gossipsub::Impl {
         continue;
       }
       sub.mesh.insert(from);
+      add_join_ihave(reply, from, g.topicid());
+    }
+  }
+
+  // A peer joins our mesh on `topic` (we GRAFT it, or accept its GRAFT): advertise the gossip
+  // window's ids on the topic to it. A message that crossed the link before the peer was in the
+  // mesh was not forwarded to it, and emit_gossip() advertises only to peers outside the mesh, so
+  // without this it would never be repaired if all of the peer's links joined meshes at once.
+  // Bounded like heartbeat gossip: at most max_ihave_length ids per peer and heartbeat, newest
+  // first, and at most max_ihave_messages times per peer and heartbeat; the peer IWANTs only what
+  // it has not seen.
+  void add_join_ihave(proto::ControlMessage& c, const PeerId& p, const std::string& topic) {
+    auto it = peers.find(p);
+    if (it == peers.end() || score_of(p) < config.score.gossip_threshold) return;
+    // A peer cycling unsubscribe/subscribe/GRAFT gets at most max_ihave_messages scans.
+    if (++it->second.join_ihaves > config.max_ihave_messages) return;
+    std::size_t& budget = it->second.join_ihave_ids;
+    proto::ControlIHave* ih = nullptr;
+    const std::size_t windows = std::min(config.history_gossip, history.size());
+    for (std::size_t w = 0; w < windows && budget < config.max_ihave_length; ++w) {
+      const auto& window = history[w];
+      for (auto e = window.rbegin(); e != window.rend(); ++e) {
+        if (budget >= config.max_ihave_length) break;
+        if (e->second != topic) continue;
+        if (!ih) {
+          ih = c.add_ihave();
+          ih->set_topicid(topic);
+          ++stats.ihave_out;
+        }
+        ih->add_messageids(e->first);
+        ++budget;
+      }
     }
   }
 
@@ -891,6 +924,7 @@ struct Gossipsub::Impl {
     proto::RPC rpc;
     rpc.mutable_control()->add_graft()->set_topicid(topic);
     ++stats.grafts_out;
+    add_join_ihave(*rpc.mutable_control(), p, topic);
     send(p, rpc);
   }
 
@@ -1002,7 +1036,7 @@ struct Gossipsub::Impl {
   Task<void> heartbeat_loop(std::shared_ptr<Gossipsub> /*keep_alive*/,
                             std::shared_ptr<asio::steady_timer> timer) {
     // The first heartbeat comes early so a fresh node forms its mesh quickly.
-    auto delay = std::min<Clock::duration>(config.heartbeat, std::chrono::milliseconds(100));
+    auto delay = std::min<Clock::duration>(config.heartbeat, config.first_heartbeat);
     for (;;) {
       timer->expires_after(delay);
       boost::system::error_code ec;
@@ -1034,7 +1068,10 @@ struct Gossipsub::Impl {
         ++it;
       }
     }
-    for (auto& [id, ps] : peers) ps.ihaves = ps.iasked = ps.iwant_served = 0;
+    for (auto& [id, ps] : peers) {
+      ps.ihaves = ps.iasked = ps.iwant_served = 0;
+      ps.join_ihaves = ps.join_ihave_ids = 0;
+    }
     // Outbound streams: a dead one (reset by the peer, or its connection closed) is dropped, and
     // a connected peer without one gets a new one.
     std::vector<PeerId> reopen;
@@ -1103,6 +1140,7 @@ struct Gossipsub::Impl {
         sub.mesh.insert(p);
         control[p].add_graft()->set_topicid(topic);
         ++stats.grafts_out;
+        add_join_ihave(control[p], p, topic);
       }
     }
     if (sub.mesh.size() > config.d_hi) {

@@ -39,6 +39,7 @@ struct ScoreConfig {
 struct Config {
   std::size_t d = 6, d_lo = 4, d_hi = 12, d_lazy = 6;
   std::chrono::milliseconds heartbeat{1000};
+  std::chrono::milliseconds first_heartbeat{100};  // after start(), so a fresh node meshes soon
   std::size_t history_length = 5;  // heartbeats a message stays in the cache (IWANT answers)
   std::size_t history_gossip = 3;  // heartbeats a message is advertised in IHAVE
   std::chrono::milliseconds seen_ttl{60'000};
