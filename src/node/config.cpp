@@ -21,7 +21,7 @@ class TableReader {
     seen_.insert(key);
     if (!table_.contains(key)) return {};
     try {
-      if constexpr (std::is_unsigned_v<T>) {
+      if constexpr (std::is_unsigned_v<T> && !std::is_same_v<T, bool>) {
         auto v = toml::get<std::int64_t>(table_.at(key));
         if (v < 0 || static_cast<std::uint64_t>(v) > std::numeric_limits<T>::max()) {
           return bad(key, "out of range");
@@ -32,6 +32,7 @@ class TableReader {
       }
     } catch (const std::exception&) {
       return bad(key, std::is_same_v<T, std::string> ? "must be a string"
+                      : std::is_same_v<T, bool>      ? "must be true or false"
                       : std::is_unsigned_v<T>        ? "must be a non-negative integer"
                                                      : "has the wrong type");
     }
@@ -92,6 +93,7 @@ Result<NodeConfig> parse_config(std::string_view toml_text, const std::string& o
   OL_TRY(top.read("log_level", c.log_level));
   OL_TRY(top.read("validator_key", c.validator_key));
   OL_TRY(top.read("genesis", c.genesis));
+  OL_TRY(top.read("signing_journal", c.signing_journal));
   OL_TRY(read_section(root, top, "network", origin, [&](TableReader& r) -> Status {
     OL_TRY(r.read("listen", c.network.listen));
     OL_TRY(r.read("bootstrap", c.network.bootstrap));
@@ -121,7 +123,22 @@ Result<NodeConfig> parse_config(std::string_view toml_text, const std::string& o
   OL_TRY(read_section(root, top, "mempool", origin,
 
                       [&](TableReader& r) { return r.read("capacity", c.mempool.capacity); }));
+  OL_TRY(read_section(root, top, "sync", origin, [&](TableReader& r) -> Status {
+    OL_TRY(r.read("checkpoint_interval", c.sync.checkpoint_interval));
+    OL_TRY(r.read("checkpoints_keep", c.sync.checkpoints_keep));
+    OL_TRY(r.read("state_sync", c.sync.state_sync));
+    OL_TRY(r.read("batch", c.sync.batch));
+    OL_TRY(r.read("request_timeout_ms", c.sync.request_timeout_ms));
+    OL_TRY(r.read("catch_up_lag", c.sync.catch_up_lag));
+    return r.read("poll_ms", c.sync.poll_ms);
+  }));
   OL_TRY(top.reject_unknown());
+  if (c.sync.checkpoints_keep == 0 || c.sync.batch < 2 || c.sync.batch > 512 ||
+      c.sync.request_timeout_ms == 0 || c.sync.poll_ms == 0) {
+    return make_error(Errc::invalid_argument,
+                      origin + ": sync.checkpoints_keep, request_timeout_ms and poll_ms must be > 0 "
+                               "and sync.batch in 2 .. 512");
+  }
   if (c.consensus.round_timeout_base_ms == 0 ||
       c.consensus.round_timeout_cap_ms < c.consensus.round_timeout_base_ms) {
     return make_error(
@@ -169,7 +186,9 @@ std::string NodeConfig::to_toml() const {
   o << "# OpenLiquid node configuration. Paths are relative to the node's home directory.\n"
     << "log_level = " << q(log_level) << "   # trace, debug, info, warn, error, critical, off\n"
     << "validator_key = " << q(validator_key) << "\n"
-    << "genesis = " << q(genesis) << "\n\n"
+    << "genesis = " << q(genesis) << "\n"
+    << "signing_journal = " << (signing_journal ? "true" : "false")
+    << "   # journal signed votes/timeouts/proposals (chaos checks)\n\n"
     << "[network]\n"
     << "listen = " << q(network.listen) << "\n"
     << "bootstrap = [";
@@ -197,7 +216,17 @@ std::string NodeConfig::to_toml() const {
     << "path = " << q(storage.path) << "\n"
     << "keep_blocks = " << storage.keep_blocks << "   # 0 = archival\n\n"
     << "[mempool]\n"
-    << "capacity = " << mempool.capacity << "\n";
+    << "capacity = " << mempool.capacity << "\n\n"
+    << "[sync]\n"
+    << "checkpoint_interval = " << sync.checkpoint_interval << "   # 0 = no checkpoints\n"
+    << "checkpoints_keep = " << sync.checkpoints_keep << "\n"
+    << "state_sync = " << (sync.state_sync ? "true" : "false")
+    << "   # bootstrap an empty store from peers' newest checkpoint\n"
+    << "batch = " << sync.batch << "   # blocks per sync request (2 .. 512)\n"
+    << "request_timeout_ms = " << sync.request_timeout_ms << "\n"
+    << "catch_up_lag = " << sync.catch_up_lag
+    << "   # a validator this far behind block-syncs (0 = never)\n"
+    << "poll_ms = " << sync.poll_ms << "\n";
   return o.str();
 }
 

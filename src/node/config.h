@@ -50,15 +50,36 @@ struct MempoolConfig {
   std::uint32_t capacity = 100'000;  // transactions; beyond it admission says "mempool full"
 };
 
+/// Catch-up and checkpoints (src/sync; see src/node/sync_driver.h).
+struct SyncConfig {
+  /// Snapshot the application state every this many committed heights (0 = never); peers can
+  /// bootstrap from it with --state-sync.
+  std::uint64_t checkpoint_interval = 1000;
+  std::uint32_t checkpoints_keep = 2;  // newest checkpoints kept (≥ 1)
+  /// On an empty store, install the newest checkpoint peers can prove, then block-sync the rest
+  /// (also `openliquid node --state-sync`).
+  bool state_sync = false;
+  std::uint32_t batch = 256;               // blocks per GetBlocks request (2 .. 512)
+  std::uint32_t request_timeout_ms = 10'000;  // per sync request
+  /// A running validator this many heights behind a peer's tip leaves consensus, block-syncs and
+  /// rejoins (0 = never).
+  std::uint32_t catch_up_lag = 64;
+  std::uint32_t poll_ms = 300;  // how often a full node (and a validator's lag check) polls
+};
+
 struct NodeConfig {
   std::string log_level = "info";
   std::string validator_key = "validator_key.json";  // relative to home; absent = full node
   std::string genesis = "genesis.json";              // relative to home
+  /// Append every vote, timeout and proposal this validator signs to <home>/signing.journal
+  /// before sending it (for `openliquid chaos`'s double-signing check). Off by default.
+  bool signing_journal = false;
   NetworkConfig network;
   RpcConfig rpc;
   ConsensusConfig consensus;
   StorageConfig storage;
   MempoolConfig mempool;
+  SyncConfig sync;
 
   /// Serializes to TOML (what `init` writes).
   std::string to_toml() const;

@@ -198,9 +198,11 @@ void Core::apply(consensus::Effects effects) {
     std::visit(
         Overloaded{
             [&](consensus::SendTo& e) {
+              if (!journal(e.message)) return;
               ctx_.transport->send_to(e.to, consensus::encode_message(e.message));
             },
             [&](consensus::Broadcast& e) {
+              if (!journal(e.message)) return;
               ctx_.transport->send_to_validators(consensus::encode_message(e.message));
             },
             [&](consensus::PersistBlock& e) { persist(e.block, e.block.compute_id()); },
@@ -222,6 +224,15 @@ void Core::apply(consensus::Effects effects) {
     ctx_.metrics->rounds_total.fetch_add(1);
     ctx_.metrics->round.store(round);
   }
+}
+
+bool Core::journal(const consensus::Message& m) {
+  if (ctx_.journal == nullptr) return true;
+  if (auto s = ctx_.journal->record(m); !s) {
+    fatal(s.error());
+    return false;
+  }
+  return true;
 }
 
 void Core::persist(const types::Block& block, const Hash32& id) {
@@ -343,7 +354,7 @@ void Core::commit(const types::Block& block, const types::QuorumCert& qc) {
   std::erase_if(persisted_, [&](const auto& e) { return e.second <= block.height; });
   executed_[block.height] = {id, outcome->state_root};
   while (executed_.size() > 32) executed_.erase(executed_.begin());
-  if (ctx_.on_commit) ctx_.on_commit();
+  if (ctx_.on_commit) ctx_.on_commit(block.height, id);
   apply(replica_->on_block_executed(now, id, outcome->state_root));
 }
 

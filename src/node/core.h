@@ -27,6 +27,7 @@
 #include "node/command_pool.h"
 #include "node/event_queue.h"
 #include "node/metrics.h"
+#include "node/signing_journal.h"
 #include "node/transport.h"
 #include "node/tx_status.h"
 
@@ -74,8 +75,11 @@ struct CoreContext {
   Metrics* metrics = nullptr;
   Transport* transport = nullptr;
   WakeSignal* payload_ready = nullptr;
-  /// Called (on the core thread) after each commit is durable; may be empty.
-  std::function<void()> on_commit;
+  /// When set, every vote, timeout and proposal is journalled before it is sent (chaos checks).
+  SigningJournal* journal = nullptr;
+  /// Called (on the core thread) after each commit is durable, with the block's height and id;
+  /// may be empty. The ledger then holds the state after that block.
+  std::function<void(types::Height, const Hash32&)> on_commit;
   /// Called (on the core thread) when the node must stop (storage or execution failed).
   std::function<void(const Error&)> on_fatal;
 };
@@ -124,6 +128,8 @@ class Core final : public consensus::PayloadSource {
   void handle(InboundMessage& in);
   bool proposal_acceptable(const InboundMessage& in);
   void apply(consensus::Effects effects);
+  /// Journals `m` if it is a signed message and a journal is configured; false = fatal.
+  bool journal(const consensus::Message& m);
   void persist(const types::Block& block, const Hash32& id);
   void commit(const types::Block& block, const types::QuorumCert& qc);
   const std::vector<types::TxRef>& block_txs(const types::Block& block, const Hash32& id);

@@ -2,16 +2,30 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/hex.h"
 #include "consensus/messages.h"
 #include "crypto/ed25519.h"
-
 #include "network/network_manager.h"
+#include "sync/block_sync.h"
+#include "sync/state_sync.h"
+#include "sync/wire.h"
 
 namespace ol::node {
 namespace {
 
 constexpr std::size_t kMaxPendingCommands = 1'000'000;
 constexpr std::size_t kMaxPendingCommandBytes = 256u << 20;
+
+using Clock = std::chrono::steady_clock;
+
+const Hash32& genesis_block_id() {
+  static const Hash32 id = types::Block::genesis().compute_id();
+  return id;
+}
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 bool carries_transactions(const consensus::Message& m) {
   auto has = [](const types::Block& b) {
@@ -62,33 +76,48 @@ Result<std::unique_ptr<Node>> Node::open(const std::filesystem::path& home, Node
   OL_TRY_ASSIGN(node->genesis_, load_genesis(home / c.genesis));
   OL_TRY_ASSIGN(auto set, node->genesis_.validator_set());
   node->validators_ = std::make_unique<crypto::ValidatorSet>(std::move(set));
-  auto key = crypto::load_ed25519_key_file(home / c.validator_key);
-  if (!key) {
-    return make_error(key.error().code,
-                      "validator key: " + key.error().message +
-                          " (this version runs validators only; full nodes are not supported yet)");
+  std::error_code ec;
+  if (std::filesystem::exists(home / c.validator_key, ec)) {
+    auto key = crypto::load_ed25519_key_file(home / c.validator_key);
+    if (!key) return make_error(key.error().code, "validator key: " + key.error().message);
+    const auto& vals = node->genesis_.validators;
+    auto me = std::find_if(vals.begin(), vals.end(), [&](const GenesisValidator& v) {
+      return v.public_key == key->public_key();
+    });
+    if (me == vals.end()) {
+      return make_error(Errc::invalid_argument, "the validator key in " + c.validator_key +
+                                                    " is not in the genesis validator set");
+    }
+    node->self_ = static_cast<types::ValidatorIndex>(me - vals.begin());
+    node->core_key_ = std::move(*key);
+  } else if (transport) {
+    return make_error(Errc::not_found, "validator key " + c.validator_key +
+                                           " is missing (a test transport needs a validator)");
   }
-  const auto& vals = node->genesis_.validators;
-  auto me = std::find_if(vals.begin(), vals.end(), [&](const GenesisValidator& v) {
-    return v.public_key == key->public_key();
-  });
-  if (me == vals.end()) {
-    return make_error(Errc::invalid_argument, "the validator key in " + c.validator_key +
-                                                  " is not in the genesis validator set");
-  }
-  node->self_ = static_cast<types::ValidatorIndex>(me - vals.begin());
+  // Otherwise: a full node (no consensus; it follows the chain by block sync).
 
   storage::Options so;
   so.keep_blocks = c.storage.keep_blocks;
   OL_TRY_ASSIGN(node->store_, storage::Store::open(home / c.storage.path, so));
-  OL_TRY_ASSIGN(node->ledger_, execution::Ledger::open(*node->store_, node->genesis_.app));
+  // State sync only into a store that holds no state at all (no root record, see ledger.h);
+  // otherwise the store is resumed as it is.
+  OL_TRY_ASSIGN(auto root_record, node->store_->get_state(as_bytes(std::string_view("m/root"))));
+  const bool state_sync = c.sync.state_sync && !root_record && !transport;
+  if (c.sync.state_sync && !state_sync) {
+    spdlog::info("node: the store already holds state; resuming it instead of state sync");
+  }
+  if (!state_sync) OL_TRY(node->open_ledger());
+  node->checkpoints_ = std::make_unique<CheckpointTaker>(
+      *node->store_, sync::CheckpointConfig{c.sync.checkpoint_interval, c.sync.checkpoints_keep});
 
   mempool::Limits limits;
   limits.max_txs = c.mempool.capacity;
-  auto* ledger = node->ledger_.get();
+  Node* owner = node.get();
+  // The ledger exists before anything that admits transactions starts (start_services).
   node->mempool_ = std::make_unique<mempool::Mempool>(
-      node->genesis_.app.chain_id, limits,
-      [ledger](const crypto::Address& a) { return ledger->next_nonce(a); });
+      node->genesis_.app.chain_id, limits, [owner](const crypto::Address& a) {
+        return owner->ledger_ ? owner->ledger_->next_nonce(a) : std::uint64_t{0};
+      });
   node->commands_ = std::make_unique<CommandPool>(kMaxPendingCommands, kMaxPendingCommandBytes,
                                                   &node->payload_ready_);
 
@@ -103,7 +132,7 @@ Result<std::unique_ptr<Node>> Node::open(const std::filesystem::path& home, Node
   ctx.self = node->self_;
   ctx.chain_id = node->genesis_.app.chain_id;
   ctx.store = node->store_.get();
-  ctx.ledger = node->ledger_.get();
+  ctx.ledger = nullptr;  // set in create_core()
   ctx.mempool = node->mempool_.get();
   ctx.commands = node->commands_.get();
   ctx.bench_log = &node->bench_log_;
@@ -111,14 +140,17 @@ Result<std::unique_ptr<Node>> Node::open(const std::filesystem::path& home, Node
   ctx.metrics = &node->metrics_;
   ctx.transport = nullptr;  // set in start()
   ctx.payload_ready = &node->payload_ready_;
+  if (c.signing_journal) {
+    OL_TRY_ASSIGN(auto journal, SigningJournal::open(home / "signing.journal"));
+    node->journal_.emplace(std::move(journal));
+    ctx.journal = &*node->journal_;
+  }
   Node* self = node.get();
-  ctx.on_commit = [self] {
+  ctx.on_commit = [self](types::Height height, const Hash32& id) {
     if (self->rpc_) self->rpc_->notify_commit();
+    self->checkpoints_->on_commit(*self->ledger_, height, id);
   };
-  ctx.on_fatal = [self](const Error& e) {
-    if (self->fatal_reported_.exchange(true)) return;
-    if (self->fatal_handler_) self->fatal_handler_(e);
-  };
+  ctx.on_fatal = [self](const Error& e) { self->fail(e); };
   CoreConfig cc;
   cc.replica.pacemaker.base_timeout_ms = c.consensus.round_timeout_base_ms;
   cc.replica.pacemaker.max_timeout_ms = c.consensus.round_timeout_cap_ms;
@@ -128,8 +160,72 @@ Result<std::unique_ptr<Node>> Node::open(const std::filesystem::path& home, Node
   cc.empty_block_wait = std::chrono::milliseconds(c.consensus.empty_block_wait_ms);
   node->core_context_ = std::move(ctx);
   node->core_config_ = cc;
-  node->core_key_ = std::move(*key);
   return node;
+}
+
+Status Node::open_ledger() {
+  OL_TRY_ASSIGN(ledger_, execution::Ledger::open(*store_, genesis_.app));
+  BlockExecutor::Context ec;
+  ec.chain_id = genesis_.app.chain_id;
+  ec.store = store_.get();
+  ec.ledger = ledger_.get();
+  ec.mempool = mempool_.get();
+  ec.tx_status = &tx_status_;
+  ec.metrics = &metrics_;
+  ec.on_commit = [this](types::Height height, const Hash32& id) {
+    if (rpc_) rpc_->notify_commit();
+    checkpoints_->on_commit(*ledger_, height, id);
+  };
+  executor_ = std::make_unique<BlockExecutor>(std::move(ec));
+  metrics_.height.store(ledger_->applied_height());
+  return {};
+}
+
+void Node::fail(const Error& e) {
+  if (fatal_reported_.exchange(true)) return;
+  if (fatal_handler_) fatal_handler_(e);
+}
+
+std::shared_ptr<Core> Node::core() const {
+  std::lock_guard lock(core_mu_);
+  return core_;
+}
+
+CoreStatus Node::status() const {
+  if (auto c = core()) return c->status();
+  CoreStatus s;
+  const SyncPhase phase = phase_.load();
+  if (ledger_ && phase != SyncPhase::state_sync && phase != SyncPhase::starting) {
+    s.height = ledger_->applied_height();
+    s.state_root = ledger_->state_root();
+  }
+  s.syncing = phase != SyncPhase::following;
+  return s;
+}
+
+const char* Node::to_string(SyncPhase p) {
+  switch (p) {
+    case SyncPhase::starting: return "starting";
+    case SyncPhase::state_sync: return "state_sync";
+    case SyncPhase::block_sync: return "block_sync";
+    case SyncPhase::consensus: return "consensus";
+    case SyncPhase::following: return "following";
+  }
+  return "unknown";
+}
+
+Status Node::create_core() {
+  core_context_.ledger = ledger_.get();
+  core_context_.transport = transport_.get();
+  OL_TRY_ASSIGN(auto created, Core::create(core_context_, *core_key_, core_config_));
+  std::shared_ptr<Core> c(std::move(created));
+  {
+    std::lock_guard lock(core_mu_);
+    core_ = c;
+  }
+  c->start();
+  phase_ = SyncPhase::consensus;
+  return {};
 }
 
 Node::~Node() {
@@ -137,13 +233,25 @@ Node::~Node() {
 }
 
 Status Node::start() {
-  if (!transport_) OL_TRY(start_network());
-  core_context_.transport = transport_.get();
-  OL_TRY_ASSIGN(core_, Core::create(core_context_, *core_key_, core_config_));
+  if (transport_) {  // a test transport: no p2p host, no sync; consensus at once
+    OL_TRY(start_services());
+    OL_TRY(create_core());
+    return {};
+  }
+  OL_TRY(start_network());
+  sync_server_ = std::make_unique<sync::SyncServer>(*store_, &checkpoints_->checkpoints());
+  sync_server_->attach(*host_);
+  if (ledger_) OL_TRY(start_services());
+  p2p::asio::co_spawn(*io_, boot(), p2p::asio::detached);
+  return {};
+}
 
+Status Node::start_services() {
+  if (services_started_) return {};
+  services_started_ = true;
   RpcContext rc;
   rc.chain_id = genesis_.app.chain_id;
-  rc.node_index = self_;
+  if (is_validator()) rc.node_index = self_;
   rc.commands_mode = core_config_.commands;
   rc.store = store_.get();
   rc.ledger = ledger_.get();
@@ -154,8 +262,8 @@ Status Node::start() {
   rc.metrics = &metrics_;
   rc.transport = transport_.get();
   rc.payload_ready = &payload_ready_;
-  Core* core = core_.get();
-  rc.core_status = [core] { return core->status(); };
+  rc.core_status = [this] { return status(); };
+  rc.sync_phase = [this] { return std::string(to_string(sync_phase())); };
   OL_TRY_ASSIGN(rpc_, RpcServer::start(*io_, config_.rpc.listen, std::move(rc)));
 
   verifier_ = std::thread([this] {
@@ -163,12 +271,212 @@ Status Node::start() {
       (*job)();
     }
   });
-  core_->start();
-  spdlog::info("node: validator {} of {} on chain {}; RPC on {}:{} ({} mode)", self_,
-               validators_->size(), genesis_.app.chain_id,
-               config_.rpc.listen.substr(0, config_.rpc.listen.rfind(':')), rpc_->port(),
-               config_.consensus.payload);
+  if (is_validator()) {
+    spdlog::info("node: validator {} of {} on chain {}; RPC on {}:{} ({} mode)", self_,
+                 validators_->size(), genesis_.app.chain_id,
+                 config_.rpc.listen.substr(0, config_.rpc.listen.rfind(':')), rpc_->port(),
+                 config_.consensus.payload);
+  } else {
+    spdlog::info("node: full node on chain {} ({} validators); RPC on {}:{}",
+                 genesis_.app.chain_id, validators_->size(),
+                 config_.rpc.listen.substr(0, config_.rpc.listen.rfind(':')), rpc_->port());
+  }
   return {};
+}
+
+sync::TrustedBlock Node::trusted_tip() const {
+  auto tip = store_->committed_tip();
+  if (tip.ok() && *tip) return sync::TrustedBlock{(*tip)->height, (*tip)->hash};
+  if (state_synced_) return *state_synced_;
+  return sync::TrustedBlock{0, genesis_block_id()};
+}
+
+p2p::Task<void> Node::sleep(std::chrono::milliseconds d) {
+  p2p::asio::steady_timer t(co_await p2p::asio::this_coro::executor, d);
+  boost::system::error_code ec;
+  co_await t.async_wait(p2p::asio::redirect_error(p2p::asio::use_awaitable, ec));
+}
+
+p2p::Task<void> Node::wait_for_peers(std::chrono::milliseconds max_wait) {
+  // Validators: until a quorum (counting self) is connected; full nodes: any peer.
+  const std::size_t want = is_validator() ? validators_->quorum() - 1 : 1;
+  const auto end = Clock::now() + max_wait;
+  while (!stopping_ && Clock::now() < end) {
+    const NetworkStats net = transport_->stats();
+    if ((is_validator() ? net.validator_peers : net.peers) >= want) break;
+    co_await sleep(std::chrono::milliseconds(100));
+  }
+}
+
+p2p::Task<void> Node::boot() {
+  co_await wait_for_peers(std::chrono::milliseconds(is_validator() ? 3000 : 10'000));
+  const Hash32& gid = genesis_block_id();
+  if (!ledger_) {
+    phase_ = SyncPhase::state_sync;
+    const auto t0 = Clock::now();
+    for (;;) {
+      if (stopping_) co_return;
+      auto peers = host_->peers();
+      if (peers.empty()) {
+        co_await sleep(std::chrono::milliseconds(500));
+        continue;
+      }
+      spdlog::info("sync: state sync: asking {} peers for their newest checkpoint", peers.size());
+      sync::StateSyncConfig sc;
+      sc.request_timeout = std::chrono::milliseconds(3 * config_.sync.request_timeout_ms);
+      auto r = co_await sync::state_sync(*host_, peers, *validators_, gid, *store_, genesis_.app,
+                                         sc);
+      for (const auto& d : r ? r->dropped : std::vector<sync::DroppedPeer>{}) {
+        spdlog::warn("sync: state sync dropped peer {}: {}", d.peer.to_string(),
+                     d.reason.to_string());
+      }
+      if (r) {
+        spdlog::info(
+            "sync: state sync installed the checkpoint at height {} ({} accounts, {} chunks, "
+            "root {}) in {:.1f} s",
+            r->height, r->accounts, r->chunks, to_hex(r->state_root), seconds_since(t0));
+        state_synced_ = r->trusted();
+        break;
+      }
+      if (r.error().code != Errc::not_found) {
+        fail(make_error(r.error().code, "state sync: " + r.error().message));
+        co_return;
+      }
+      spdlog::info("sync: state sync: {}; retrying", r.error().message);
+      co_await sleep(std::chrono::milliseconds(1000));
+    }
+    if (auto s = open_ledger(); !s) co_return fail(s.error());
+    if (auto s = start_services(); !s) co_return fail(s.error());
+  }
+
+  phase_ = SyncPhase::block_sync;
+  for (;;) {
+    if (auto s = co_await catch_up("startup"); !s) co_return fail(s.error());
+    if (stopping_) co_return;
+    // A validator needs a committed block in its store to resume consensus from (after a state
+    // sync the store holds none until block sync delivered one).
+    auto tip = store_->committed_tip();
+    if (!is_validator() || (tip.ok() && tip->has_value())) break;
+    co_await sleep(std::chrono::milliseconds(config_.sync.poll_ms));
+  }
+  if (!is_validator()) {
+    phase_ = SyncPhase::following;
+    co_await follow();
+    co_return;
+  }
+  if (auto s = create_core(); !s) co_return fail(s.error());
+  if (config_.sync.catch_up_lag > 0) co_await watch_lag();
+}
+
+p2p::Task<Status> Node::catch_up(const char* why) {
+  const auto t0 = Clock::now();
+  const std::uint64_t from = ledger_->applied_height();
+  std::uint64_t total = 0;
+  sync::BlockSyncConfig bc;
+  bc.batch = config_.sync.batch;
+  bc.request_timeout = std::chrono::milliseconds(config_.sync.request_timeout_ms);
+  auto last_log = t0;
+  std::uint64_t logged_height = from;
+  bool deliver_failed = false;
+  for (;;) {
+    if (stopping_) co_return ok_status();
+    auto peers = host_->peers();
+    if (peers.empty()) break;
+    sync::BlockSync bs(*host_, *validators_, genesis_block_id(), trusted_tip(), bc,
+                       [&](std::vector<sync::CertifiedBlock> blocks) -> Status {
+                         if (stopping_) return make_error(Errc::state, "node stopping");
+                         auto s = executor_->deliver(std::move(blocks));
+                         if (!s) {
+                           deliver_failed = true;
+                           return s;
+                         }
+                         const auto now = Clock::now();
+                         if (now - last_log >= std::chrono::seconds(2)) {
+                           const std::uint64_t h = ledger_->applied_height();
+                           spdlog::info("sync: at height {} (+{} blocks, {:.0f} blocks/s)", h,
+                                        h - logged_height,
+                                        (h - logged_height) /
+                                            std::chrono::duration<double>(now - last_log).count());
+                           last_log = now;
+                           logged_height = h;
+                         }
+                         return s;
+                       });
+    Status st = co_await bs.run(std::move(peers));
+    total += bs.report().blocks;
+    for (const auto& d : bs.report().dropped) {
+      spdlog::warn("sync: dropped peer {} for this run: {}", d.peer.to_string(),
+                   d.reason.to_string());
+    }
+    if (stopping_) co_return ok_status();
+    if (!st) {
+      if (deliver_failed) {
+        co_return make_error(st.error().code, "block sync: " + st.error().message);
+      }
+      if (bs.report().blocks == 0) break;  // nobody could serve us right now
+      continue;
+    }
+    // Done when a run found (almost) nothing new: consensus delivers the last block or two.
+    if (bs.report().blocks <= 2) break;
+  }
+  const double secs = seconds_since(t0);
+  if (total >= 100 || secs >= 1.0 || std::string_view(why) != "follow") {
+    spdlog::info("sync ({}): {} blocks, height {} -> {}, in {:.2f} s ({:.0f} blocks/s)", why,
+                 total, from, ledger_->applied_height(), secs, secs > 0 ? total / secs : 0.0);
+  }
+  co_return ok_status();
+}
+
+p2p::Task<void> Node::follow() {
+  while (!stopping_) {
+    if (auto s = co_await catch_up("follow"); !s) co_return fail(s.error());
+    co_await sleep(std::chrono::milliseconds(config_.sync.poll_ms));
+  }
+}
+
+p2p::Task<void> Node::watch_lag() {
+  const auto period = std::chrono::milliseconds(std::max<std::uint32_t>(config_.sync.poll_ms, 1000));
+  const std::uint64_t lag = config_.sync.catch_up_lag;
+  std::size_t next = 0;
+  auto stuck_since = Clock::now();
+  auto quiet_until = Clock::now();
+  while (!stopping_) {
+    co_await sleep(period);
+    if (stopping_) co_return;
+    auto c = core();
+    if (!c) co_return;
+    if (!c->status().syncing) stuck_since = Clock::now();
+    auto peers = host_->peers();
+    if (peers.empty() || Clock::now() < quiet_until) continue;
+    const p2p::PeerId peer = peers[next++ % peers.size()];
+    const std::uint64_t h = ledger_->applied_height();
+    auto ex = co_await sync::request(*host_, peer, sync::Request(sync::GetBlocks{h + 1, 2}),
+                                     std::chrono::milliseconds(2000));
+    if (stopping_) co_return;
+    if (!ex) continue;
+    const auto* b = std::get_if<sync::Blocks>(&ex->response);
+    if (b == nullptr || b->tip_height <= h) continue;
+    // Far behind, or consensus has been trying to fetch missing blocks for 5 s and a peer is
+    // ahead: leave consensus and block-sync. (A peer lying about its tip costs one sync run that
+    // finds nothing; then the check rests for 30 s.)
+    const bool far = b->tip_height > h + lag;
+    const bool stuck = b->tip_height > h + 2 && Clock::now() - stuck_since > std::chrono::seconds(5);
+    if (!far && !stuck) continue;
+    spdlog::info("sync: peer {} reports height {}, ours is {}{}: leaving consensus to block-sync",
+                 peer.to_string(), b->tip_height, h, far ? "" : " (consensus stuck syncing)");
+    {
+      std::lock_guard lock(core_mu_);
+      core_.reset();
+    }
+    c->stop();
+    c.reset();
+    phase_ = SyncPhase::block_sync;
+    if (auto s = co_await catch_up("runtime"); !s) co_return fail(s.error());
+    if (stopping_) co_return;
+    if (ledger_->applied_height() < h + 2) quiet_until = Clock::now() + std::chrono::seconds(30);
+    if (auto s = create_core(); !s) co_return fail(s.error());
+    stuck_since = Clock::now();
+  }
 }
 
 Status Node::start_network() {
@@ -191,7 +499,10 @@ Status Node::start_network() {
   nc.peer_max_bytes_per_sec = static_cast<double>(c.network.peer_max_bytes_per_sec);
   nc.gossip.heartbeat = std::chrono::milliseconds(c.network.heartbeat_ms);
   nc.frame_check = [](ByteView frame) { return consensus::decode_message(frame).ok(); };
-  auto net = network::NetworkManager::create(*io_, p2p::Identity(*core_key_), std::move(nc));
+  // A full node has no validator key: a fresh p2p identity per run.
+  auto net = network::NetworkManager::create(
+      *io_, p2p::Identity(core_key_ ? *core_key_ : crypto::Ed25519KeyPair::generate()),
+      std::move(nc));
   net->on_event([this](const network::Event& event) {
     std::visit(
         [this](const auto& e) {
@@ -218,6 +529,7 @@ Status Node::start_network() {
   OL_TRY_ASSIGN(auto bound, net->start());
   spdlog::info("net: listening on {}", bound.to_string());
   transport_ = std::make_shared<NetworkTransport>(net);
+  host_ = net->host();
   network_ = net;
   return {};
 }
@@ -228,10 +540,11 @@ void Node::stop() {
     if (stopped_) return;
     stopped_ = true;
   }
+  stopping_ = true;
   if (rpc_) rpc_->stop();
   verify_queue_.close();
   if (verifier_.joinable()) verifier_.join();
-  if (core_) core_->stop();
+  if (auto c = core()) c->stop();
   if (network_) std::static_pointer_cast<network::NetworkManager>(network_)->stop();
   if (store_) {
     if (auto s = store_->flush(); !s) spdlog::warn("node: store flush: {}", s.error().to_string());
@@ -243,21 +556,25 @@ bool Node::verify_later(std::function<void()> job) {
 }
 
 void Node::on_consensus_frame(types::ValidatorIndex from, ByteView frame) {
+  auto c = core();
+  if (!c) return;  // catching up (or a full node): consensus input is not needed
   auto message = consensus::decode_message(frame);
-  if (!message || !core_) return;
+  if (!message) return;
   if (!carries_transactions(*message)) {
-    core_->deliver(InboundMessage{from, std::move(*message), {}});
+    c->deliver(InboundMessage{from, std::move(*message), {}});
     return;
   }
   auto shared = std::make_shared<consensus::Message>(std::move(*message));
   verify_later([this, from, shared] {
     auto resolved = resolve_transactions(*shared, *mempool_, genesis_.app.chain_id);
-    core_->deliver(InboundMessage{from, std::move(*shared), std::move(resolved)});
+    if (auto now = core()) {
+      now->deliver(InboundMessage{from, std::move(*shared), std::move(resolved)});
+    }
   });
 }
 
 void Node::on_transaction_gossip(ByteView encoded) {
-  if (core_config_.commands) return;
+  if (core_config_.commands || !services_started_) return;
   verify_later([this, bytes = to_bytes(encoded)] {
     auto admitted = mempool_->add_encoded(bytes);
     if (admitted) {

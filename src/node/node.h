@@ -1,4 +1,13 @@
-// Node: one validator process assembled — store, ledger, mempool, consensus core, network, RPC.
+// Node: one validator or full-node process assembled — store, ledger, mempool, consensus core,
+// network, sync, RPC.
+//
+// Sync (src/sync, see sync_driver.h): every node serves blocks and checkpoints to peers and takes
+// a checkpoint every sync.checkpoint_interval commits. On the real network, start() brings up
+// the network and RPC and then, on the io thread: (state sync, on an empty store when asked) →
+// block sync from the store's tip until no peer has more → the consensus core (validators), or
+// block sync every sync.poll_ms forever (full nodes: a home without a validator key). A running
+// validator that finds a peer sync.catch_up_lag heights ahead stops its core, block-syncs and
+// starts a new core (it keeps its safety data, so it cannot double-sign).
 //
 // Threads: the caller's io thread runs the io_context (network and RPC, transaction admission);
 // the core thread runs consensus, execution and storage writes (see core.h); one verifier thread
@@ -15,20 +24,31 @@
 #include "node/core.h"
 #include "node/genesis.h"
 #include "node/rpc_server.h"
+#include "node/sync_driver.h"
+#include "sync/verify.h"
+
+namespace ol::p2p {
+class Host;
+}
+namespace ol::sync {
+class SyncServer;
+}
 
 namespace ol::node {
 
 class Node {
  public:
-  /// Opens the node in `home` (config paths are relative to it): genesis, validator key, store
-  /// (created on first start with the genesis state), ledger, mempool, consensus core. Starts
-  /// nothing. `transport` replaces the p2p network (tests); null = the real p2p network.
+  /// Opens the node in `home` (config paths are relative to it): genesis, validator key (absent:
+  /// a full node), store (created on first start with the genesis state, unless it will be state
+  /// synced), ledger, mempool. Starts nothing. `transport` replaces the p2p network (tests; then
+  /// there is no sync and the core starts at once); null = the real p2p network.
   static Result<std::unique_ptr<Node>> open(const std::filesystem::path& home, NodeConfig config,
                                             p2p::asio::io_context& io,
                                             std::shared_ptr<Transport> transport = nullptr);
   ~Node();
 
-  /// Binds the RPC, starts the network, the verifier and the core thread. Io thread.
+  /// Binds the RPC, starts the network and the verifier, then (asynchronously, on the io thread)
+  /// catches up and starts the core (see above). Io thread.
   Status start();
   /// Stops the core, verifier, network and RPC, then flushes the store. Thread-safe; idempotent.
   void stop();
@@ -44,13 +64,34 @@ class Node {
 
   std::uint16_t rpc_port() const { return rpc_ ? rpc_->port() : 0; }
   types::ValidatorIndex validator_index() const { return self_; }
+  bool is_validator() const { return core_key_.has_value(); }
   const Genesis& genesis() const { return genesis_; }
-  CoreStatus status() const { return core_->status(); }
+  /// The core's status, or (before the core runs, or on a full node) the ledger's height with
+  /// `syncing` set while catching up.
+  CoreStatus status() const;
+
+  enum class SyncPhase { starting, state_sync, block_sync, consensus, following };
+  SyncPhase sync_phase() const { return phase_.load(); }
+  static const char* to_string(SyncPhase p);
 
  private:
   Node() = default;
   Status start_network();
+  Status start_services();
+  Status open_ledger();
+  Status create_core();
+  std::shared_ptr<Core> core() const;
   bool verify_later(std::function<void()> job);
+  void fail(const Error& e);
+
+  // Io-thread coroutines (see the header comment).
+  p2p::Task<void> boot();
+  p2p::Task<void> wait_for_peers(std::chrono::milliseconds max_wait);
+  p2p::Task<Status> catch_up(const char* why);
+  p2p::Task<void> follow();
+  p2p::Task<void> watch_lag();
+  p2p::Task<void> sleep(std::chrono::milliseconds d);
+  sync::TrustedBlock trusted_tip() const;
 
   std::filesystem::path home_;
   NodeConfig config_;
@@ -68,10 +109,20 @@ class Node {
   Metrics metrics_;
   std::shared_ptr<Transport> transport_;
   std::shared_ptr<void> network_;  // the NetworkManager, when this node runs the real network
+  std::optional<SigningJournal> journal_;
   CoreContext core_context_;
   CoreConfig core_config_;
   std::optional<crypto::Ed25519KeyPair> core_key_;
-  std::unique_ptr<Core> core_;
+  mutable std::mutex core_mu_;
+  std::shared_ptr<Core> core_;  // replaced by a runtime catch-up; read through core()
+  std::shared_ptr<p2p::Host> host_;
+  std::unique_ptr<CheckpointTaker> checkpoints_;
+  std::unique_ptr<sync::SyncServer> sync_server_;
+  std::unique_ptr<BlockExecutor> executor_;
+  std::optional<sync::TrustedBlock> state_synced_;  // the snapshot's block, until a block commits
+  bool services_started_ = false;
+  std::atomic<SyncPhase> phase_{SyncPhase::starting};
+  std::atomic<bool> stopping_{false};
   EventQueue<std::function<void()>> verify_queue_{20'000};
   std::thread verifier_;
   std::shared_ptr<RpcServer> rpc_;

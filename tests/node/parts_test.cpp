@@ -2,14 +2,19 @@
 // benchmark command pool and commit log, event queue, URL parsing.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
 #include <thread>
 
+#include "common/hex.h"
 #include "node/command_pool.h"
 #include "node/config.h"
 #include "node/event_queue.h"
 #include "node/http_client.h"
 #include "node/metrics.h"
+#include "node/signing_journal.h"
 #include "node/tx_status.h"
+#include "support/temp_dir.h"
 
 namespace ol::node {
 namespace {
@@ -33,6 +38,39 @@ TEST(NodeConfigPayload, CommandsModeIsStrict) {
   ASSERT_TRUE(back.ok()) << back.error().to_string();
   EXPECT_EQ(back->consensus.payload, "commands");
   EXPECT_EQ(back->consensus.empty_block_wait_ms, 7u);
+}
+
+TEST(NodeSigningJournal, AppendsOneLinePerSignedMessageAcrossReopens) {
+  ol::testing::TempDir dir("journal");
+  const auto path = dir.path() / "signing.journal";
+  EXPECT_FALSE(parse_config("").value().signing_journal);
+  auto on = parse_config("signing_journal = true\n");
+  ASSERT_TRUE(on.ok()) << on.error().to_string();
+  EXPECT_TRUE(on->signing_journal);
+  EXPECT_TRUE(parse_config(on->to_toml()).value().signing_journal);
+
+  types::Vote vote;
+  vote.round = 7;
+  vote.block_id[0] = 0xab;
+  consensus::TimeoutMsg timeout;
+  timeout.timeout.round = 9;
+  timeout.timeout.high_qc.round = 6;
+  {
+    auto j = SigningJournal::open(path);
+    ASSERT_TRUE(j.ok()) << j.error().to_string();
+    ASSERT_TRUE(j->record(consensus::Message{vote}).ok());
+    ASSERT_TRUE(j->record(consensus::Message{consensus::SyncRequest{}}).ok());  // not signed
+  }
+  {
+    auto j = SigningJournal::open(path);  // a restart appends
+    ASSERT_TRUE(j.ok());
+    ASSERT_TRUE(j->record(consensus::Message{timeout}).ok());
+  }
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), "vote 7 " + to_hex(vote.block_id) + "\ntimeout 9 6\n");
+  EXPECT_FALSE(SigningJournal::open(dir.path() / "missing" / "x").ok());
 }
 
 TEST(NodeMetrics, PrometheusTextHasEveryDocumentedMetric) {
