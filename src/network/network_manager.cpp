@@ -642,7 +642,9 @@ struct NetworkManager::Impl : std::enable_shared_from_this<NetworkManager::Impl>
 
   p2p::gossipsub::ValidationResult validate_gossip(const p2p::gossipsub::Message& m) {
     using p2p::gossipsub::ValidationResult;
-    if (m.received_from != identity.peer_id && !admit(m.received_from, m.data.size())) {
+    // The RPC that carried it was charged its bytes (and one message) by the RPC filter; each
+    // message it carries is one more message.
+    if (m.received_from != identity.peer_id && !admit(m.received_from, 0)) {
       return ValidationResult::ignore;
     }
     const auto env = unwrap_gossip(m.data);
@@ -716,6 +718,10 @@ struct NetworkManager::Impl : std::enable_shared_from_this<NetworkManager::Impl>
         if (auto self = weak.lock()) self->on_gossip(m);
       });
     }
+    gossip->set_rpc_filter([weak](const PeerId& peer, std::size_t size) {
+      auto self = weak.lock();
+      return self && !self->stopped && self->admit(peer, size);
+    });
     gossip->on_peer_exchange([weak](const std::vector<PeerId>& peers) {
       if (auto self = weak.lock()) self->on_peer_exchange(peers);
     });

@@ -301,6 +301,7 @@ struct Gossipsub::Impl {
   Config config;
   Stats stats;
   PeerExchangeHandler px_handler;
+  RpcFilter rpc_filter;
 
   bool started = false, stopped = false;
   std::shared_ptr<asio::steady_timer> heartbeat_timer;
@@ -523,6 +524,10 @@ struct Gossipsub::Impl {
         pos += hdr + static_cast<std::size_t>(len);
         auto it = peers.find(p);
         if (stopped || it == peers.end() || it->second.in != s) co_return;
+        if (rpc_filter && !rpc_filter(p, body.size())) {
+          ++stats.throttled_rpcs;
+          continue;
+        }
         if (auto st = handle_rpc(p, body); !st) {
           bad = st.error();
           break;
@@ -1265,6 +1270,10 @@ void Gossipsub::set_content_addressed(const std::string& topic) {
 
 void Gossipsub::on_peer_exchange(PeerExchangeHandler handler) {
   impl_->px_handler = std::move(handler);
+}
+
+void Gossipsub::set_rpc_filter(RpcFilter filter) {
+  impl_->rpc_filter = std::move(filter);
 }
 
 Result<Bytes> Gossipsub::publish(const std::string& topic, Bytes data) {

@@ -81,6 +81,7 @@ struct Stats {
   std::uint64_t ihave_in = 0, iwant_in = 0;
   std::uint64_t ihave_out = 0, iwant_out = 0;  // IHAVE / IWANT control entries sent
   std::uint64_t queue_drops = 0;               // RPCs not sent because a peer's send queue was full
+  std::uint64_t throttled_rpcs = 0;            // inbound RPCs refused by the RpcFilter
   std::size_t seen_cache_size = 0;
 };
 
@@ -127,6 +128,10 @@ class Gossipsub : public std::enable_shared_from_this<Gossipsub> {
   using Validator = std::function<ValidationResult(const Message&)>;
   /// Called with peers learned from PRUNE peer exchange (the network layer may dial them).
   using PeerExchangeHandler = std::function<void(const std::vector<PeerId>&)>;
+  /// Sees every inbound RPC (peer, body size) after its length is bounded and before it is
+  /// decoded; false drops it unread (counted in Stats::throttled_rpcs). The network layer charges
+  /// its per-peer rate limits here, so junk that never becomes a valid message still counts.
+  using RpcFilter = std::function<bool(const PeerId&, std::size_t)>;
 
   /// `identity` signs published messages (strict signing); it is normally the Host's identity.
   static std::shared_ptr<Gossipsub> create(std::shared_ptr<Host> host, Identity identity,
@@ -149,6 +154,7 @@ class Gossipsub : public std::enable_shared_from_this<Gossipsub> {
   /// Message ids on `topic` become SHA-256(data), so one payload published twice is one message.
   void set_content_addressed(const std::string& topic);
   void on_peer_exchange(PeerExchangeHandler handler);
+  void set_rpc_filter(RpcFilter filter);
 
   /// Signs and sends `data` on `topic` (to mesh peers, or fanout when not subscribed, or every
   /// subscribed peer with flood_publish) and delivers it to our own handler if we subscribe.

@@ -1,8 +1,11 @@
 // Gossip through NetworkManager::broadcast on clusters of 4 validators and of 10 and 30 nodes found
 // through bootstrap addresses: every message reaches every other node exactly once.
+#include <atomic>
 #include <thread>
 
 #include "network/cluster.h"
+#include "p2p/proto/rpc.pb.h"
+#include "p2p/varint.h"
 
 namespace ol::network {
 namespace {
@@ -128,7 +131,13 @@ class NetworkGossipTest : public ::testing::Test {
     }
   }
 
-  void TearDown() override { cluster.shutdown(); }
+  void TearDown() override {
+    cluster.on_io([&] {
+      for (auto& h : raw_hosts) h->close();
+    });
+    cluster.shutdown();
+  }
+  std::vector<std::shared_ptr<p2p::Host>> raw_hosts;
 
   Cluster cluster;
 };
@@ -175,6 +184,80 @@ TEST_F(NetworkGossipTest, ARestartedValidatorGetsAndSendsGossipAgain) {
   ASSERT_TRUE(cluster.fully_connected(4));
   ASSERT_TRUE(overlay_connected());
   broadcast_round({0, 3}, "after");
+}
+
+// A non-validator floods node 0's gossip stream with ~25k junk RPCs per second (each a message
+// with a bad signature): every RPC is charged to its rate limits before it is decoded, so it is
+// throttled, then banned and disconnected, while the validators' gossip is delivered exactly once.
+TEST_F(NetworkGossipTest, AGossipFlooderIsThrottledThenBannedWhileGossipIsDeliveredOnce) {
+  Config c = fast_config();
+  c.peer_max_msgs_per_sec = 2000;
+  c.violations_before_ban = 2;
+  c.ban_duration = 60s;
+  for (std::size_t i = 0; i < 4; ++i) cluster.add(c);
+  for (std::size_t i = 0; i < 4; ++i) cluster.start(i);
+  cluster.make_validators(4);
+  ASSERT_TRUE(cluster.fully_connected(4));
+  ASSERT_TRUE(overlay_connected());
+
+  const p2p::Identity flooder = p2p::Identity::generate();
+  auto host = cluster.on_io([&] { return p2p::Host::create(cluster.io, flooder); });
+  raw_hosts.push_back(host);
+  const p2p::PeerId target = node(0).id();
+  auto stream = cluster.run([&]() -> p2p::Task<p2p::Host::StreamPtr> {
+    auto peer = co_await host->dial(node(0).addr.with_peer_id(target));
+    if (!peer) co_return nullptr;
+    std::vector<std::string> protos{std::string(p2p::gossipsub::kProtocolV11)};
+    auto st = co_await host->new_stream(*peer, protos);
+    co_return st ? *st : nullptr;
+  }());
+  ASSERT_TRUE(stream);
+  auto framed = [](const p2p::proto::RPC& rpc) {
+    const std::string body = rpc.SerializeAsString();
+    Bytes out;
+    p2p::put_uvarint(out, body.size());
+    append(out, as_bytes(body));
+    return out;
+  };
+  p2p::proto::RPC hello;
+  hello.add_subscriptions()->set_subscribe(true);
+  hello.mutable_subscriptions(0)->set_topicid(std::string(kBlocksTopic));
+  p2p::proto::RPC junk;
+  auto* m = junk.add_publish();
+  m->set_from(std::string(flooder.peer_id.bytes().begin(), flooder.peer_id.bytes().end()));
+  m->set_seqno(std::string(8, '\x01'));
+  m->set_topic(std::string(kBlocksTopic));
+  m->set_data(std::string(64, '\xab'));
+  m->set_signature(std::string(64, '\0'));
+  Bytes burst = framed(hello);
+  const Bytes one = framed(junk);
+  for (int k = 0; k < 500; ++k) append(burst, one);
+
+  std::atomic<bool> flooding{true};
+  std::atomic<std::uint64_t> sent{0};
+  auto flood = [&]() -> p2p::Task<void> {
+    asio::steady_timer t(cluster.io);
+    while (flooding) {
+      if (!(co_await stream->write(burst)).ok()) break;
+      sent += 500;
+      t.expires_after(20ms);
+      co_await t.async_wait(asio::use_awaitable);
+    }
+    flooding = false;
+  };
+  auto done = asio::co_spawn(cluster.io, flood(), asio::use_future);
+  ASSERT_TRUE(cluster.eventually([&] { return node(0).net->health().rate_limited > 0; }));
+  broadcast_round({1, 2}, "during the flood");  // delivered everywhere, exactly once
+  ASSERT_TRUE(cluster.eventually([&] { return node(0).net->health().bans >= 1; }));
+  ASSERT_TRUE(cluster.eventually_io([&] { return !host->is_connected(target); }));
+  done.get();
+  EXPECT_GT(sent.load(), 2000u);
+  EXPECT_EQ(node(0).net->health().bans, 1u);
+  EXPECT_GT(cluster.on_io([&] { return node(0).net->gossip()->stats().throttled_rpcs; }), 0u);
+  // Banned: a new connection is closed right after the handshake.
+  (void)cluster.run(host->dial(node(0).addr.with_peer_id(target)));
+  ASSERT_TRUE(cluster.eventually_io([&] { return !host->is_connected(target); }));
+  broadcast_round({0, 3}, "after the ban");
 }
 
 TEST_F(NetworkGossipTest, TenBootstrappedNodes) {
