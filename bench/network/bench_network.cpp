@@ -2,17 +2,24 @@
 //  - direct-channel messages/s from one validator to another;
 //  - 30-node gossip: propagation latency (publish to receipt, per receiver and until the last
 //    receiver) at light load, one message in flight, for 256 B and 64 KiB payloads;
-//  - 30-node gossip delivery rate: a burst of messages from one publisher until all have them.
+//  - 30-node gossip delivery rate: a burst of messages from one publisher until all have them;
+//  - 30-node gossip latency, the same cluster quiet and then while a flooder sends ~25k junk
+//    gossip RPCs per second to each of three nodes (coming back with a fresh identity each time it
+//    is banned).
 #include <benchmark/benchmark.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "network/network_manager.h"
+#include "p2p/proto/rpc.pb.h"
+#include "p2p/varint.h"
 
 namespace ol::network {
 namespace {
@@ -188,25 +195,24 @@ double percentile(std::vector<double> v, double p) {
   return v[k];
 }
 
-// One message at a time, from a rotating publisher: latency to each receiver and to the last one.
-void BM_GossipPropagation30(benchmark::State& state) {
-  const auto size = static_cast<std::size_t>(state.range(0));
-  BenchCluster c(30);
-  c.start_bootstrapped();
-  std::vector<double> each_ms, all_ms;
-  std::uint64_t seq = 0, target = 0;
-  for (auto _ : state) {
+// One message at a time, from a rotating publisher: latency (ms) to each receiver and to the last
+// one. False if a message was lost.
+bool measure_propagation(BenchCluster& c, std::size_t size, std::size_t messages,
+                         std::uint64_t& seq, std::vector<double>& each_ms,
+                         std::vector<double>& all_ms) {
+  for (std::size_t k = 0; k < messages; ++k) {
     const std::size_t from = seq % c.size();
     Bytes data(size, 0);
     for (std::size_t b = 0; b < 8; ++b) data[b] = static_cast<std::uint8_t>(seq >> (8 * b));
     ++seq;
-    target += c.size() - 1;
+    std::uint64_t target = 0;
+    {
+      std::lock_guard lock(c.mu_);
+      target = c.gossip_received + c.size() - 1;
+    }
     const auto t0 = SteadyClock::now();
     c.node(from).net->broadcast(kBlocksTopic, std::move(data));
-    if (!c.wait([&] { return c.gossip_received >= target; })) {
-      state.SkipWithError("gossip messages lost");
-      break;
-    }
+    if (!c.wait([&] { return c.gossip_received >= target; })) return false;
     std::lock_guard lock(c.mu_);
     double last = 0;
     for (std::size_t i = 0; i < c.size(); ++i) {
@@ -217,6 +223,21 @@ void BM_GossipPropagation30(benchmark::State& state) {
     }
     all_ms.push_back(last);
   }
+  return true;
+}
+
+void BM_GossipPropagation30(benchmark::State& state) {
+  const auto size = static_cast<std::size_t>(state.range(0));
+  BenchCluster c(30);
+  c.start_bootstrapped();
+  std::vector<double> each_ms, all_ms;
+  std::uint64_t seq = 0;
+  for (auto _ : state) {
+    if (!measure_propagation(c, size, 1, seq, each_ms, all_ms)) {
+      state.SkipWithError("gossip messages lost");
+      break;
+    }
+  }
   state.counters["p50_ms"] = percentile(each_ms, 0.50);
   state.counters["p99_ms"] = percentile(each_ms, 0.99);
   state.counters["all_p50_ms"] = percentile(all_ms, 0.50);
@@ -226,6 +247,158 @@ BENCHMARK(BM_GossipPropagation30)
     ->Arg(256)
     ->Arg(64 << 10)
     ->Iterations(200)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// A hostile peer on its own io thread: to each target node it connects, opens a gossipsub stream,
+// subscribes and writes bursts of 500 junk RPCs (a 64-byte message with a zero signature) every
+// 20 ms (~25k RPCs/s); when the target bans and disconnects it, it comes back with a new identity.
+class Flooder {
+ public:
+  explicit Flooder(std::vector<p2p::Multiaddr> targets) : targets_(std::move(targets)) {
+    p2p::proto::RPC hello;
+    auto* sub = hello.add_subscriptions();
+    sub->set_subscribe(true);
+    sub->set_topicid(std::string(kBlocksTopic));
+    p2p::proto::RPC junk;
+    auto* m = junk.add_publish();
+    const auto author = p2p::Identity::generate().peer_id.bytes();
+    m->set_from(std::string(author.begin(), author.end()));
+    m->set_seqno(std::string(8, '\x01'));
+    m->set_topic(std::string(kBlocksTopic));
+    m->set_data(std::string(64, '\xab'));
+    m->set_signature(std::string(64, '\0'));
+    hello_ = framed(hello);
+    const Bytes one = framed(junk);
+    for (int k = 0; k < kBurst; ++k) append(burst_, one);
+    guard_.emplace(asio::make_work_guard(io_));
+    thread_ = std::thread([this] { io_.run(); });
+    for (const auto& t : targets_) asio::co_spawn(io_, flood(t), asio::detached);
+  }
+  ~Flooder() {
+    stop_ = true;
+    asio::steady_timer t(io_, 300ms);
+    t.async_wait([this](const boost::system::error_code&) {
+      for (auto& h : hosts_) h->close();
+    });
+    asio::steady_timer t2(io_, 600ms);
+    t2.async_wait([this](const boost::system::error_code&) { io_.stop(); });
+    guard_.reset();
+    thread_.join();
+  }
+  std::uint64_t sent() const { return sent_; }
+  std::uint64_t identities() const { return identities_; }
+
+ private:
+  static constexpr int kBurst = 500;
+  static Bytes framed(const p2p::proto::RPC& rpc) {
+    const std::string body = rpc.SerializeAsString();
+    Bytes out;
+    p2p::put_uvarint(out, body.size());
+    append(out, as_bytes(body));
+    return out;
+  }
+
+  p2p::Task<void> flood(p2p::Multiaddr target) {
+    asio::steady_timer t(io_);
+    while (!stop_) {
+      auto host = p2p::Host::create(io_, p2p::Identity::generate());
+      hosts_.push_back(host);
+      ++identities_;
+      auto peer = co_await host->dial(target);
+      p2p::Host::StreamPtr s;
+      if (peer) {
+        std::vector<std::string> protos{std::string(p2p::gossipsub::kProtocolV11)};
+        auto st = co_await host->new_stream(*peer, protos);
+        if (st) s = *st;
+      }
+      if (s && (co_await s->write(hello_)).ok()) {
+        while (!stop_ && (co_await s->write(burst_)).ok()) {
+          sent_ += kBurst;
+          t.expires_after(20ms);
+          co_await t.async_wait(asio::use_awaitable);
+        }
+      }
+      host->close();
+      t.expires_after(50ms);
+      co_await t.async_wait(asio::use_awaitable);
+    }
+  }
+
+  std::vector<p2p::Multiaddr> targets_;
+  Bytes hello_, burst_;
+  asio::io_context io_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard_;
+  std::thread thread_;
+  std::vector<std::shared_ptr<p2p::Host>> hosts_;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> sent_{0}, identities_{0};
+};
+
+// The same 30-node cluster, 10 s quiet and then 10 s flooded (nodes 0, 10 and 20 attacked), with
+// the default limits (20k msgs/s per peer, ban after 3 s over): honest latency in both phases.
+void BM_GossipLatencyUnderFlood30(benchmark::State& state) {
+  const auto size = static_cast<std::size_t>(state.range(0));
+  constexpr auto kPhase = 10s;  // each phase: messages back to back for this long
+  BenchCluster c(30);
+  c.start_bootstrapped();
+  std::uint64_t seq = 0;
+  for (auto _ : state) {
+    std::vector<double> quiet_each, quiet_all, flood_each, flood_all;
+    auto phase = [&](std::vector<double>& each, std::vector<double>& all) {
+      const auto end = SteadyClock::now() + kPhase;
+      while (SteadyClock::now() < end) {
+        if (!measure_propagation(c, size, 10, seq, each, all)) return false;
+      }
+      return true;
+    };
+    if (!phase(quiet_each, quiet_all)) {
+      state.SkipWithError("gossip messages lost (quiet)");
+      break;
+    }
+    const std::vector<std::size_t> attacked{0, 10, 20};
+    auto limited = [&] {
+      std::uint64_t n = 0;
+      for (auto i : attacked) n += c.node(i).net->health().rate_limited;
+      return n;
+    };
+    auto bans = [&] {
+      std::uint64_t n = 0;
+      for (auto i : attacked) n += c.node(i).net->health().bans;
+      return n;
+    };
+    std::vector<p2p::Multiaddr> targets;
+    for (auto i : attacked) targets.push_back(c.node(i).addr.with_peer_id(c.peer(i)));
+    const std::uint64_t limited0 = limited();
+    {
+      Flooder f(targets);
+      while (limited() == limited0) std::this_thread::sleep_for(10ms);  // the flood has arrived
+      const auto t0 = SteadyClock::now();
+      const std::uint64_t sent0 = f.sent();
+      const bool ok = phase(flood_each, flood_all);
+      const double secs = std::chrono::duration<double>(SteadyClock::now() - t0).count();
+      state.counters["flood_rpcs_per_s"] = static_cast<double>(f.sent() - sent0) / secs;
+      state.counters["flood_identities"] = static_cast<double>(f.identities());
+      if (!ok) {
+        state.SkipWithError("gossip messages lost (flood)");
+        break;
+      }
+    }
+    state.counters["bans"] = static_cast<double>(bans());
+    state.counters["rate_limited"] = static_cast<double>(limited() - limited0);
+    state.counters["quiet_msgs"] = static_cast<double>(quiet_all.size());
+    state.counters["flood_msgs"] = static_cast<double>(flood_all.size());
+    state.counters["quiet_p50_ms"] = percentile(quiet_each, 0.50);
+    state.counters["quiet_p99_ms"] = percentile(quiet_each, 0.99);
+    state.counters["quiet_all_p99_ms"] = percentile(quiet_all, 0.99);
+    state.counters["flood_p50_ms"] = percentile(flood_each, 0.50);
+    state.counters["flood_p99_ms"] = percentile(flood_each, 0.99);
+    state.counters["flood_all_p99_ms"] = percentile(flood_all, 0.99);
+  }
+}
+BENCHMARK(BM_GossipLatencyUnderFlood30)
+    ->Arg(256)
+    ->Iterations(1)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
