@@ -2,7 +2,8 @@
 # OpenLiquid launcher: the whole set-up is one of these two commands.
 #   ./ol devnet [args]   install deps, build, start a local devnet of validators with a demo load
 #   ./ol test            install deps, build, run every test (unit, simulator, fuzz smoke, interop)
-# Other sub-commands: build [preset], bench, asan (test suite under ASan+UBSan), fuzz [seconds].
+# Other sub-commands: build [preset], bench, asan (test suite under ASan+UBSan), fuzz [seconds],
+#   chaos [args] (SIGKILLs and partitions under load, then a divergence check; --duration 1h).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$ROOT"
@@ -43,6 +44,11 @@ case "$cmd" in
     echo "ol devnet: the validator node is not built yet (issue 7), so there is no devnet to run." >&2
     echo "           Today openliquid has keygen and init; ./ol test runs every suite that exists." >&2
     exit 2
+    ;;
+  chaos)
+    deps
+    build release
+    exec build/release/src/node/openliquid chaos "$@"
     ;;
   build)
     deps

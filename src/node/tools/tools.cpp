@@ -3,9 +3,31 @@
 #include <CLI/CLI.hpp>
 #include <memory>
 
+#include "node/tools/chaos.h"
 #include "node/tools/runner.h"
 
 namespace ol::node::tools {
+
+namespace {
+
+// "90", "90s", "15m", "1h", "500ms" -> seconds.
+double parse_duration(const std::string& text) {
+  std::size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    throw CLI::ValidationError("--duration", "not a duration: " + text);
+  }
+  const std::string unit = text.substr(used);
+  if (unit.empty() || unit == "s") return v;
+  if (unit == "ms") return v / 1000;
+  if (unit == "m" || unit == "min") return v * 60;
+  if (unit == "h") return v * 3600;
+  throw CLI::ValidationError("--duration", "unknown unit in " + text + " (s, m, h, ms)");
+}
+
+}  // namespace
 
 void add_commands(CLI::App& app) {
   auto devnet = std::make_shared<DevnetOptions>();
@@ -60,6 +82,36 @@ void add_commands(CLI::App& app) {
       ->capture_default_str();
   b->callback([bench] {
     if (int rc = run_bench(*bench); rc != 0) throw CLI::RuntimeError(rc);
+  });
+
+  auto chaos = std::make_shared<ChaosOptions>();
+  auto duration = std::make_shared<std::string>("60s");
+  auto* c = app.add_subcommand(
+      "chaos",
+      "local validators under a signed load while random ones are SIGKILLed and restarted (at "
+      "most f down) and partitions come and heal; then every store is checked for divergence, "
+      "lost committed transactions and double-signed rounds (exit 0 only with no violation)");
+  c->add_option("--validators", chaos->validators, "number of validators")->capture_default_str();
+  c->add_option("--duration", *duration, "how long the chaos lasts (60s, 15m, 1h)")
+      ->capture_default_str();
+  c->add_option("--seed", chaos->seed, "seed of the kill and partition schedule (0 = random)")
+      ->capture_default_str();
+  c->add_option("--rate", chaos->rate, "signed transfers per second (0 = no load)")
+      ->capture_default_str();
+  c->add_option("--accounts", chaos->accounts, "load accounts funded from the faucet")
+      ->capture_default_str();
+  c->add_option("--dir", chaos->dir, "network directory (must be new or empty; default temporary)");
+  c->add_flag("--keep", chaos->keep, "keep the directory after a clean run");
+  c->add_flag("!--no-kills", chaos->kills, "no SIGKILLs");
+  c->add_flag("!--no-partitions", chaos->partitions, "no partitions");
+  c->add_option("--settle-timeout", chaos->settle_timeout_s,
+                "seconds for every validator to catch up after the chaos")
+      ->capture_default_str();
+  c->add_option("--status-every", chaos->status_every_s, "seconds between status lines")
+      ->capture_default_str();
+  c->callback([chaos, duration] {
+    chaos->duration_s = parse_duration(*duration);
+    if (int rc = run_chaos(*chaos); rc != 0) throw CLI::RuntimeError(rc);
   });
 }
 
