@@ -290,6 +290,7 @@ struct Gossipsub::Impl {
         identity(std::move(id)),
         config(std::move(c)),
         seen(config.seen_ttl, config.seen_max),
+        seen_origin(config.seen_ttl, config.seen_max),
         rng(std::random_device{}()),
         seqno(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                              std::chrono::system_clock::now().time_since_epoch())
@@ -312,6 +313,11 @@ struct Gossipsub::Impl {
   std::map<std::string, Validator> validators;
   std::set<std::string> content_addressed;
   SeenCache seen;
+  // On content-addressed topics: the from||seqno of each message accepted into `seen`, so that a
+  // duplicate (a mesh delivers each message about D times) is recognised without hashing its
+  // data. Only verified messages enter it, so a forged copy cannot shadow the real one; an author
+  // that signs two payloads under one seqno has the second dropped where the first was seen.
+  SeenCache seen_origin;
   std::unordered_map<std::string, Cached, KeyedHash> mcache;
   std::deque<std::vector<std::pair<std::string, std::string>>> history;  // (id, topic), newest 1st
   std::unordered_map<std::string, Promise, KeyedHash> promises;  // IWANTed id -> who promised
@@ -611,7 +617,8 @@ struct Gossipsub::Impl {
 
   std::string message_id(const proto::Message& m) const {
     if (content_addressed.contains(m.topic())) {
-      const Hash32 h = crypto::sha256(as_bytes(m.data()));
+      const Hash32 h = config.content_sha256 ? config.content_sha256(as_bytes(m.data()))
+                                             : crypto::sha256(as_bytes(m.data()));
       return std::string(reinterpret_cast<const char*>(h.data()), h.size());
     }
     return m.from() + m.seqno();
@@ -704,6 +711,17 @@ struct Gossipsub::Impl {
       reject(source, "unsigned or malformed message");
       return;
     }
+    const bool content = content_addressed.contains(m.topic());
+    std::string origin;
+    if (content) {
+      origin.reserve(m.from().size() + m.seqno().size());
+      origin.append(m.from()).append(m.seqno());
+      if (seen_origin.contains(origin)) {
+        // Its content id was erased from `promises` when it was first accepted.
+        ++stats.duplicates;
+        return;
+      }
+    }
     const std::string id = message_id(m);
     if (seen.contains(id)) {
       ++stats.duplicates;
@@ -716,6 +734,7 @@ struct Gossipsub::Impl {
       return;
     }
     seen.insert(id, Clock::now());
+    if (content) seen_origin.insert(origin, Clock::now());
     promises.erase(id);
     const Message msg = to_message(m, *author, id, source);
     switch (validate(msg)) {
@@ -999,6 +1018,7 @@ struct Gossipsub::Impl {
     if (validate(msg) != ValidationResult::accept)
       return make_error(Errc::invalid_argument, "own message not accepted by the validator");
     seen.insert(id, Clock::now());
+    if (content_addressed.contains(topic)) seen_origin.insert(m.from() + m.seqno(), Clock::now());
     cache(id, m);
 
     std::vector<PeerId> targets;
@@ -1118,6 +1138,7 @@ struct Gossipsub::Impl {
       history.pop_back();
     }
     seen.expire(now);
+    seen_origin.expire(now);
     stats.seen_cache_size = seen.size();
   }
 

@@ -56,6 +56,9 @@ struct Config {
   bool flood_publish = true;                     // own messages go to every subscribed peer
   bool peer_exchange = true;                     // send PX with PRUNE, use received PX
   ScoreConfig score;
+  /// SHA-256 for content-addressed message ids (empty: crypto::sha256). The network layer passes
+  /// a faster implementation of the same function; the ids on the wire do not change.
+  std::function<Hash32(ByteView)> content_sha256;
 };
 
 enum class ValidationResult { accept, reject, ignore };

@@ -449,6 +449,23 @@ TEST_F(GossipsubTest, ContentAddressedTopicDeduplicatesPayloads) {
   // A different payload is a different message.
   ASSERT_TRUE(a.gs->publish(topic, bytes("other")).ok());
   ASSERT_TRUE(wait_for([&] { return b.count("other") == 1; }));
+
+  // Duplicates are recognised by from+seqno before their data is hashed; a forged copy (same
+  // from+seqno, other data, so a bad signature) does not shadow the real message.
+  proto::RPC forged;
+  *forged.add_publish() = signed_message(r.identity, topic, "real", 100);
+  forged.mutable_publish(0)->set_data("forged");
+  ASSERT_TRUE(raw_send(r, forged).ok());
+  proto::RPC real;
+  *real.add_publish() = signed_message(r.identity, topic, "real", 100);
+  ASSERT_TRUE(raw_send(r, real).ok());
+  ASSERT_TRUE(wait_for([&] { return b.count("real") == 1; }));
+  const auto dups = b.gs->stats().duplicates;
+  ASSERT_TRUE(raw_send(r, real).ok());
+  ASSERT_TRUE(wait_for([&] { return b.gs->stats().duplicates == dups + 1; }));
+  io.run_for(100ms);
+  EXPECT_EQ(b.count("real"), 1u);
+  EXPECT_EQ(b.count("forged"), 0u);
 }
 
 TEST_F(GossipsubTest, MalformedAndOversizedRpcsCloseTheStreamOnly) {
