@@ -136,8 +136,9 @@ Result<NodeConfig> parse_config(std::string_view toml_text, const std::string& o
   if (c.sync.checkpoints_keep == 0 || c.sync.batch < 2 || c.sync.batch > 512 ||
       c.sync.request_timeout_ms == 0 || c.sync.poll_ms == 0) {
     return make_error(Errc::invalid_argument,
-                      origin + ": sync.checkpoints_keep, request_timeout_ms and poll_ms must be > 0 "
-                               "and sync.batch in 2 .. 512");
+                      origin +
+                          ": sync.checkpoints_keep, request_timeout_ms and poll_ms must be > 0 "
+                          "and sync.batch in 2 .. 512");
   }
   if (c.consensus.round_timeout_base_ms == 0 ||
       c.consensus.round_timeout_cap_ms < c.consensus.round_timeout_base_ms) {

@@ -59,7 +59,7 @@ struct SyncConfig {
   /// On an empty store, install the newest checkpoint peers can prove, then block-sync the rest
   /// (also `openliquid node --state-sync`).
   bool state_sync = false;
-  std::uint32_t batch = 256;               // blocks per GetBlocks request (2 .. 512)
+  std::uint32_t batch = 256;                  // blocks per GetBlocks request (2 .. 512)
   std::uint32_t request_timeout_ms = 10'000;  // per sync request
   /// A running validator this many heights behind a peer's tip leaves consensus, block-syncs and
   /// rejoins (0 = never).

@@ -27,10 +27,11 @@ int fail(const ol::Error& e) {
 }
 
 // `openliquid node --home DIR`: runs until SIGINT/SIGTERM (exit 0) or a fatal error (exit 1).
-int run_node(const std::string& home, const std::string& log_level_override) {
+int run_node(const std::string& home, const std::string& log_level_override, bool state_sync) {
   namespace asio = ol::p2p::asio;
   auto config = ol::node::load_config(std::filesystem::path(home) / "config.toml");
   if (!config) return fail(config.error());
+  if (state_sync) config->sync.state_sync = true;
   const std::string level = log_level_override.empty() ? config->log_level : log_level_override;
   if (auto s = ol::log::init(level); !s) return fail(s.error());
 
@@ -169,11 +170,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   std::string node_home, node_log_level;
-  auto* node = app.add_subcommand("node", "run a validator until SIGINT/SIGTERM");
+  bool node_state_sync = false;
+  auto* node = app.add_subcommand(
+      "node", "run a validator (or, without a validator key, a full node) until SIGINT/SIGTERM");
   node->add_option("--home", node_home, "the node's directory (config.toml, keys, data)")
       ->required();
   node->add_option("--log-level", node_log_level,
                    "trace, debug, info, warn, error, critical, off (default: the config's)");
+  node->add_flag("--state-sync", node_state_sync,
+                 "on an empty store, start from the newest checkpoint peers can prove, then "
+                 "block-sync (as [sync] state_sync = true)");
 
   TransferOptions transfer_opts;
   auto* tx = app.add_subcommand("tx", "sign and submit transactions");
@@ -200,7 +206,7 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
 
-  if (node->parsed()) return run_node(node_home, node_log_level);
+  if (node->parsed()) return run_node(node_home, node_log_level, node_state_sync);
   if (transfer->parsed()) return run_transfer(transfer_opts);
   if (p2p->parsed()) {
     std::vector<std::string> rest = p2p->remaining();

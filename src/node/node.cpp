@@ -205,11 +205,16 @@ CoreStatus Node::status() const {
 
 const char* Node::to_string(SyncPhase p) {
   switch (p) {
-    case SyncPhase::starting: return "starting";
-    case SyncPhase::state_sync: return "state_sync";
-    case SyncPhase::block_sync: return "block_sync";
-    case SyncPhase::consensus: return "consensus";
-    case SyncPhase::following: return "following";
+    case SyncPhase::starting:
+      return "starting";
+    case SyncPhase::state_sync:
+      return "state_sync";
+    case SyncPhase::block_sync:
+      return "block_sync";
+    case SyncPhase::consensus:
+      return "consensus";
+    case SyncPhase::following:
+      return "following";
   }
   return "unknown";
 }
@@ -277,9 +282,9 @@ Status Node::start_services() {
                  config_.rpc.listen.substr(0, config_.rpc.listen.rfind(':')), rpc_->port(),
                  config_.consensus.payload);
   } else {
-    spdlog::info("node: full node on chain {} ({} validators); RPC on {}:{}",
-                 genesis_.app.chain_id, validators_->size(),
-                 config_.rpc.listen.substr(0, config_.rpc.listen.rfind(':')), rpc_->port());
+    spdlog::info("node: full node on chain {} ({} validators); RPC on {}:{}", genesis_.app.chain_id,
+                 validators_->size(), config_.rpc.listen.substr(0, config_.rpc.listen.rfind(':')),
+                 rpc_->port());
   }
   return {};
 }
@@ -324,8 +329,8 @@ p2p::Task<void> Node::boot() {
       spdlog::info("sync: state sync: asking {} peers for their newest checkpoint", peers.size());
       sync::StateSyncConfig sc;
       sc.request_timeout = std::chrono::milliseconds(3 * config_.sync.request_timeout_ms);
-      auto r = co_await sync::state_sync(*host_, peers, *validators_, gid, *store_, genesis_.app,
-                                         sc);
+      auto r =
+          co_await sync::state_sync(*host_, peers, *validators_, gid, *store_, genesis_.app, sc);
       for (const auto& d : r ? r->dropped : std::vector<sync::DroppedPeer>{}) {
         spdlog::warn("sync: state sync dropped peer {}: {}", d.peer.to_string(),
                      d.reason.to_string());
@@ -356,7 +361,7 @@ p2p::Task<void> Node::boot() {
     // A validator needs a committed block in its store to resume consensus from (after a state
     // sync the store holds none until block sync delivered one).
     auto tip = store_->committed_tip();
-    if (!is_validator() || (tip.ok() && tip->has_value())) break;
+    if (!is_validator() || !state_synced_ || (tip.ok() && tip->has_value())) break;
     co_await sleep(std::chrono::milliseconds(config_.sync.poll_ms));
   }
   if (!is_validator()) {
@@ -421,8 +426,8 @@ p2p::Task<Status> Node::catch_up(const char* why) {
   }
   const double secs = seconds_since(t0);
   if (total >= 100 || secs >= 1.0 || std::string_view(why) != "follow") {
-    spdlog::info("sync ({}): {} blocks, height {} -> {}, in {:.2f} s ({:.0f} blocks/s)", why,
-                 total, from, ledger_->applied_height(), secs, secs > 0 ? total / secs : 0.0);
+    spdlog::info("sync ({}): {} blocks, height {} -> {}, in {:.2f} s ({:.0f} blocks/s)", why, total,
+                 from, ledger_->applied_height(), secs, secs > 0 ? total / secs : 0.0);
   }
   co_return ok_status();
 }
@@ -435,7 +440,8 @@ p2p::Task<void> Node::follow() {
 }
 
 p2p::Task<void> Node::watch_lag() {
-  const auto period = std::chrono::milliseconds(std::max<std::uint32_t>(config_.sync.poll_ms, 1000));
+  const auto period =
+      std::chrono::milliseconds(std::max<std::uint32_t>(config_.sync.poll_ms, 1000));
   const std::uint64_t lag = config_.sync.catch_up_lag;
   std::size_t next = 0;
   auto stuck_since = Clock::now();
@@ -460,7 +466,8 @@ p2p::Task<void> Node::watch_lag() {
     // ahead: leave consensus and block-sync. (A peer lying about its tip costs one sync run that
     // finds nothing; then the check rests for 30 s.)
     const bool far = b->tip_height > h + lag;
-    const bool stuck = b->tip_height > h + 2 && Clock::now() - stuck_since > std::chrono::seconds(5);
+    const bool stuck =
+        b->tip_height > h + 2 && Clock::now() - stuck_since > std::chrono::seconds(5);
     if (!far && !stuck) continue;
     spdlog::info("sync: peer {} reports height {}, ours is {}{}: leaving consensus to block-sync",
                  peer.to_string(), b->tip_height, h, far ? "" : " (consensus stuck syncing)");

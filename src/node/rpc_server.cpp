@@ -192,6 +192,8 @@ class Router {
            {"mempool_size", pool_size()},
            {"state_root", hex0x(s.state_root)}};
     if (ctx_.node_index) j["node_index"] = *ctx_.node_index;
+    j["validator"] = ctx_.node_index.has_value();
+    if (ctx_.sync_phase) j["sync_phase"] = ctx_.sync_phase();
     return json_reply(j);
   }
 

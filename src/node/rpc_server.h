@@ -39,6 +39,8 @@ struct RpcContext {
   Transport* transport = nullptr;
   WakeSignal* payload_ready = nullptr;
   std::function<CoreStatus()> core_status;
+  /// The node's sync phase (starting, state_sync, block_sync, consensus, following); may be empty.
+  std::function<std::string()> sync_phase;
 };
 
 class RpcServer : public std::enable_shared_from_this<RpcServer> {

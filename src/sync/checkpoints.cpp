@@ -19,7 +19,11 @@ Result<SnapshotManifest> Checkpoints::create(const execution::Ledger& ledger, st
                                        " of a ledger at height " +
                                        std::to_string(ledger.applied_height()));
   }
-  Snapshot snap = create_snapshot(ledger, height, block_id, config_.chunk_bytes);
+  return write(create_snapshot(ledger, height, block_id, config_.chunk_bytes));
+}
+
+Result<SnapshotManifest> Checkpoints::write(Snapshot snap) {
+  const std::uint64_t height = snap.manifest.height;
   storage::WriteBatch batch;
   batch.put_checkpoint(height, codec::encode(snap.manifest));
   for (std::uint32_t i = 0; i < snap.chunks.size(); ++i) {

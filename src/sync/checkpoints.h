@@ -35,6 +35,11 @@ class Checkpoints {
   Result<SnapshotManifest> create(const execution::Ledger& ledger, std::uint64_t height,
                                   const Hash32& block_id);
 
+  /// Stores a snapshot taken earlier (create_snapshot) and prunes to the newest `keep`: the
+  /// half of create() that needs no ledger, so a node can cut the snapshot between blocks on its
+  /// core thread and encode and write it on another. Any thread (one writer at a time).
+  Result<SnapshotManifest> write(Snapshot snap);
+
   /// Heights with a stored checkpoint, ascending.
   Result<std::vector<std::uint64_t>> heights() const { return store_.checkpoint_heights(); }
   Result<std::optional<SnapshotManifest>> manifest(std::uint64_t height) const;

@@ -1,0 +1,199 @@
+#include "node/sync_driver.h"
+
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+#include "common/hex.h"
+#include "node/chain_store.h"
+
+namespace ol::node {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+constexpr std::size_t kKeepRoots = 256;  // > the 64 roots a block may anchor
+
+}  // namespace
+
+// ---- CheckpointTaker ----
+
+CheckpointTaker::CheckpointTaker(storage::Store& store, sync::CheckpointConfig config)
+    : checkpoints_(store, config) {
+  if (config.interval != 0) writer_ = std::thread([this] { run(); });
+}
+
+CheckpointTaker::~CheckpointTaker() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+void CheckpointTaker::on_commit(const execution::Ledger& ledger, std::uint64_t height,
+                                const Hash32& id) {
+  const auto interval = checkpoints_.config().interval;
+  if (interval == 0 || height == 0 || height % interval != 0) return;
+  {
+    std::lock_guard lock(mu_);
+    if (busy_ || pending_) {
+      spdlog::warn("checkpoint: skipping height {}: the previous one is still being written",
+                   height);
+      return;
+    }
+    busy_ = true;
+  }
+  const auto start = Clock::now();
+  sync::Snapshot snap =
+      sync::create_snapshot(ledger, height, id, checkpoints_.config().chunk_bytes);
+  spdlog::info("checkpoint: height {} cut ({} chunks) in {:.0f} ms on the committing thread",
+               height, snap.chunks.size(), ms_since(start));
+  {
+    std::lock_guard lock(mu_);
+    pending_ = std::move(snap);
+  }
+  cv_.notify_all();
+}
+
+void CheckpointTaker::drain() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return !busy_ || stop_; });
+}
+
+void CheckpointTaker::run() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [&] { return stop_ || pending_.has_value(); });
+    if (!pending_) return;  // stopping with nothing left to write
+    sync::Snapshot snap = std::move(*pending_);
+    pending_.reset();
+    lock.unlock();
+    const auto start = Clock::now();
+    const std::uint64_t height = snap.manifest.height;
+    std::size_t accounts = 0;
+    for (const auto& c : snap.chunks) accounts += c.entries.size();
+    auto written = checkpoints_.write(std::move(snap));
+    if (written) {
+      spdlog::info("checkpoint: height {} ({} accounts) written in {:.0f} ms", height, accounts,
+                   ms_since(start));
+    } else {
+      spdlog::error("checkpoint: height {} not written: {}", height, written.error().to_string());
+    }
+    lock.lock();
+    busy_ = false;
+    cv_.notify_all();
+  }
+}
+
+// ---- BlockExecutor ----
+
+BlockExecutor::BlockExecutor(Context context) : ctx_(std::move(context)) {
+  roots_[ctx_.ledger->applied_height()] = ctx_.ledger->state_root();
+}
+
+Status BlockExecutor::deliver(std::vector<sync::CertifiedBlock> blocks) {
+  // The core may have executed blocks since the last call (runtime catch-up).
+  roots_[ctx_.ledger->applied_height()] = ctx_.ledger->state_root();
+  for (const auto& c : blocks) OL_TRY(execute(c));
+  return {};
+}
+
+Status BlockExecutor::check_anchored_roots(const types::Block& block) const {
+  // Today's format: state_root is the state after the parent, zero when the proposer had not
+  // executed it. (Replaced by the exec_roots check when blocks anchor exec roots.)
+  if (block.state_root == Hash32{} || block.height == 0) return {};
+  auto it = roots_.find(block.height - 1);
+  if (it == roots_.end() || it->second == block.state_root) return {};
+  return make_error(Errc::verify, "divergence: certified block " + std::to_string(block.height) +
+                                      " anchors state root " + to_hex(block.state_root) +
+                                      " after height " + std::to_string(block.height - 1) +
+                                      ", this node computed " + to_hex(it->second));
+}
+
+Status BlockExecutor::execute(const sync::CertifiedBlock& c) {
+  const types::Block& block = c.block;
+  const Hash32& id = c.qc.block_id;
+  execution::Ledger& ledger = *ctx_.ledger;
+  if (block.height != ledger.applied_height() + 1) {
+    return make_error(Errc::state, "sync delivered height " + std::to_string(block.height) +
+                                       " to a ledger at height " +
+                                       std::to_string(ledger.applied_height()));
+  }
+  OL_TRY(check_anchored_roots(block));
+
+  // Verify each transaction once. A certified block with an invalid transaction is skipped
+  // transaction by transaction, exactly as Core::commit (resolve_here) does, so every node
+  // computes the same state.
+  std::vector<types::TxRef> txs;
+  if (const auto* list = std::get_if<std::vector<types::Transaction>>(&block.payload)) {
+    txs.reserve(list->size());
+    for (const auto& tx : *list) {
+      if (ctx_.mempool != nullptr) {
+        if (auto known = ctx_.mempool->find(tx.hash())) {
+          txs.push_back(std::move(known));
+          continue;
+        }
+      }
+      auto v = types::VerifiedTransaction::verify(tx, ctx_.chain_id);
+      if (!v) {
+        spdlog::error("sync: block at height {} holds an invalid transaction ({}); skipped",
+                      block.height, v.error().message);
+        continue;
+      }
+      txs.push_back(std::make_shared<const types::VerifiedTransaction>(std::move(*v)));
+    }
+  }
+
+  OL_TRY_ASSIGN(auto outcome, ledger.apply_block(
+                                  execution::BlockInfo{block.height, block.timestamp_ms, id}, txs));
+  storage::WriteBatch batch = std::move(outcome.writes);
+  batch.put_block(id, codec::encode(block));
+  batch.commit_block(block.height, id);
+  batch.put_qc(id, codec::encode(c.qc));
+  // As Core::commit: a replay (bad_nonce of a transaction already recorded) keeps the receipt
+  // of the inclusion that executed.
+  std::vector<bool> replay(outcome.receipts.size(), false);
+  std::set<Hash32> in_block;
+  for (std::size_t i = 0; i < outcome.receipts.size(); ++i) {
+    const auto& r = outcome.receipts[i];
+    const bool first_here = in_block.insert(r.tx_hash).second;
+    if (r.outcome == execution::TxOutcome::bad_nonce) {
+      auto earlier = load_tx_record(*ctx_.store, r.tx_hash);
+      replay[i] = !first_here || (earlier.ok() && earlier->has_value());
+    }
+    if (!replay[i]) put_tx_record(batch, r.tx_hash, TxRecord{block.height, r.outcome, r.detail});
+  }
+  OL_TRY(ctx_.store->write(batch));
+
+  // Durable.
+  if (ctx_.tx_status != nullptr) {
+    for (std::size_t i = 0; i < outcome.receipts.size(); ++i) {
+      const auto& r = outcome.receipts[i];
+      if (replay[i]) continue;
+      ctx_.tx_status->set(r.tx_hash,
+                          r.ok() ? TxStatus{TxState::committed, block.height, {}}
+                                 : TxStatus{TxState::failed, block.height,
+                                            std::string(to_string(r.outcome)) + ": " + r.detail});
+    }
+  }
+  if (ctx_.mempool != nullptr && !txs.empty()) ctx_.mempool->remove_committed(txs);
+  if (ctx_.metrics != nullptr) {
+    ctx_.metrics->commits_total.fetch_add(1);
+    ctx_.metrics->height.store(block.height);
+    ctx_.metrics->txs_committed_total.fetch_add(txs.size());
+  }
+  roots_[block.height] = outcome.state_root;
+  while (roots_.size() > kKeepRoots) roots_.erase(roots_.begin());
+  ++blocks_;
+  txs_ += txs.size();
+  if (ctx_.on_commit) ctx_.on_commit(block.height, id);
+  return {};
+}
+
+}  // namespace ol::node
