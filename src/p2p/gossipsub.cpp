@@ -80,9 +80,10 @@ namespace {
 
 constexpr std::string_view kSignPrefix = "libp2p-pubsub:";
 constexpr std::size_t kSeqnoSize = 8;
-constexpr std::size_t kMaxTopicLength = 256;      // longer topic names are ignored
-constexpr std::size_t kMaxMessageIdLength = 256;  // longer ids in IHAVE/IWANT are ignored
-constexpr std::size_t kMaxTopicsPerPeer = 1024;   // subscriptions remembered per peer
+constexpr std::size_t kMaxTopicLength = 256;       // longer topic names are ignored
+constexpr std::size_t kMaxMessageIdLength = 256;   // longer ids in IHAVE/IWANT are ignored
+constexpr std::size_t kMaxDontWantIdLength = 128;  // longer ids in IDONTWANT are ignored
+constexpr std::size_t kMaxTopicsPerPeer = 1024;    // subscriptions remembered per peer
 constexpr std::size_t kMaxSubscriptionsPerRpc = 4096;
 constexpr std::size_t kMaxGraftPrunePerRpc = 4096;
 constexpr std::size_t kMaxPxPerPrune = 1024;  // PX entries on the wire (we use max_prune_peers)
@@ -132,7 +133,7 @@ Status over(const char* what, std::size_t n, std::size_t bound) {
 Status prescan(ByteView body, const Config& c) {
   if (body.size() > c.max_rpc_size) return over("rpc size", body.size(), c.max_rpc_size);
   const std::size_t max_ids = c.max_ihave_length * std::max<std::size_t>(c.max_ihave_messages, 1);
-  std::size_t subs = 0, ihave_ids = 0, iwant_ids = 0, grafts = 0, prunes = 0;
+  std::size_t subs = 0, ihave_ids = 0, iwant_ids = 0, dontwant_ids = 0, grafts = 0, prunes = 0;
   return walk(body, [&](std::uint32_t field, ByteView v) -> Status {
     if (field == 1 && ++subs > kMaxSubscriptionsPerRpc)
       return over("subscriptions", subs, kMaxSubscriptionsPerRpc);
@@ -159,6 +160,12 @@ Status prescan(ByteView body, const Config& c) {
         case 3:
           if (++grafts > kMaxGraftPrunePerRpc) return over("GRAFTs", grafts, kMaxGraftPrunePerRpc);
           return ok_status();
+        case 5:  // IDONTWANT (v1.2)
+          return walk(cv, [&](std::uint32_t f, ByteView) -> Status {
+            if (f == 1 && ++dontwant_ids > max_ids)
+              return over("IDONTWANT ids", dontwant_ids, max_ids);
+            return ok_status();
+          });
         case 4: {
           if (++prunes > kMaxGraftPrunePerRpc) return over("PRUNEs", prunes, kMaxGraftPrunePerRpc);
           std::size_t px = 0;
@@ -266,6 +273,10 @@ struct Gossipsub::Impl {
     // Budgets, reset each heartbeat.
     std::size_t ihaves = 0, iasked = 0, iwant_served = 0;
     std::size_t join_ihaves = 0, join_ihave_ids = 0;  // sent to it on joining our mesh
+    // v1.2: ids the peer told us not to send, this heartbeat and the previous one (bounded by
+    // max_idontwant_ids per heartbeat).
+    std::unordered_set<std::string, KeyedHash> dontwant, dontwant_prev;
+    std::size_t dontwant_taken = 0;
   };
   struct Subscription {
     MessageHandler handler;
@@ -388,6 +399,7 @@ struct Gossipsub::Impl {
 
   static std::vector<std::string> protocol_list() {
     std::vector<std::string> v;
+    v.emplace_back(kProtocolV12);
     v.emplace_back(kProtocolV11);
     v.emplace_back(kProtocolV10);
     return v;
@@ -573,7 +585,8 @@ struct Gossipsub::Impl {
 
   // ---- sending
 
-  void send(const PeerId& p, Bytes framed) {
+  // `urgent`: a small advisory RPC (IDONTWANT) that goes ahead of what is queued.
+  void send(const PeerId& p, Bytes framed, bool urgent = false) {
     auto it = peers.find(p);
     if (it == peers.end()) return;
     Peer& ps = it->second;
@@ -583,7 +596,11 @@ struct Gossipsub::Impl {
       return;
     }
     ps.queued_bytes += framed.size();
-    ps.queue.push_back(std::move(framed));
+    if (urgent) {
+      ps.queue.push_front(std::move(framed));
+    } else {
+      ps.queue.push_back(std::move(framed));
+    }
     ++stats.rpcs_out;
     ps.wake->notify();
   }
@@ -592,7 +609,49 @@ struct Gossipsub::Impl {
 
   bool supports_v11(const PeerId& p) const {
     auto it = peers.find(p);
-    return it != peers.end() && it->second.protocol == kProtocolV11;
+    return it != peers.end() &&
+           (it->second.protocol == kProtocolV11 || it->second.protocol == kProtocolV12);
+  }
+
+  // ---- IDONTWANT (v1.2)
+
+  // First receipt of a large message: tell our v1.2 mesh peers on its topic (but the one it came
+  // from) not to send it to us.
+  void send_idontwant(const std::string& topic, const std::string& id, const PeerId& source) {
+    auto s = subs.find(topic);
+    if (s == subs.end()) return;
+    std::vector<PeerId> to;
+    for (const auto& p : s->second.mesh) {
+      if (p == source) continue;
+      auto it = peers.find(p);
+      if (it != peers.end() && it->second.protocol == kProtocolV12) to.push_back(p);
+    }
+    if (to.empty()) return;
+    proto::RPC rpc;
+    rpc.mutable_control()->add_idontwant()->add_messageids(id);
+    const Bytes f = frame(rpc);
+    for (const auto& p : to) send(p, f, true);
+    stats.idontwant_out += to.size();
+  }
+
+  void handle_idontwant(const PeerId& from, const proto::ControlMessage& c) {
+    if (c.idontwant_size() == 0) return;
+    auto it = peers.find(from);
+    if (it == peers.end()) return;
+    Peer& ps = it->second;
+    for (const auto& d : c.idontwant()) {
+      for (const auto& id : d.messageids()) {
+        ++stats.idontwant_in;
+        if (ps.dontwant_taken >= config.max_idontwant_ids) return;
+        if (id.empty() || id.size() > kMaxDontWantIdLength) continue;
+        ++ps.dontwant_taken;
+        ps.dontwant.insert(id);
+      }
+    }
+  }
+
+  static bool does_not_want(const Peer& ps, const std::string& id) {
+    return ps.dontwant.contains(id) || ps.dontwant_prev.contains(id);
   }
 
   void add_prune(proto::ControlMessage& c, const PeerId& to, const std::string& topic, bool px) {
@@ -736,6 +795,8 @@ struct Gossipsub::Impl {
     seen.insert(id, Clock::now());
     if (content) seen_origin.insert(origin, Clock::now());
     promises.erase(id);
+    // Signed by its author, so not a forgery that could make peers withhold the real message.
+    if (m.data().size() >= config.idontwant_min_size) send_idontwant(m.topic(), id, source);
     const Message msg = to_message(m, *author, id, source);
     switch (validate(msg)) {
       case ValidationResult::reject:
@@ -753,7 +814,12 @@ struct Gossipsub::Impl {
     std::vector<PeerId> targets;
     if (auto s = subs.find(m.topic()); s != subs.end()) {
       for (const auto& p : s->second.mesh) {
-        if (p != source && p != *author) targets.push_back(p);
+        if (p == source || p == *author) continue;
+        if (auto ps = peers.find(p); ps != peers.end() && does_not_want(ps->second, id)) {
+          ++stats.idontwant_skipped;
+          continue;
+        }
+        targets.push_back(p);
       }
     }
     send_message(m, targets);
@@ -769,6 +835,7 @@ struct Gossipsub::Impl {
   void handle_control(const PeerId& from, const proto::ControlMessage& c) {
     proto::ControlMessage reply;
     const bool gossip_ok = score_of(from) >= config.score.gossip_threshold;
+    handle_idontwant(from, c);
     if (gossip_ok) handle_ihave(from, c, reply);
     if (gossip_ok) handle_iwant(from, c);
     handle_graft(from, c, reply);
@@ -1096,6 +1163,9 @@ struct Gossipsub::Impl {
     for (auto& [id, ps] : peers) {
       ps.ihaves = ps.iasked = ps.iwant_served = 0;
       ps.join_ihaves = ps.join_ihave_ids = 0;
+      ps.dontwant_prev = std::move(ps.dontwant);
+      ps.dontwant.clear();
+      ps.dontwant_taken = 0;
     }
     // Outbound streams: a dead one (reset by the peer, or its connection closed) is dropped, and
     // a connected peer without one gets a new one.
@@ -1223,6 +1293,7 @@ struct Gossipsub::Impl {
     if (stopped) return;
     stopped = true;
     if (heartbeat_timer) heartbeat_timer->cancel();
+    host->remove_handler(std::string(kProtocolV12));
     host->remove_handler(std::string(kProtocolV11));
     host->remove_handler(std::string(kProtocolV10));
     auto all = std::move(peers);
@@ -1260,6 +1331,7 @@ void Gossipsub::start() {
     if (!self || self->impl_->stopped) co_return;
     co_await self->impl_->read_loop(self, std::move(s));
   };
+  im.host->set_handler(std::string(kProtocolV12), handler);
   im.host->set_handler(std::string(kProtocolV11), handler);
   im.host->set_handler(std::string(kProtocolV10), handler);
   im.host->on_event([weak](const ConnectionEvent& e) {

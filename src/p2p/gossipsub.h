@@ -1,5 +1,6 @@
 // gossipsub v1.1 (/meshsub/1.1.0, falling back to /meshsub/1.0.0) on a Host, per
-// libp2p/specs pubsub/gossipsub. RPCs are uvarint-length-prefixed protobuf (p2p/proto/rpc.proto)
+// libp2p/specs pubsub/gossipsub, with v1.2's IDONTWANT (/meshsub/1.2.0, preferred when both sides
+// offer it). RPCs are uvarint-length-prefixed protobuf (p2p/proto/rpc.proto)
 // on one long-lived outbound stream per peer; every RPC is bounded before it is parsed.
 //
 // Threading: like the Host, a Gossipsub lives on the Host's io_context thread; call every method
@@ -24,6 +25,7 @@
 
 namespace ol::p2p::gossipsub {
 
+inline constexpr std::string_view kProtocolV12 = "/meshsub/1.2.0";
 inline constexpr std::string_view kProtocolV11 = "/meshsub/1.1.0";
 inline constexpr std::string_view kProtocolV10 = "/meshsub/1.0.0";
 
@@ -55,6 +57,11 @@ struct Config {
   std::size_t max_send_queue_bytes = 32u << 20;  // per peer; beyond it RPCs to the peer are dropped
   bool flood_publish = true;                     // own messages go to every subscribed peer
   bool peer_exchange = true;                     // send PX with PRUNE, use received PX
+  // v1.2: on first receipt of a message with at least this much data (after its signature is
+  // checked, before validation and forwarding), IDONTWANT goes to our v1.2 mesh peers on the
+  // topic, and we skip forwarding to a peer that sent us IDONTWANT for the id.
+  std::size_t idontwant_min_size = 8 * 1024;
+  std::size_t max_idontwant_ids = 1000;  // IDONTWANT ids kept from one peer per heartbeat
   ScoreConfig score;
   /// SHA-256 for content-addressed message ids (empty: crypto::sha256). The network layer passes
   /// a faster implementation of the same function; the ids on the wire do not change.
@@ -82,9 +89,11 @@ struct Stats {
   std::uint64_t dropped_rpcs = 0;        // malformed or oversized RPCs, graylisted peers
   std::uint64_t grafts_in = 0, grafts_out = 0, prunes_in = 0, prunes_out = 0;
   std::uint64_t ihave_in = 0, iwant_in = 0;
-  std::uint64_t ihave_out = 0, iwant_out = 0;  // IHAVE / IWANT control entries sent
-  std::uint64_t queue_drops = 0;               // RPCs not sent because a peer's send queue was full
-  std::uint64_t throttled_rpcs = 0;            // inbound RPCs refused by the RpcFilter
+  std::uint64_t ihave_out = 0, iwant_out = 0;         // IHAVE / IWANT control entries sent
+  std::uint64_t idontwant_in = 0, idontwant_out = 0;  // IDONTWANT ids received / sent
+  std::uint64_t idontwant_skipped = 0;  // forwards not sent because the peer said IDONTWANT
+  std::uint64_t queue_drops = 0;        // RPCs not sent because a peer's send queue was full
+  std::uint64_t throttled_rpcs = 0;     // inbound RPCs refused by the RpcFilter
   std::size_t seen_cache_size = 0;
 };
 

@@ -144,7 +144,7 @@ class GossipsubTest : public ::testing::Test {
     return true;
   }
 
-  RawPeer& make_raw() {
+  RawPeer& make_raw(std::string_view protocol = kProtocolV11) {
     auto r = std::make_unique<RawPeer>();
     r->host = Host::create(io, r->identity);
     RawPeer* rp = r.get();
@@ -160,7 +160,7 @@ class GossipsubTest : public ::testing::Test {
         rp->received.push_back(std::move(rpc));
       }
     };
-    r->host->set_handler(std::string(kProtocolV11), reader);
+    r->host->set_handler(std::string(protocol), reader);
     raws.push_back(std::move(r));
     return *raws.back();
   }
@@ -742,6 +742,82 @@ TEST_F(GossipsubMeshJoinTest, HeartbeatGraftAdvertisesMessagesTheGraftedPeerMiss
   io.run_for(300ms);
   EXPECT_EQ(c.count("early"), 1u);
   EXPECT_TRUE(in_mesh(b, c) || in_mesh(c, b));
+}
+
+// v1.2: a node that first receives a large message sends IDONTWANT for it to its v1.2 mesh peers
+// (not to v1.1 ones), and does not forward a message to a peer that sent IDONTWANT for its id.
+TEST_F(GossipsubTest, IdontwantIsSentToV12MeshPeersAndHonoured) {
+  const std::string topic = "openliquid/ca/1.0.0";
+  Node& n = make_node();
+  Node& b = make_node();
+  for (Node* x : {&n, &b}) {
+    x->gs->set_content_addressed(topic);
+    subscribe(*x, topic);
+  }
+  connect(b, n);
+  RawPeer& r12 = make_raw(kProtocolV12);
+  RawPeer& r11 = make_raw(kProtocolV11);
+  proto::RPC join = subscription(topic);
+  join.mutable_control()->add_graft()->set_topicid(topic);
+  auto in_mesh = [&](const RawPeer& r) {
+    const auto m = n.gs->mesh_peers(topic);
+    return std::find(m.begin(), m.end(), r.identity.peer_id) != m.end();
+  };
+  for (RawPeer* r : {&r12, &r11}) {
+    raw_connect(*r, n);
+    // GRAFT until accepted (n needs its outbound stream to the peer first).
+    ASSERT_TRUE(wait_for([&] {
+      if (in_mesh(*r)) return true;
+      EXPECT_TRUE(raw_send(*r, join).ok());
+      io.run_for(50ms);
+      return in_mesh(*r);
+    })) << "raw peer not grafted";
+  }
+  ASSERT_TRUE(wait_for([&] {
+    const auto m = n.gs->mesh_peers(topic);
+    return std::find(m.begin(), m.end(), b.host->peer_id()) != m.end();
+  }));
+  auto got_data = [](const RawPeer& r, const std::string& data) {
+    for (const auto& rpc : r.received) {
+      for (const auto& m : rpc.publish()) {
+        if (m.data() == data) return true;
+      }
+    }
+    return false;
+  };
+  auto got_idontwant = [](const RawPeer& r, const std::string& id) {
+    for (const auto& rpc : r.received) {
+      for (const auto& d : rpc.control().idontwant()) {
+        for (const auto& x : d.messageids()) {
+          if (x == id) return true;
+        }
+      }
+    }
+    return false;
+  };
+  auto id_of = [](const std::string& data) {
+    const Hash32 h = crypto::sha256(bytes(data));
+    return std::string(h.begin(), h.end());
+  };
+
+  const std::string big1(16 * 1024, 'a'), big2(16 * 1024, 'b'), big3(16 * 1024, 'c');
+  ASSERT_TRUE(b.gs->publish(topic, bytes(big1)).ok());
+  ASSERT_TRUE(wait_for([&] { return got_data(r12, big1) && got_data(r11, big1); }));
+  EXPECT_TRUE(got_idontwant(r12, id_of(big1)));
+  EXPECT_FALSE(got_idontwant(r11, id_of(big1)));  // v1.1 peers get no IDONTWANT
+  EXPECT_GE(n.gs->stats().idontwant_out, 1u);
+
+  // r12 says it does not want big2: n forwards big2 to r11 only, then big3 to both.
+  proto::RPC dont;
+  dont.mutable_control()->add_idontwant()->add_messageids(id_of(big2));
+  ASSERT_TRUE(raw_send(r12, dont).ok());
+  ASSERT_TRUE(wait_for([&] { return n.gs->stats().idontwant_in >= 1; }));
+  ASSERT_TRUE(b.gs->publish(topic, bytes(big2)).ok());
+  ASSERT_TRUE(b.gs->publish(topic, bytes(big3)).ok());
+  ASSERT_TRUE(wait_for([&] { return got_data(r12, big3) && got_data(r11, big3); }));
+  EXPECT_FALSE(got_data(r12, big2));
+  EXPECT_TRUE(got_data(r11, big2));
+  EXPECT_EQ(n.gs->stats().idontwant_skipped, 1u);
 }
 
 TEST(GossipsubSeenCache, ExpiresByTimeAndBoundsEntries) {
