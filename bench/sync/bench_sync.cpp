@@ -97,7 +97,7 @@ void BM_SnapshotRestore1M(benchmark::State& state) {
     execution::Genesis small{testing::kChainId, {}, {}};
     auto install = std::move(execution::StateInstall::begin(*store)).value();
     for (const auto& c : m.snapshot.chunks) (void)install.add(c.entries);
-    (void)install.finish(small, 0, m.snapshot.manifest.state_root);
+    (void)install.finish(small, 0, m.snapshot.manifest.block_id, m.snapshot.manifest.state_root);
     auto ledger = execution::Ledger::open(*store, small);  // reloads and re-checks the root
     if (!ledger || (*ledger)->state_root() != m.snapshot.manifest.state_root) {
       state.SkipWithError("restore");

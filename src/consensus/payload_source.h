@@ -14,6 +14,15 @@ class PayloadSource {
   /// The payload for a new block at `height` in `round`, extending `parent_id`.
   virtual types::Payload next_payload(types::Round round, types::Height height,
                                       const Hash32& parent_id) = 0;
+
+  /// The state roots a new block on `parent` anchors (see types::Block): heights from
+  /// parent.exec_height + 1 up to what this node has executed, at most Block::kMaxExecRoots.
+  /// The default (no execution: tests, simulator) anchors nothing new.
+  struct ExecAnchor {
+    types::Height height = 0;
+    std::vector<Hash32> roots;
+  };
+  virtual ExecAnchor exec_anchor(const types::Block& parent) { return {parent.exec_height, {}}; }
 };
 
 /// Read access to committed blocks the replica has pruned from its tree (the node's block

@@ -91,13 +91,6 @@ Effects Replica::on_timer(std::uint64_t now_ms, Round round) {
   });
 }
 
-Effects Replica::on_block_executed(std::uint64_t now_ms, const Hash32& block_id,
-                                   const Hash32& state_root) {
-  return run(now_ms, [&] {
-    if (tree_.contains(block_id)) executed_roots_[block_id] = state_root;
-  });
-}
-
 void Replica::dispatch(ValidatorIndex from, const Message& message) {
   std::visit([&](const auto& m) { handle(from, m); }, message);
   enter_new_round_if_advanced();
@@ -134,7 +127,6 @@ void Replica::process_qc(ValidatorIndex from, const QuorumCert& qc) {
   }
   const Round root_round = tree_.root().round;
   verified_qcs_.erase(verified_qcs_.begin(), verified_qcs_.lower_bound({root_round, Hash32{}}));
-  std::erase_if(executed_roots_, [&](const auto& e) { return !tree_.contains(e.first); });
 }
 
 void Replica::process_tc(const TimeoutCert& tc) {
@@ -187,9 +179,9 @@ void Replica::maybe_propose() {
   b.justify = hqc;
   b.proposer = self_;
   b.timestamp_ms = std::max(now_ms_, parent->timestamp_ms);
-  if (auto it = executed_roots_.find(hqc.block_id); it != executed_roots_.end()) {
-    b.state_root = it->second;
-  }
+  auto anchor = payloads_.exec_anchor(*parent);
+  b.exec_height = anchor.height;
+  b.exec_roots = std::move(anchor.roots);
   b.payload = payloads_.next_payload(round, b.height, b.parent_id);
   const Hash32 id = b.compute_id();
   proposed_round_ = round;
@@ -249,6 +241,9 @@ void Replica::try_vote(const Block& block, const Hash32& id, const TimeoutCert* 
       block.timestamp_ms > now_ms_ + config_.max_clock_drift_ms) {
     return;
   }
+  // Anchored heights continue the parent's, each once (the roots themselves are the node's to
+  // check: it refuses to send a vote whose block anchors a root it disagrees with).
+  if (block.exec_height != parent->exec_height + block.exec_roots.size()) return;
   if (!persist_certificates()) return;
   auto vote = safety_.vote(block, id, tc);
   if (!vote.ok()) return;

@@ -71,8 +71,6 @@ class Replica {
   Effects on_message(std::uint64_t now_ms, ValidatorIndex from, const Message& message);
   /// The timer armed by SetTimer{round} fired.
   Effects on_timer(std::uint64_t now_ms, Round round);
-  /// Execution finished `block_id` with `state_root`; later proposals on it carry that root.
-  Effects on_block_executed(std::uint64_t now_ms, const Hash32& block_id, const Hash32& state_root);
 
   Round current_round() const { return pacemaker_.current_round(); }
   const QuorumCert& high_qc() const { return high_qc_; }
@@ -128,7 +126,6 @@ class Replica {
   std::map<Round, Hash32> proposals_seen_;  // first valid proposal per round
   std::optional<std::pair<ValidatorIndex, ProposalMsg>> waiting_proposal_;  // parent being synced
   std::set<Hash32> requested_;                                              // outstanding syncs
-  std::map<Hash32, Hash32> executed_roots_;
   std::map<ValidatorIndex, Round> helped_;  // last round a lagging peer was sent SyncInfo
   Round timer_round_ = 0;
   Round proposed_round_ = 0;

@@ -20,6 +20,19 @@ Bytes u64_bytes(std::uint64_t v) {
   return w.take();
 }
 
+// "r/" || height (big-endian, so keys sort by height) -> block id || state root after it.
+constexpr std::string_view kRootHistoryPrefix = "r/";
+Bytes encode_record(const ExecRecord& r) {
+  Bytes v(r.block_id.begin(), r.block_id.end());
+  v.insert(v.end(), r.state_root.begin(), r.state_root.end());
+  return v;
+}
+Bytes root_history_key(std::uint64_t height) {
+  Bytes k(kRootHistoryPrefix.begin(), kRootHistoryPrefix.end());
+  for (int i = 7; i >= 0; --i) k.push_back(static_cast<std::uint8_t>(height >> (8 * i)));
+  return k;
+}
+
 }  // namespace
 
 const char* to_string(TxOutcome outcome) {
@@ -76,6 +89,7 @@ Result<std::unique_ptr<Ledger>> Ledger::in_memory(const Genesis& genesis) {
   for (const auto& a : genesis.allocations) ledger->accounts_[a.account] = Account{a.balance, 0};
   ledger->root_ = ledger->rebuild_commitment();
   ledger->height_ = 0;
+  ledger->roots_[0] = ExecRecord{Hash32{}, ledger->root_};
   return ledger;
 }
 
@@ -98,6 +112,7 @@ Result<std::unique_ptr<Ledger>> Ledger::open(storage::Store& store, const Genesi
     }
     batch.put_state(as_bytes(kRootKey), ledger->root_);
     batch.put_state(as_bytes(kHeightKey), u64_bytes(0));
+    batch.put_state(root_history_key(0), encode_record(ledger->roots_[0]));
     batch.put_state(as_bytes(kGenesisKey), genesis_hash);
     OL_TRY(store.write(batch, storage::Durability::synced));
     return ledger;
@@ -133,6 +148,24 @@ Result<std::unique_ptr<Ledger>> Ledger::open(storage::Store& store, const Genesi
   std::memcpy(ledger->root_.data(), root->data(), 32);
   codec::Reader hr(*height);
   OL_TRY_ASSIGN(ledger->height_, hr.u64());
+  OL_TRY(store.for_each_state(as_bytes(kRootHistoryPrefix), [&](ByteView key, ByteView value) {
+    if (key.size() != kRootHistoryPrefix.size() + 8 || value.size() != 64) {
+      decode_status = make_error(Errc::io, "corrupt state root history record");
+      return false;
+    }
+    std::uint64_t h = 0;
+    for (std::size_t i = kRootHistoryPrefix.size(); i < key.size(); ++i) h = (h << 8) | key[i];
+    auto& rec = ledger->roots_[h];
+    std::memcpy(rec.block_id.data(), value.data(), 32);
+    std::memcpy(rec.state_root.data(), value.data() + 32, 32);
+    return true;
+  }));
+  OL_TRY(decode_status);
+  if (auto it = ledger->roots_.find(ledger->height_);
+      it == ledger->roots_.end() || it->second.state_root != ledger->root_) {
+    return make_error(Errc::io, "the state root history does not end at the stored root");
+  }
+  while (ledger->roots_.size() > kRootHistory) ledger->roots_.erase(ledger->roots_.begin());
   if (ledger->rebuild_commitment() != ledger->root_) {
     return make_error(Errc::io,
                       "corruption: the stored accounts do not hash to the stored state "
@@ -223,10 +256,12 @@ Status StateInstall::add(std::span<const StateEntry> entries) {
   return store_->write(batch);
 }
 
-Status StateInstall::finish(const Genesis& genesis, std::uint64_t height, const Hash32& root) {
+Status StateInstall::finish(const Genesis& genesis, std::uint64_t height, const Hash32& block_id,
+                            const Hash32& root) {
   storage::WriteBatch batch;
   batch.put_state(as_bytes(kRootKey), root);
   batch.put_state(as_bytes(kHeightKey), u64_bytes(height));
+  batch.put_state(root_history_key(height), encode_record({block_id, root}));
   batch.put_state(as_bytes(kGenesisKey), genesis.hash());
   batch.delete_state(as_bytes(kInstallingKey));
   return store_->write(batch, storage::Durability::synced);
@@ -307,6 +342,12 @@ Result<BlockOutcome> Ledger::apply_block(const BlockInfo& block,
   }
   root_ = rehash(touched);
   height_ = block.height;
+  roots_[block.height] = ExecRecord{block.block_id, root_};
+  std::optional<std::uint64_t> forget;
+  if (roots_.size() > kRootHistory) {
+    forget = roots_.begin()->first;
+    roots_.erase(roots_.begin());
+  }
   lock.unlock();
 
   out.state_root = root_;
@@ -315,12 +356,44 @@ Result<BlockOutcome> Ledger::apply_block(const BlockInfo& block,
   }
   out.writes.put_state(as_bytes(kRootKey), out.state_root);
   out.writes.put_state(as_bytes(kHeightKey), u64_bytes(block.height));
+  out.writes.put_state(root_history_key(block.height),
+                       encode_record({block.block_id, out.state_root}));
+  if (forget) out.writes.delete_state(root_history_key(*forget));
   return out;
 }
 
 Hash32 Ledger::state_root() const {
   std::shared_lock lock(mu_);
   return root_;
+}
+
+Status verify_anchors(const Ledger& ledger, const types::Block& block) {
+  if (block.exec_height > ledger.applied_height()) {
+    return make_error(Errc::state, "block " + std::to_string(block.height) + " anchors height " +
+                                       std::to_string(block.exec_height) + ", executed here only " +
+                                       std::to_string(ledger.applied_height()));
+  }
+  for (std::uint64_t h = block.first_exec_height(); h <= block.exec_height; ++h) {
+    auto rec = ledger.executed_at(h);
+    if (!rec) {
+      return make_error(Errc::not_found, "block " + std::to_string(block.height) +
+                                             " anchors height " + std::to_string(h) +
+                                             ", no longer kept here");
+    }
+    if (types::exec_commitment(rec->block_id, rec->state_root) != *block.exec_root_at(h)) {
+      return make_error(Errc::verify, "block " + std::to_string(block.height) +
+                                          " anchors another block or state root at height " +
+                                          std::to_string(h) + " than this node executed");
+    }
+  }
+  return {};
+}
+
+std::optional<ExecRecord> Ledger::executed_at(std::uint64_t height) const {
+  std::shared_lock lock(mu_);
+  auto it = roots_.find(height);
+  if (it == roots_.end()) return std::nullopt;
+  return it->second;
 }
 
 std::uint64_t Ledger::applied_height() const {

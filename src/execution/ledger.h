@@ -17,7 +17,8 @@
 //
 // Persistence: every account lives in the storage state column under "a/" || address as
 // balance (u128 LE) || nonce (u64 LE); the root and applied height under "m/root" and
-// "m/height". Ledger::open loads them all into memory (fine for v0's account counts; the exchange
+// "m/height", and the last kRootHistory heights' block id || root under "r/" || height.
+// Ledger::open loads them all into memory (fine for v0's account counts; the exchange
 // will need a read-through cache), rebuilds the commitment from the accounts and refuses to open
 // if it differs from the stored root (a corrupt or half-written state is an error, not data).
 // Bucket hashes are not stored: rebuilding them costs about a second per million accounts.
@@ -29,6 +30,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <shared_mutex>
 #include <unordered_map>
 
@@ -37,8 +39,24 @@
 #include "execution/state_commitment.h"
 #include "execution/state_machine.h"
 #include "storage/store.h"
+#include "types/block.h"
 
 namespace ol::execution {
+
+class Ledger;
+
+/// Checks the execution entries `block` anchors (types::Block::exec_roots) against what `ledger`
+/// executed. Errors: an anchored height above the ledger's (state: this node is behind and
+/// cannot judge), one older than the kept history (not_found), or an entry that differs from
+/// exec_commitment(our block id, our root) at that height (verify: diverged, or a lying block).
+Status verify_anchors(const Ledger& ledger, const types::Block& block);
+
+/// A height's executed block and the state root after it.
+struct ExecRecord {
+  Hash32 block_id{};
+  Hash32 state_root{};
+  bool operator==(const ExecRecord&) const = default;
+};
 
 class Ledger final : public StateMachine {
  public:
@@ -56,6 +74,14 @@ class Ledger final : public StateMachine {
   Hash32 state_root() const override;
   std::uint64_t applied_height() const override;
   std::uint64_t next_nonce(const crypto::Address& account) const override;
+
+  /// How many past heights' state roots are kept (in memory and under "r/" in the state column).
+  static constexpr std::size_t kRootHistory = 1024;
+  /// The block executed at `height` and the state root after it, for the last kRootHistory
+  /// applied heights (after a state-sync install: from its height on); nullopt otherwise.
+  /// Proposers anchor these in blocks and voters check anchored ones against them
+  /// (types::Block::exec_roots, types::exec_commitment).
+  std::optional<ExecRecord> executed_at(std::uint64_t height) const;
 
   /// The account's balance and nonce; a never-seen account is {0, 0}.
   Account account(const crypto::Address& address) const;
@@ -91,6 +117,7 @@ class Ledger final : public StateMachine {
   std::unordered_map<crypto::Address, Account, AddressHash> accounts_;
   Hash32 root_{};
   std::uint64_t height_ = 0;
+  std::map<std::uint64_t, ExecRecord> roots_;  // the last kRootHistory heights
 
   struct Slot {
     Hash32 key;  // StateCommitment::key_of(address)
@@ -113,7 +140,9 @@ class StateInstall {
   Status add(std::span<const StateEntry> entries);
   /// Writes root, height and genesis marker and clears the install marker (synced). The caller
   /// has verified the accounts against `root`; Ledger::open re-checks it.
-  Status finish(const Genesis& genesis, std::uint64_t height, const Hash32& root);
+  /// `block_id` is the committed block at `height` (recorded for execution anchoring).
+  Status finish(const Genesis& genesis, std::uint64_t height, const Hash32& block_id,
+                const Hash32& root);
 
  private:
   explicit StateInstall(storage::Store& store) : store_(&store) {}

@@ -96,7 +96,6 @@ Result<std::unique_ptr<Core>> Core::create(CoreContext context, crypto::Ed25519K
   core->safety_storage_ = std::make_unique<StoreSafetyStorage>(*c.store);
   core->committed_blocks_ = std::make_unique<StoreCommittedBlocks>(*c.store);
   core->leaders_ = std::make_unique<consensus::RoundRobinLeaders>(c.validators->size());
-  core->executed_[recovery.root.height] = {recovery.root.compute_id(), c.ledger->state_root()};
   spdlog::info(
       "core: validator {} of {}, restarting from height {} (round {}), last voted round {}, "
       "high QC round {}, last TC round {}",
@@ -176,19 +175,6 @@ bool Core::proposal_acceptable(const InboundMessage& in) {
       return false;
     }
   }
-  // state_root is the state after the parent. Checked when this node has executed the parent
-  // (in the two-chain happy path the parent is not yet committed, and the root is zero).
-  if (block.state_root != Hash32{} && block.height > 0) {
-    auto it = executed_.find(block.height - 1);
-    if (it != executed_.end() && it->second.first == block.parent_id &&
-        it->second.second != block.state_root) {
-      spdlog::error(
-          "core: proposal for round {} claims state root {} after height {}, ours is {}; "
-          "not voting",
-          block.round, to_hex(block.state_root), block.height - 1, to_hex(it->second.second));
-      return false;
-    }
-  }
   return true;
 }
 
@@ -198,6 +184,9 @@ void Core::apply(consensus::Effects effects) {
     std::visit(
         Overloaded{
             [&](consensus::SendTo& e) {
+              if (const auto* v = std::get_if<types::Vote>(&e.message); v && !anchors_agree(*v)) {
+                return;
+              }
               if (!journal(e.message)) return;
               ctx_.transport->send_to(e.to, consensus::encode_message(e.message));
             },
@@ -352,10 +341,7 @@ void Core::commit(const types::Block& block, const types::QuorumCert& qc) {
 
   std::erase_if(block_txs_, [&](const auto& e) { return e.second.height <= block.height; });
   std::erase_if(persisted_, [&](const auto& e) { return e.second <= block.height; });
-  executed_[block.height] = {id, outcome->state_root};
-  while (executed_.size() > 32) executed_.erase(executed_.begin());
   if (ctx_.on_commit) ctx_.on_commit(block.height, id);
-  apply(replica_->on_block_executed(now, id, outcome->state_root));
 }
 
 types::Payload Core::next_payload(types::Round round, types::Height /*height*/,
@@ -410,6 +396,38 @@ types::Payload Core::next_payload(types::Round round, types::Height /*height*/,
     }
     ctx_.payload_ready->wait_until(seen, deadline);
   }
+}
+
+consensus::PayloadSource::ExecAnchor Core::exec_anchor(const types::Block& parent) {
+  ExecAnchor anchor{parent.exec_height, {}};
+  const types::Height executed = ctx_.ledger->applied_height();
+  while (anchor.height < executed && anchor.roots.size() < types::Block::kMaxExecRoots) {
+    auto rec = ctx_.ledger->executed_at(anchor.height + 1);
+    if (!rec) break;  // older than the kept history (just after a state-sync install)
+    anchor.roots.push_back(types::exec_commitment(rec->block_id, rec->state_root));
+    ++anchor.height;
+  }
+  return anchor;
+}
+
+// Commits come before votes in one input's effects, so the ledger has executed everything the
+// voted block's certificate committed. A node behind the anchored heights cannot check them and
+// does not vote (the others can); one that disagrees has diverged or faces a lying proposer.
+bool Core::anchors_agree(const types::Vote& vote) {
+  const types::Block* block = replica_->tree().find(vote.block_id);
+  if (block == nullptr) return false;
+  auto agree = execution::verify_anchors(*ctx_.ledger, *block);
+  if (agree) return true;
+  if (agree.error().code == Errc::verify) {
+    ctx_.metrics->state_root_mismatches.fetch_add(1);
+    spdlog::error(
+        "core: round {} from validator {}: {}; not voting (diverged state or a faulty "
+        "proposer)",
+        block->round, block->proposer, agree.error().message);
+  } else {
+    spdlog::debug("core: round {}: {}; not voting", block->round, agree.error().message);
+  }
+  return false;
 }
 
 void Core::fatal(const Error& e) {

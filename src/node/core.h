@@ -8,7 +8,8 @@
 //   2. one storage WriteBatch: block, its QC, the height index, the state writes, a receipt per
 //      transaction (the tx index) — written before anything is reported
 //   3. TxStatusBook, metrics, the bench commit log; mempool / command pool drop what committed
-//   4. Replica::on_block_executed with the state root (later proposals carry it)
+// The ledger keeps the roots of recent heights: proposals anchor them (exec_anchor) and a vote
+// leaves only if every root its block anchors equals ours (anchors_agree).
 // A failure in 1 or 2 is fatal: the node stops (a restart reloads the last written state).
 #pragma once
 
@@ -139,6 +140,9 @@ class Core final : public consensus::PayloadSource {
 
   types::Payload next_payload(types::Round round, types::Height height,
                               const Hash32& parent_id) override;
+  ExecAnchor exec_anchor(const types::Block& parent) override;
+  /// A vote for `vote.block_id` may leave: the block's anchored roots all equal this node's.
+  bool anchors_agree(const types::Vote& vote);
 
   CoreContext ctx_;
   CoreConfig config_;
@@ -160,8 +164,6 @@ class Core final : public consensus::PayloadSource {
   std::optional<std::pair<types::Round, std::vector<types::TxRef>>> own_payload_;
   std::map<Hash32, BlockTxs> block_txs_;       // uncommitted blocks' resolved transactions
   std::map<Hash32, types::Height> persisted_;  // uncommitted blocks already stored
-  // Recently executed (committed) blocks: height -> (block id, state root after it).
-  std::map<types::Height, std::pair<Hash32, Hash32>> executed_;
 
   mutable std::mutex status_mu_;
   CoreStatus status_;

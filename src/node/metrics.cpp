@@ -70,6 +70,9 @@ std::string Metrics::render(const MetricGauges& g) const {
          commits_total.load());
   metric(out, "openliquid_timeouts_total", "counter", "Round timers that fired in their round.",
          timeouts_total.load());
+  metric(out, "openliquid_state_root_mismatches_total", "counter",
+         "Votes withheld because a block anchored a state root that differs from this node's.",
+         state_root_mismatches.load());
   metric(out, "openliquid_rounds_total", "counter", "Rounds entered.", rounds_total.load());
   family(out, "openliquid_commit_latency_seconds", "histogram",
          "Proposal timestamp to local commit.");

@@ -233,13 +233,16 @@ class Router {
       for (const auto& tx : *list) txs.push_back(hex0x(tx.hash()));
       count = list->size();
     }
+    json anchored = json::array();
+    for (const auto& r : b.exec_roots) anchored.push_back(hex0x(r));
     json j{{"id", hex0x(id)},
            {"height", b.height},
            {"round", b.round},
            {"parent_id", hex0x(b.parent_id)},
            {"proposer", b.proposer},
            {"timestamp_ms", b.timestamp_ms},
-           {"state_root", hex0x(b.state_root)},
+           {"exec_height", b.exec_height},
+           {"exec_roots", std::move(anchored)},
            {"tx_count", count},
            {"txs", std::move(txs)}};
     if (const auto* cmds = std::get_if<std::vector<types::Command>>(&b.payload)) {

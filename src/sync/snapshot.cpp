@@ -103,10 +103,12 @@ Status verify_manifest(const SnapshotManifest& manifest, const SnapshotAnchor& a
                        const crypto::ValidatorSet& set, const Hash32& genesis_id) {
   OL_TRY(manifest.validate());
   const types::Block& b = anchor.block;
-  if (b.height != manifest.height + 1) return bad("anchor block is not at snapshot height + 1");
-  if (b.parent_id != manifest.block_id) return bad("anchor block's parent is not the snapshot's");
-  if (b.state_root != manifest.state_root) return bad("anchor block carries another state root");
   OL_TRY(b.validate_shape());
+  const Hash32* entry = b.exec_root_at(manifest.height);
+  if (entry == nullptr) return bad("anchor block does not anchor the snapshot's height");
+  if (*entry != types::exec_commitment(manifest.block_id, manifest.state_root)) {
+    return bad("anchor block anchors another block or state root at the snapshot's height");
+  }
   if (anchor.qc.block_id != b.compute_id() || anchor.qc.round != b.round) {
     return bad("anchor QC does not certify the anchor block");
   }

@@ -62,7 +62,8 @@ struct SnapshotChunk {
   bool operator==(const SnapshotChunk&) const = default;
 };
 
-/// The certified block that carries a snapshot's state root: the block at height + 1.
+/// The certified block that anchors a snapshot: it anchors height `manifest.height` with
+/// exec_commitment(manifest.block_id, manifest.state_root) (see types::Block::exec_roots).
 struct SnapshotAnchor {
   types::Block block;
   types::QuorumCert qc;  // certifies `block`
@@ -72,9 +73,10 @@ struct SnapshotAnchor {
   bool operator==(const SnapshotAnchor&) const = default;
 };
 
-/// Ok iff the manifest validates and `anchor` proves its root: anchor.block is at height
-/// manifest.height + 1, its parent is manifest.block_id, its state_root is manifest.state_root,
-/// and anchor.qc certifies it (same id and round, a quorum of `set` signed it).
+/// Ok iff the manifest validates and `anchor` proves it: anchor.block anchors manifest.height
+/// with exec_commitment(manifest.block_id, manifest.state_root), and anchor.qc certifies the
+/// block (same id and round, a quorum of `set` signed it). A certified block is enough (it need
+/// not be committed): honest voters sign only blocks whose anchored entries equal their own.
 Status verify_manifest(const SnapshotManifest& manifest, const SnapshotAnchor& anchor,
                        const crypto::ValidatorSet& set, const Hash32& genesis_id);
 

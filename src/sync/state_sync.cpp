@@ -77,7 +77,7 @@ p2p::Task<Result<StateSyncResult>> state_sync(p2p::Host& host, std::vector<p2p::
   }
 
   // 3. Done.
-  OL_CO_TRY(install.finish(genesis, manifest.height, manifest.state_root));
+  OL_CO_TRY(install.finish(genesis, manifest.height, manifest.block_id, manifest.state_root));
   result.height = manifest.height;
   result.block_id = manifest.block_id;
   result.state_root = manifest.state_root;

@@ -35,6 +35,10 @@ Result<std::vector<CertifiedBlock>> verify_blocks(const TrustedBlock& trusted,
                         "block at height " + std::to_string(height) + " does not extend the chain");
     }
     OL_TRY(b.validate_shape());
+    if (i > 0 && b.exec_height != blocks[i - 1].block.exec_height + b.exec_roots.size()) {
+      return make_error(Errc::verify, "block at height " + std::to_string(height) +
+                                          " does not continue its parent's anchored heights");
+    }
     const Hash32 id = b.compute_id();
     const types::QuorumCert& qc = blocks[i].qc;
     if (qc.block_id != id || qc.round != b.round) {

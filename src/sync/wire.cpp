@@ -106,22 +106,32 @@ Result<Response> SyncServer::blocks(const GetBlocks& request) const {
   return Response(std::move(out));
 }
 
+namespace {
+constexpr std::uint64_t kAnchorSearch = 256;
+}  // namespace
+
 Result<Response> SyncServer::manifest() const {
   SnapshotOffer out;
   if (checkpoints_ == nullptr) return Response(std::move(out));
   OL_TRY_ASSIGN(auto heights, checkpoints_->heights());
-  for (auto it = heights.rbegin(); it != heights.rend(); ++it) {
-    auto anchor = load_block(store_, *it + 1);
-    if (!anchor) {
-      if (anchor.error().code == Errc::not_found) continue;  // h + 1 not committed yet
-      return anchor.error();
+  for (auto it = heights.rbegin(); it != heights.rend() && !out.offer; ++it) {
+    // The committed block that anchors height h comes a few heights later (proposers anchor what
+    // they have executed, at most Block::kMaxExecRoots heights per block).
+    for (std::uint64_t h = *it + 1; h <= *it + kAnchorSearch; ++h) {
+      auto anchor = load_block(store_, h);
+      if (!anchor) {
+        if (anchor.error().code == Errc::not_found) break;  // not committed (yet)
+        return anchor.error();
+      }
+      if (anchor->exec_height < *it) continue;
+      if (anchor->exec_root_at(*it) == nullptr) break;  // skipped: cannot happen on a valid chain
+      auto qc = load_qc(store_, anchor->compute_id());
+      if (!qc) break;
+      OL_TRY_ASSIGN(auto m, checkpoints_->manifest(*it));
+      if (m)
+        out.offer = SnapshotOffer::Offer{std::move(*m), SnapshotAnchor{std::move(*anchor), *qc}};
+      break;
     }
-    auto qc = load_qc(store_, anchor->compute_id());
-    if (!qc) continue;
-    OL_TRY_ASSIGN(auto m, checkpoints_->manifest(*it));
-    if (!m) continue;
-    out.offer = SnapshotOffer::Offer{std::move(*m), SnapshotAnchor{std::move(*anchor), *qc}};
-    break;
   }
   return Response(std::move(out));
 }

@@ -39,14 +39,15 @@ void encode_header(codec::Writer& w, const Block& b) {
   b.justify.encode(w);
   w.u32(b.proposer);
   w.u64(b.timestamp_ms);
-  w.fixed(b.state_root);
+  w.u64(b.exec_height);
+  w.vec(b.exec_roots, [](codec::Writer& ww, const Hash32& h) { ww.fixed(h); });
 }
 
 }  // namespace
 
 const Block& Block::genesis() {
-  static const Block g{0, 0, Hash32{}, QuorumCert::genesis(Hash32{}),
-                       0, 0, Hash32{}, Payload(std::vector<Command>{})};
+  static const Block g{0, 0, Hash32{}, QuorumCert::genesis(Hash32{}),  0,
+                       0, 0, {},       Payload(std::vector<Command>{})};
   return g;
 }
 
@@ -77,6 +78,11 @@ Status Block::validate_shape() const {
     return make_error(Errc::verify, "justify QC does not certify the parent");
   if (justify.round >= round)
     return make_error(Errc::verify, "justify QC round not below block round");
+  if (exec_roots.size() > kMaxExecRoots)
+    return make_error(Errc::verify, "block anchors more than 64 state roots");
+  if (exec_height >= height) return make_error(Errc::verify, "block anchors a height not below it");
+  if (exec_roots.size() > exec_height)
+    return make_error(Errc::verify, "block anchors a state root below height 1");
   return {};
 }
 
@@ -93,9 +99,18 @@ Result<Block> Block::decode(codec::Reader& r) {
   OL_TRY_ASSIGN(b.justify, QuorumCert::decode(r));
   OL_TRY_ASSIGN(b.proposer, r.u32());
   OL_TRY_ASSIGN(b.timestamp_ms, r.u64());
-  OL_TRY_ASSIGN(b.state_root, r.fixed<32>());
+  OL_TRY_ASSIGN(b.exec_height, r.u64());
+  OL_TRY_ASSIGN(b.exec_roots, r.vec<Hash32>(Block::kMaxExecRoots, 32,
+                                            [](codec::Reader& rr) { return rr.fixed<32>(); }));
   OL_TRY_ASSIGN(b.payload, decode_payload(r));
   return b;
+}
+
+Hash32 exec_commitment(const Hash32& block_id, const Hash32& state_root) {
+  codec::Writer w(64);
+  w.fixed(block_id);
+  w.fixed(state_root);
+  return crypto::tagged_hash("openliquid/exec/v1", w.data());
 }
 
 Hash32 proposal_digest(const Hash32& block_id) {

@@ -20,12 +20,21 @@ struct Block {
   QuorumCert justify;  // certifies the parent: justify.block_id == parent_id
   ValidatorIndex proposer = 0;
   std::uint64_t timestamp_ms = 0;  // proposer's clock, Unix milliseconds
-  Hash32 state_root{};             // execution state after the parent (zero until execution lands)
+  // Execution anchoring. For each committed height in (exec_height - exec_roots.size(),
+  // exec_height] the block carries exec_commitment(id of the block committed there, state root
+  // after it): the heights anchored since its parent, so exec_height == parent.exec_height +
+  // exec_roots.size() and the chain anchors every height once, in order. A proposer anchors what
+  // it has executed; an honest validator votes only if every entry equals its own, so a certified
+  // block vouches for them (divergence is caught, and a state snapshot of any anchored height is
+  // verifiable against the block's QC).
+  Height exec_height = 0;
+  std::vector<Hash32> exec_roots;
   Payload payload;
 
   static constexpr std::size_t kMaxTransactions = 20'000;
   static constexpr std::size_t kMaxCommands = 20'000;
   static constexpr std::size_t kMaxCommandSize = 64 * 1024;
+  static constexpr std::size_t kMaxExecRoots = 64;
 
   /// The fixed genesis block: round 0, height 0, everything zero, no payload.
   static const Block& genesis();
@@ -38,8 +47,17 @@ struct Block {
 
   std::size_t payload_size() const;
 
+  /// The first height this block anchors (exec_height + 1 when it anchors none).
+  Height first_exec_height() const { return exec_height + 1 - exec_roots.size(); }
+  /// The root this block anchors for height `h`, if it anchors `h`.
+  const Hash32* exec_root_at(Height h) const {
+    if (h < first_exec_height() || h > exec_height) return nullptr;
+    return &exec_roots[h - first_exec_height()];
+  }
+
   /// Stateless well-formedness: genesis is exactly genesis(); otherwise round ≥ 1, height ≥ 1,
-  /// justify certifies parent_id, and justify.round < round. Signatures and parent linkage
+  /// justify certifies parent_id, justify.round < round, at most kMaxExecRoots roots, and the
+  /// anchored heights lie in [1, height - 1]. Signatures and parent linkage
   /// (height, round order) are checked by whoever knows the validator set and the parent.
   Status validate_shape() const;
 
@@ -47,6 +65,9 @@ struct Block {
   static Result<Block> decode(codec::Reader& r);
   bool operator==(const Block&) const = default;
 };
+
+/// One anchored height: tagged_hash("openliquid/exec/v1", block_id || state_root).
+Hash32 exec_commitment(const Hash32& block_id, const Hash32& state_root);
 
 /// Signed by a proposer over its block: tagged_hash("openliquid/proposal/v1", block id).
 Hash32 proposal_digest(const Hash32& block_id);

@@ -180,7 +180,7 @@ TEST(StateInstall, InstalledStateOpensWithTheSameRootAndAnUnfinishedOneIsRefused
   auto install = std::move(StateInstall::begin(*store)).value();
   ASSERT_TRUE(install.add(std::span(all).first(20)).ok());
   ASSERT_TRUE(install.add(std::span(all).subspan(20)).ok());
-  ASSERT_TRUE(install.finish(small_genesis(), 40, source->state_root()).ok());
+  ASSERT_TRUE(install.finish(small_genesis(), 40, Hash32{}, source->state_root()).ok());
   auto ledger = std::move(Ledger::open(*store, small_genesis())).value();
   EXPECT_EQ(ledger->state_root(), source->state_root());
   EXPECT_EQ(ledger->applied_height(), 40u);

@@ -47,15 +47,12 @@ inline const Hash32& genesis_id() {
   return id;
 }
 
-/// Executes a certified block the way a syncing node does: the block must carry the state root
-/// of the ledger before it (the state after its parent), then its transactions are verified and
-/// applied. Returns the outcome (receipts, the new root, the state writes).
+/// Executes a certified block the way a syncing node does: every execution entry the block
+/// anchors must equal this ledger's (execution::verify_anchors), then its transactions are
+/// verified and applied. Returns the outcome (receipts, the new root, the state writes).
 inline Result<execution::BlockOutcome> execute_block(execution::Ledger& ledger,
                                                      const types::Block& block) {
-  if (block.state_root != ledger.state_root()) {
-    return make_error(Errc::verify, "block " + std::to_string(block.height) +
-                                        " carries a state root this ledger does not have");
-  }
+  OL_TRY(execution::verify_anchors(ledger, block));
   std::vector<types::TxRef> txs;
   if (const auto* list = std::get_if<std::vector<types::Transaction>>(&block.payload)) {
     for (const auto& tx : *list) {
@@ -79,7 +76,8 @@ inline Status commit_to_store(storage::Store& store, const sync::CertifiedBlock&
 }
 
 /// Builds certified blocks on top of genesis, in consecutive rounds (so each block's child
-/// commits it by the two-chain rule), executing each on its own ledger to fill state roots.
+/// commits it by the two-chain rule), executing each on its own ledger to fill the anchored
+/// execution entries (each block anchors every height up to its parent).
 class ChainBuilder {
  public:
   ChainBuilder(const TestValidators& validators, const execution::Genesis& genesis)
@@ -96,7 +94,14 @@ class ChainBuilder {
     b.justify = parent_qc_;
     b.proposer = static_cast<types::ValidatorIndex>(b.round % validators_.set.size());
     b.timestamp_ms = 1'700'000'000'000 + b.height;
-    b.state_root = ledger_->state_root();
+    // Anchor every executed height not yet anchored (a real proposer lags a little more).
+    b.exec_height = last_exec_height_;
+    while (b.exec_height < ledger_->applied_height() &&
+           b.exec_roots.size() < types::Block::kMaxExecRoots) {
+      auto rec = ledger_->executed_at(++b.exec_height);
+      b.exec_roots.push_back(types::exec_commitment(rec->block_id, rec->state_root));
+    }
+    last_exec_height_ = b.exec_height;
     b.payload = types::Payload(std::move(txs));
     sync::CertifiedBlock c{b, validators_.certify(b)};
     last_outcome_ = std::move(execute_block(*ledger_, b)).value();
@@ -113,6 +118,7 @@ class ChainBuilder {
   const TestValidators& validators_;
   std::unique_ptr<execution::Ledger> ledger_;
   types::Round last_round_ = 0;
+  types::Height last_exec_height_ = 0;
   Hash32 parent_id_ = genesis_id();
   types::QuorumCert parent_qc_ = types::QuorumCert::genesis(genesis_id());
   execution::BlockOutcome last_outcome_;

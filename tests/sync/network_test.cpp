@@ -123,7 +123,9 @@ void misbehave(Peer& p, Response& resp) {
       o->offer->manifest.bucket_hashes[0][0] ^= 1;
       o->offer->manifest.state_root =
           execution::StateCommitment::root_of(o->offer->manifest.bucket_hashes).value();
-      o->offer->anchor.block.state_root = o->offer->manifest.state_root;
+      auto& anchor = o->offer->anchor.block;
+      anchor.exec_roots.at(o->offer->manifest.height - anchor.first_exec_height()) =
+          types::exec_commitment(o->offer->manifest.block_id, o->offer->manifest.state_root);
       o->offer->anchor.qc = p.outsiders->certify(o->offer->anchor.block);
     }
   }
@@ -242,7 +244,8 @@ TEST_F(SyncNetwork, CatchesUpTwoThousandBlocksFromTheHonestPeerAndDropsTheHostil
   EXPECT_EQ(sync.tip().height, kBlocks - 1);
   EXPECT_EQ(sync.tip().id, chain_->blocks[kBlocks - 2].qc.block_id);
   EXPECT_EQ(f.ledger->applied_height(), kBlocks - 1);
-  EXPECT_EQ(f.ledger->state_root(), chain_->blocks[kBlocks - 1].block.state_root);
+  EXPECT_EQ(*chain_->blocks[kBlocks - 1].block.exec_root_at(kBlocks - 1),
+            types::exec_commitment(sync.tip().id, f.ledger->state_root()));
   EXPECT_EQ(f.store->committed_tip().value()->height, kBlocks - 1);
 
   const auto& dropped = sync.report().dropped;
@@ -299,7 +302,8 @@ TEST_F(SyncNetwork, StateSyncsFromTheNewestProvableCheckpointThenBlockSyncs) {
   EXPECT_EQ(synced->dropped[1].peer, peers[1]);
 
   f.ledger = std::move(execution::Ledger::open(*f.store, chain_->genesis)).value();
-  EXPECT_EQ(f.ledger->state_root(), chain_->blocks[1500].block.state_root);
+  EXPECT_EQ(*chain_->blocks[1500].block.exec_root_at(1500),
+            types::exec_commitment(synced->block_id, f.ledger->state_root()));
   EXPECT_EQ(f.ledger->applied_height(), 1500u);
 
   BlockSync sync(*client_, chain_->validators.set, testing::genesis_id(), synced->trusted(),
@@ -309,7 +313,8 @@ TEST_F(SyncNetwork, StateSyncsFromTheNewestProvableCheckpointThenBlockSyncs) {
   Status s = run(io_, sync.run(honest));
   ASSERT_TRUE(s.ok()) << s.error().to_string();
   EXPECT_EQ(f.ledger->applied_height(), kBlocks - 1);
-  EXPECT_EQ(f.ledger->state_root(), chain_->blocks[kBlocks - 1].block.state_root);
+  EXPECT_EQ(*chain_->blocks[kBlocks - 1].block.exec_root_at(kBlocks - 1),
+            types::exec_commitment(sync.tip().id, f.ledger->state_root()));
 }
 
 }  // namespace

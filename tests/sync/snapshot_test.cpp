@@ -65,7 +65,7 @@ TEST(SyncSnapshot, RoundTripsOneHundredThousandAccounts) {
     accounts += chunk->entries.size();
   }
   EXPECT_EQ(accounts, 100'000u);
-  ASSERT_TRUE(install.finish(g, 0, snap.manifest.state_root).ok());
+  ASSERT_TRUE(install.finish(g, 0, snap.manifest.block_id, snap.manifest.state_root).ok());
   auto restored = Ledger::open(*store, g);
   ASSERT_TRUE(restored.ok()) << restored.error().to_string();
   EXPECT_EQ((*restored)->state_root(), source->state_root());
@@ -140,7 +140,7 @@ TEST(SyncSnapshot, TheManifestMustMatchItsCertifiedAnchor) {
   EXPECT_TRUE(anchor_rejected([&](SnapshotAnchor& a) { a.qc = outsiders.certify(a.block); }));
   EXPECT_TRUE(anchor_rejected([&](SnapshotAnchor& a) { a.qc = b2.qc; }));
   EXPECT_TRUE(anchor_rejected([&](SnapshotAnchor& a) {  // re-rooted block, QC of the original
-    a.block.state_root[0] ^= 1;
+    a.block.exec_roots.back()[0] ^= 1;
   }));
   EXPECT_TRUE(anchor_rejected([&](SnapshotAnchor& a) {  // the right root in an uncertified block
     a = SnapshotAnchor{b2.block, b2.qc};
