@@ -114,7 +114,8 @@ struct ChaosRun {
   bool load_done = true;
 
   // Counters for the summary.
-  std::uint64_t kills = 0, restarts = 0, partitions = 0, heals = 0;
+  std::uint64_t kills = 0, restarts = 0, partitions = 0, heals = 0, stalls = 0;
+  double longest_recovery_s = 0;
   std::vector<Violation> violations;
 
   std::vector<bool> expected_exit;  // killed by us, not reaped yet
@@ -127,6 +128,8 @@ struct ChaosRun {
   // The witness: what clients were told over RPC.
   ObservedCommits observed;
   std::uint64_t witness_next = 1;
+  std::uint64_t witness_limit = UINT64_MAX;  // the settle target: read no higher
+  std::vector<std::uint64_t> reported;       // per node: the highest height it said it committed
   bool witness_stop = false;
   bool witness_done = false;
   std::uint64_t max_height = 0;
@@ -136,6 +139,7 @@ struct ChaosRun {
       : o(opts), net(n), proxies(p), io(i), rng(seed) {
     expected_exit.assign(net.size(), false);
     down.assign(net.size(), false);
+    reported.assign(net.size(), 0);
   }
 
   double t() const { return std::chrono::duration<double>(Clock::now() - t0).count(); }
@@ -194,13 +198,12 @@ struct ChaosRun {
       if (was[k] || !net.running(k)) continue;
       ++restarts;
       down[k] = false;
-      event("restart node" + std::to_string(k) + " (pid " +
-            std::to_string(child_pid(net.dir() / ("node" + std::to_string(k)))) + ")");
+      event("restart node" + std::to_string(k));
     }
     --pending_restarts;
   }
 
-  void kill_one() {
+  void kill_one(double delay) {
     std::vector<std::size_t> up;
     for (std::size_t i = 0; i < net.size(); ++i) {
       if (!down[i] && net.running(i)) up.push_back(i);
@@ -213,13 +216,12 @@ struct ChaosRun {
     down[i] = true;
     ::kill(pid, SIGKILL);
     ++kills;
-    const double delay = uniform(0.5, 8.0);
     event("kill node" + std::to_string(i) + " (pid " + std::to_string(pid) +
           ", SIGKILL); restart in " + fmt1(delay) + " s");
     asio::co_spawn(io, restart_after(i, delay), asio::detached);
   }
 
-  Task<void> partition_once() {
+  Task<void> partition_once(double secs) {
     const std::size_t n = net.size();
     std::vector<std::size_t> order(n);
     for (std::size_t i = 0; i < n; ++i) order[i] = i;
@@ -229,7 +231,7 @@ struct ChaosRun {
     for (std::size_t i = 0; i < k; ++i) side[order[i]] = true;
     // A cut that leaves no side a quorum heals soon; one that does may last longer.
     const bool quorum_side = n - k >= n - f();
-    const double secs = quorum_side ? uniform(2.0, 10.0) : uniform(1.0, 4.0);
+    if (secs <= 0) secs = quorum_side ? uniform(2.0, 10.0) : uniform(1.0, 4.0);
     partitioned = true;
     ++partitions;
     proxies.partition(side);
@@ -243,18 +245,55 @@ struct ChaosRun {
     event("heal");
   }
 
+  // The highest height any running node reports (0 if none answers).
+  Task<std::uint64_t> top_height() {
+    auto st = co_await poll_status();
+    std::uint64_t top = 0;
+    for (const auto& x : st) {
+      if (x) top = std::max(top, x->height);
+    }
+    co_return top;
+  }
+
+  // One fault at a time, each followed by a wait until the chain has committed again, so the
+  // run keeps making progress: a SIGKILL (restart after 0.5-8 s), a partition (a side with a
+  // quorum for 2-10 s, none for 1-4 s) or, now and then, both at once for a few seconds (no
+  // quorum anywhere until it ends).
   Task<void> chaos_loop(Clock::time_point end) {
     while (!interrupted && Clock::now() < end) {
       co_await sleep_for(std::chrono::duration_cast<Clock::duration>(
-          std::chrono::duration<double>(uniform(1.0, 4.0))));
+          std::chrono::duration<double>(uniform(0.5, 3.0))));
       if (interrupted || Clock::now() >= end) break;
       reap();
       const bool can_kill = o.kills && down_count() < f();
-      const bool can_cut = o.partitions && !partitioned;
-      if (can_kill && (!can_cut || uniform(0, 1) < 0.6)) {
-        kill_one();
-      } else if (can_cut) {
-        asio::co_spawn(io, partition_once(), asio::detached);
+      const bool can_cut = o.partitions && !partitioned && net.size() > 1;
+      if (!can_kill && !can_cut) continue;
+      const double pick = uniform(0, 1);
+      if (can_kill && can_cut && pick < 0.15) {
+        kill_one(uniform(1.0, 3.0));
+        co_await partition_once(uniform(1.0, 3.0));
+      } else if (can_kill && (!can_cut || pick < 0.6)) {
+        kill_one(uniform(0.5, 8.0));
+      } else {
+        co_await partition_once(0);
+      }
+      while (pending_restarts > 0 && !interrupted) {
+        co_await sleep_for(std::chrono::milliseconds(100));
+      }
+      // Recovered once every validator is back and the chain has moved on.
+      const auto since = Clock::now();
+      const std::uint64_t from = co_await top_height();
+      std::uint64_t now_h = from;
+      while (!interrupted && now_h < from + 3 && Clock::now() - since < std::chrono::seconds(120)) {
+        co_await sleep_for(std::chrono::milliseconds(250));
+        now_h = co_await top_height();
+      }
+      const double took = std::chrono::duration<double>(Clock::now() - since).count();
+      longest_recovery_s = std::max(longest_recovery_s, took);
+      if (now_h < from + 3 && !interrupted) {
+        event("no commit for " + fmt1(took) + " s after the fault ended (height " +
+              std::to_string(now_h) + "); going on");
+        ++stalls;
       }
     }
   }
@@ -268,6 +307,10 @@ struct ChaosRun {
     }
     std::size_t rr = 0, misses = 0;
     while (!witness_stop) {
+      if (witness_next > witness_limit) {
+        co_await sleep_for(std::chrono::milliseconds(50));
+        continue;
+      }
       const std::size_t k = rr++ % conns.size();
       if (down[k] || !net.running(k)) {
         if (++misses >= conns.size()) {
@@ -298,6 +341,7 @@ struct ChaosRun {
         continue;
       }
       observed.blocks[witness_next] = *id;
+      reported[k] = std::max(reported[k], witness_next);
       if (j.contains("txs") && j["txs"].is_array()) {
         for (const auto& h : j["txs"]) {
           if (!h.is_string()) continue;
@@ -320,7 +364,10 @@ struct ChaosRun {
       AsyncHttpConnection c(io.get_executor(), net.rpc()[i].host, net.rpc()[i].port);
       auto r = co_await c.request(verb::get, "/status", {}, std::chrono::milliseconds(800));
       if (r && r->status == 200) {
-        if (auto s = parse_node_status(r->body)) out[i] = *s;
+        if (auto s = parse_node_status(r->body)) {
+          out[i] = *s;
+          reported[i] = std::max(reported[i], s->height);
+        }
       }
     }
     co_return out;
@@ -430,7 +477,10 @@ struct ChaosRun {
         hmin = std::min(hmin, s->height);
         hmax = std::max(hmax, s->height);
       }
-      if (all && !target) target = std::max(hmax, max_height) + 3;
+      if (all && !target) {
+        target = std::max(hmax, max_height) + 3;
+        witness_limit = *target;
+      }
       if (all && target && hmin >= *target && witness_next > *target) {
         settled = true;
         event("settled: every validator at height >= " + std::to_string(*target) + " (" +
@@ -619,6 +669,16 @@ int run_chaos(const ChaosOptions& opts) {
     run.violation("check", check.error().message);
   } else {
     for (auto& v : check->violations) run.violations.push_back(std::move(v));
+    // What a node said over RPC it had committed must be in its store (crash safety).
+    for (std::size_t i = 0; i < n && i < check->heights.size(); ++i) {
+      if (check->heights[i] < run.reported[i]) {
+        run.violations.push_back(
+            {"lost-block", "node" + std::to_string(i) + " reported height " +
+                               std::to_string(run.reported[i]) +
+                               " committed over RPC but its store ends at height " +
+                               std::to_string(check->heights[i])});
+      }
+    }
     std::string heights;
     for (std::size_t i = 0; i < check->heights.size(); ++i) {
       heights += (i ? " " : "") + std::string("node") + std::to_string(i) + "=" +
@@ -632,6 +692,11 @@ int run_chaos(const ChaosOptions& opts) {
               std::to_string(check->journal_votes) + " votes");
   }
 
+  std::printf(
+      "faults: %llu SIGKILLs, %llu partitions; longest wait for the next commit after a fault "
+      "%.1f s; %llu faults after which nothing was committed within 120 s\n",
+      static_cast<unsigned long long>(run.kills), static_cast<unsigned long long>(run.partitions),
+      run.longest_recovery_s, static_cast<unsigned long long>(run.stalls));
   for (const auto& v : run.violations) {
     std::printf("violation: %s: %s\n", v.kind.c_str(), v.detail.c_str());
   }
