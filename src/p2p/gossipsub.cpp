@@ -265,7 +265,9 @@ struct Gossipsub::Impl {
     std::uint64_t epoch = 0;          // bumped on each connected event (new or replaced connection)
     std::uint32_t open_failures = 0;  // consecutive failed opens of the outbound stream
     Clock::time_point retry_at{};     // no new open attempt by the heartbeat before then
-    std::deque<Bytes> queue;          // framed RPCs waiting for the writer
+    // Framed RPCs waiting for the writer; one forwarded message is one buffer shared by every
+    // peer it goes to.
+    std::deque<std::shared_ptr<const Bytes>> queue;
     std::size_t queued_bytes = 0;
     std::size_t writing_bytes = 0;  // taken by writers, not yet written
     std::shared_ptr<Signal> wake;   // writer: queue non-empty or stream replaced
@@ -443,8 +445,8 @@ struct Gossipsub::Impl {
       o->set_topicid(topic);
     }
     if (hello.subscriptions_size() > 0) {
-      Bytes f = frame(hello);
-      ps.queued_bytes += f.size();
+      auto f = std::make_shared<const Bytes>(frame(hello));
+      ps.queued_bytes += f->size();
       ps.queue.push_front(std::move(f));
       ++stats.rpcs_out;
     }
@@ -464,18 +466,20 @@ struct Gossipsub::Impl {
         co_await wake->wait();
         continue;
       }
-      Bytes batch;
+      std::shared_ptr<const Bytes> batch;
       if (ps.queue.size() == 1) {
-        batch = std::move(ps.queue.front());
+        batch = std::move(ps.queue.front());  // written from the shared buffer, not copied
       } else {
-        batch.reserve(ps.queued_bytes);
-        for (auto& b : ps.queue) append(batch, b);
+        auto joined = std::make_shared<Bytes>();
+        joined->reserve(ps.queued_bytes);
+        for (const auto& b : ps.queue) append(*joined, *b);
+        batch = std::move(joined);
       }
       ps.queue.clear();
       ps.queued_bytes = 0;
-      const std::size_t n = batch.size();
+      const std::size_t n = batch->size();
       ps.writing_bytes += n;
-      auto st = co_await out->write(batch);
+      auto st = co_await out->write(*batch);
       auto again = peers.find(p);
       if (again == peers.end()) {
         if (!st) out->reset();
@@ -586,16 +590,16 @@ struct Gossipsub::Impl {
   // ---- sending
 
   // `urgent`: a small advisory RPC (IDONTWANT) that goes ahead of what is queued.
-  void send(const PeerId& p, Bytes framed, bool urgent = false) {
+  void send(const PeerId& p, std::shared_ptr<const Bytes> framed, bool urgent = false) {
     auto it = peers.find(p);
     if (it == peers.end()) return;
     Peer& ps = it->second;
     if (!ps.out && !ps.opening) return;
-    if (ps.queued_bytes + framed.size() > config.max_send_queue_bytes) {
+    if (ps.queued_bytes + framed->size() > config.max_send_queue_bytes) {
       ++stats.queue_drops;
       return;
     }
-    ps.queued_bytes += framed.size();
+    ps.queued_bytes += framed->size();
     if (urgent) {
       ps.queue.push_front(std::move(framed));
     } else {
@@ -605,7 +609,9 @@ struct Gossipsub::Impl {
     ps.wake->notify();
   }
 
-  void send(const PeerId& p, const proto::RPC& rpc) { send(p, frame(rpc)); }
+  void send(const PeerId& p, const proto::RPC& rpc) {
+    send(p, std::make_shared<const Bytes>(frame(rpc)));
+  }
 
   bool supports_v11(const PeerId& p) const {
     auto it = peers.find(p);
@@ -629,7 +635,7 @@ struct Gossipsub::Impl {
     if (to.empty()) return;
     proto::RPC rpc;
     rpc.mutable_control()->add_idontwant()->add_messageids(id);
-    const Bytes f = frame(rpc);
+    const auto f = std::make_shared<const Bytes>(frame(rpc));
     for (const auto& p : to) send(p, f, true);
     stats.idontwant_out += to.size();
   }
@@ -718,10 +724,22 @@ struct Gossipsub::Impl {
   // Sends `m` to `targets` (one serialisation for all).
   void send_message(const proto::Message& m, const std::vector<PeerId>& targets) {
     if (targets.empty()) return;
-    proto::RPC rpc;
-    *rpc.add_publish() = m;
-    const Bytes f = frame(rpc);
-    for (const auto& p : targets) send(p, f);
+    // The framed RPC{publish: [m]} serialised straight into one buffer shared by every target:
+    // uvarint(body size) || tag(field 2, length-delimited) || uvarint(size of m) || m.
+    const std::size_t msize = m.ByteSizeLong();
+    Bytes inner;
+    put_uvarint(inner, msize);
+    const std::size_t body = 1 + inner.size() + msize;
+    auto f = std::make_shared<Bytes>();
+    f->reserve(body + 10);
+    put_uvarint(*f, body);
+    f->push_back(0x12);
+    append(*f, inner);
+    const std::size_t at = f->size();
+    f->resize(at + msize);
+    m.SerializeWithCachedSizesToArray(f->data() + at);
+    const std::shared_ptr<const Bytes> shared = std::move(f);
+    for (const auto& p : targets) send(p, shared);
   }
 
   // ---- inbound RPC
@@ -1005,7 +1023,7 @@ struct Gossipsub::Impl {
     auto* o = rpc.add_subscriptions();
     o->set_subscribe(subscribe);
     o->set_topicid(topic);
-    const Bytes f = frame(rpc);
+    const auto f = std::make_shared<const Bytes>(frame(rpc));
     for (const auto& [id, ps] : peers) {
       if (is_gossip_peer(ps)) send(id, f);
     }
