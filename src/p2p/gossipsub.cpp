@@ -325,6 +325,7 @@ struct Gossipsub::Impl {
   std::map<std::string, Fanout> fanout;
   std::map<std::string, Validator> validators;
   std::set<std::string> content_addressed;
+  std::unordered_set<PeerId> direct{config.direct_peers.begin(), config.direct_peers.end()};
   SeenCache seen;
   // On content-addressed topics: the from||seqno of each message accepted into `seen`, so that a
   // duplicate (a mesh delivers each message about D times) is recognised without hashing its
@@ -840,6 +841,12 @@ struct Gossipsub::Impl {
         targets.push_back(p);
       }
     }
+    add_direct_targets(m.topic(), targets);
+    std::erase_if(targets, [&](const PeerId& p) {
+      if (p == source || p == *author) return true;
+      auto ps = peers.find(p);
+      return ps != peers.end() && direct.contains(p) && does_not_want(ps->second, id);
+    });
     send_message(m, targets);
     deliver(msg);
   }
@@ -925,6 +932,12 @@ struct Gossipsub::Impl {
       if (sub.mesh.contains(from)) continue;
       auto ps = peers.find(from);
       if (ps == peers.end() || !is_gossip_peer(ps->second)) continue;
+      if (direct.contains(from)) {
+        // A direct peer gets everything without a mesh: its GRAFT is a misconfiguration.
+        spdlog::debug("gossipsub: GRAFT from direct peer {}", from.to_string());
+        add_prune(reply, from, g.topicid(), false);
+        continue;
+      }
       if (backed_off(sub, from, now)) {
         // GRAFT during backoff: a protocol violation (v1.1), penalised like a broken promise.
         penalise(from, config.score.broken_promise_penalty);
@@ -1018,6 +1031,23 @@ struct Gossipsub::Impl {
     return out;
   }
 
+  // Subscribed peers that may join a mesh or fanout or get gossip: all but direct peers.
+  std::vector<PeerId> overlay_candidates(const std::string& topic) const {
+    auto out = topic_peers(topic);
+    std::erase_if(out, [&](const PeerId& p) { return direct.contains(p); });
+    return out;
+  }
+
+  // Direct peers subscribed to `topic`, for every message on it.
+  void add_direct_targets(const std::string& topic, std::vector<PeerId>& targets) const {
+    for (const auto& p : direct) {
+      auto it = peers.find(p);
+      if (it == peers.end() || !is_gossip_peer(it->second) || !it->second.topics.contains(topic))
+        continue;
+      if (std::find(targets.begin(), targets.end(), p) == targets.end()) targets.push_back(p);
+    }
+  }
+
   void announce(const std::string& topic, bool subscribe) {
     proto::RPC rpc;
     auto* o = rpc.add_subscriptions();
@@ -1050,7 +1080,7 @@ struct Gossipsub::Impl {
       }
       fanout.erase(f);
     }
-    auto cands = topic_peers(topic);
+    auto cands = overlay_candidates(topic);
     std::shuffle(cands.begin(), cands.end(), rng);
     for (const auto& p : cands) {
       if (chosen.size() >= config.d) break;
@@ -1122,13 +1152,14 @@ struct Gossipsub::Impl {
       if (f.peers.empty()) fill_fanout(topic, f);
       if (!config.flood_publish) targets.assign(f.peers.begin(), f.peers.end());
     }
+    add_direct_targets(topic, targets);
     send_message(m, targets);
     if (sub != subs.end()) deliver(msg);
     return to_bytes(id);
   }
 
   void fill_fanout(const std::string& topic, Fanout& f) {
-    auto cands = topic_peers(topic);
+    auto cands = overlay_candidates(topic);
     std::shuffle(cands.begin(), cands.end(), rng);
     for (const auto& p : cands) {
       if (f.peers.size() >= config.d) break;
@@ -1246,7 +1277,7 @@ struct Gossipsub::Impl {
       p = alive && score_of(*p) >= 0 ? std::next(p) : sub.mesh.erase(p);
     }
     if (sub.mesh.size() < config.d_lo) {
-      auto cands = topic_peers(topic);
+      auto cands = overlay_candidates(topic);
       std::shuffle(cands.begin(), cands.end(), rng);
       for (const auto& p : cands) {
         if (sub.mesh.size() >= config.d) break;
@@ -1287,7 +1318,7 @@ struct Gossipsub::Impl {
         continue;
       }
       std::vector<PeerId> cands;
-      for (const auto& p : topic_peers(topic)) {
+      for (const auto& p : overlay_candidates(topic)) {
         if (!exclude->contains(p) && score_of(p) >= config.score.gossip_threshold)
           cands.push_back(p);
       }

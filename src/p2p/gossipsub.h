@@ -62,6 +62,11 @@ struct Config {
   // topic, and we skip forwarding to a peer that sent us IDONTWANT for the id.
   std::size_t idontwant_min_size = 8 * 1024;
   std::size_t max_idontwant_ids = 1000;  // IDONTWANT ids kept from one peer per heartbeat
+  // v1.1 direct peers: every message on a topic both sides subscribe to is sent to them (our own
+  // and forwarded ones) outside the mesh; they are never grafted, their GRAFTs are answered with
+  // PRUNE, and they get no IHAVE (they have everything). Keeping them connected is the caller's
+  // job (the network layer dials its validators).
+  std::vector<PeerId> direct_peers;
   ScoreConfig score;
   /// SHA-256 for content-addressed message ids (empty: crypto::sha256). The network layer passes
   /// a faster implementation of the same function; the ids on the wire do not change.

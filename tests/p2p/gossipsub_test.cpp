@@ -820,6 +820,73 @@ TEST_F(GossipsubTest, IdontwantIsSentToV12MeshPeersAndHonoured) {
   EXPECT_EQ(n.gs->stats().idontwant_skipped, 1u);
 }
 
+// v1.1 direct peers: the raw peer r is a direct peer of n. n never meshes with it (r's GRAFT gets
+// PRUNE, n's heartbeats do not graft it) but every message on the topic goes to it: b's message
+// reaches r through n, and r's own message reaches b through n.
+TEST_F(GossipsubTest, DirectPeersGetEveryMessageWithoutJoiningTheMesh) {
+  const Identity n_id = Identity::generate();
+  RawPeer& r = make_raw();
+  Config nc = fast();
+  nc.direct_peers = {r.identity.peer_id};
+  // n, with the raw peer r as a direct peer; b an ordinary peer of n.
+  auto nn = std::make_unique<Node>();
+  {
+    HostConfig hc;
+    nn->host = Host::create(io, n_id, hc);
+    nn->addr = nn->host->listen(*Multiaddr::parse("/ip4/127.0.0.1/tcp/0"))
+                   ->with_peer_id(nn->host->peer_id());
+    nn->gs = Gossipsub::create(nn->host, n_id, nc);
+    nn->gs->start();
+    nodes.push_back(std::move(nn));
+  }
+  Node& n = *nodes.back();
+  Node& b = make_node();
+  subscribe(n);
+  subscribe(b);
+  connect(b, n);
+  ASSERT_TRUE(meshes_formed(1));
+  raw_connect(r, n);
+  proto::RPC join = subscription(kTopic);
+  join.mutable_control()->add_graft()->set_topicid(kTopic);
+  ASSERT_TRUE(raw_send(r, join).ok());
+  auto pruned = [&] {
+    for (const auto& rpc : r.received) {
+      for (const auto& pr : rpc.control().prune()) {
+        if (pr.topicid() == kTopic) return true;
+      }
+    }
+    return false;
+  };
+  // n's outbound stream to r may come after the GRAFT: GRAFT again until n answers.
+  ASSERT_TRUE(wait_for([&] {
+    if (pruned()) return true;
+    EXPECT_TRUE(raw_send(r, join).ok());
+    io.run_for(50ms);
+    return pruned();
+  })) << "no PRUNE for a direct peer's GRAFT";
+  io.run_for(300ms);  // a few heartbeats: n never grafts r
+  const auto mesh = n.gs->mesh_peers(kTopic);
+  EXPECT_EQ(std::find(mesh.begin(), mesh.end(), r.identity.peer_id), mesh.end());
+  EXPECT_EQ(n.gs->stats().grafts_out, b.gs->stats().grafts_in);  // n grafted b only
+  auto got = [&](const std::string& data) {
+    for (const auto& rpc : r.received) {
+      for (const auto& m : rpc.publish()) {
+        if (m.data() == data) return true;
+      }
+    }
+    return false;
+  };
+  // b's message reaches r (not in any mesh) through n.
+  ASSERT_TRUE(b.gs->publish(kTopic, bytes("to the direct peer")).ok());
+  ASSERT_TRUE(wait_for([&] { return got("to the direct peer"); }, 10s));
+  // r's message is accepted by n and forwarded to b.
+  proto::RPC own;
+  *own.add_publish() = signed_message(r.identity, kTopic, "from the direct peer", 1);
+  ASSERT_TRUE(raw_send(r, own).ok());
+  ASSERT_TRUE(wait_for([&] { return b.count("from the direct peer") == 1; }, 10s));
+  EXPECT_EQ(n.count("from the direct peer"), 1u);
+}
+
 TEST(GossipsubSeenCache, ExpiresByTimeAndBoundsEntries) {
   SeenCache c(std::chrono::milliseconds(1000), 3);
   const auto t0 = Clock::now();
