@@ -686,7 +686,8 @@ int run_chaos(const ChaosOptions& opts) {
     }
     run.event("checked: heights " + heights + "; re-executed " +
               std::to_string(check->replayed_height) + " blocks (" +
-              std::to_string(check->replayed_txs) + " txs); " +
+              std::to_string(check->replayed_txs) + " txs; exec roots anchored up to " +
+              std::to_string(check->anchored_height) + "); " +
               std::to_string(check->observed_txs_checked) + " observed txs; " +
               std::to_string(check->journals) + " journals with " +
               std::to_string(check->journal_votes) + " votes");

@@ -113,14 +113,15 @@ struct JournalSummary {
 JournalSummary check_signing_journal(const std::string& node, std::string_view text);
 
 /// The whole check of a stopped network in `dir` (node<i>/ homes as init wrote them): chains,
-/// observed commits, re-execution from genesis (also against each node's receipts and any state
-/// root a block claims), final state roots and signing journals. Opens each store itself (every
-/// node must be stopped).
+/// observed commits, re-execution from genesis (also against each node's receipts and every
+/// execution root a block anchors: Block::exec_roots), final state roots and signing journals.
+/// Opens each store itself (every node must be stopped).
 struct NetworkCheck {
   std::vector<Violation> violations;
   std::vector<std::uint64_t> heights;  // each node's committed height
   std::uint64_t replayed_height = 0;
   std::uint64_t replayed_txs = 0;
+  std::uint64_t anchored_height = 0;  // highest height whose exec root a block anchors
   std::uint64_t journal_votes = 0;
   std::size_t journals = 0;  // validators whose journal was found
   std::uint64_t observed_txs_checked = 0;

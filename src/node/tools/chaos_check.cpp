@@ -56,13 +56,6 @@ Status read_text(const std::filesystem::path& p, std::string& out) {
   return {};
 }
 
-// The state roots a block claims, as (height, root) pairs. Today a block carries the root after
-// its parent (zero when its proposer had not executed the parent yet).
-std::vector<std::pair<std::uint64_t, Hash32>> claimed_roots(const types::Block& b) {
-  if (b.state_root == Hash32{} || b.height == 0) return {};
-  return {{b.height - 1, b.state_root}};
-}
-
 }  // namespace
 
 std::vector<Violation> check_chains_agree(const std::vector<ChainView>& chains) {
@@ -288,6 +281,7 @@ Result<NetworkCheck> check_network(const std::filesystem::path& dir, std::size_t
     replayed.push_back(ledger->state_root());
     std::set<Hash32> executed;  // transactions with a receipt (a replayed inclusion gets none)
     std::size_t receipt_problems = 0;
+    std::uint64_t anchored = 0;  // the highest height the chain's blocks have anchored
     const auto& ids = nodes[longest].chain.ids;
     for (std::uint64_t h = 1; h <= ids.size(); ++h) {
       std::optional<types::Block> block;
@@ -307,14 +301,33 @@ Result<NetworkCheck> check_network(const std::filesystem::path& dir, std::size_t
                 ", not the committed id " + hex(ids[h - 1]));
         break;
       }
-      for (const auto& [at, root] : claimed_roots(*block)) {
-        if (at < replayed.size() && replayed[at] != root) {
+      // The execution anchors: each height once, in order, with the committed id and the root
+      // that re-execution gives there.
+      if (block->first_exec_height() != anchored + 1 && !block->exec_roots.empty()) {
+        add(out.violations, "state",
+            "block " + std::to_string(h) + " anchors heights " +
+                std::to_string(block->first_exec_height()) + ".." +
+                std::to_string(block->exec_height) + " after height " + std::to_string(anchored) +
+                " was anchored");
+      }
+      for (std::uint64_t a = block->first_exec_height(); a <= block->exec_height; ++a) {
+        if (a == 0 || a >= replayed.size()) {
+          add(out.violations, "state",
+              "block " + std::to_string(h) + " anchors height " + std::to_string(a) +
+                  ", which is not below it");
+          continue;
+        }
+        const Hash32 want = types::exec_commitment(ids[a - 1], replayed[a]);
+        if (*block->exec_root_at(a) != want) {
           add(out.violations, "state",
               "block " + std::to_string(h) + " (proposer " + std::to_string(block->proposer) +
-                  ") claims state root " + hex(root) + " at height " + std::to_string(at) +
-                  " but re-execution gives " + hex(replayed[at]));
+                  ") anchors height " + std::to_string(a) + " with " +
+                  hex(*block->exec_root_at(a)) + " but re-execution gives root " +
+                  hex(replayed[a]) + " (commitment " + hex(want) + ")");
         }
       }
+      if (!block->exec_roots.empty()) anchored = std::max(anchored, block->exec_height);
+      out.anchored_height = anchored;
       std::vector<types::TxRef> txs;
       if (const auto* list = std::get_if<std::vector<types::Transaction>>(&block->payload)) {
         for (const auto& tx : *list) {
