@@ -184,7 +184,7 @@ void Core::apply(consensus::Effects effects) {
     std::visit(
         Overloaded{
             [&](consensus::SendTo& e) {
-              if (const auto* v = std::get_if<types::Vote>(&e.message); v && !anchors_agree(*v)) {
+              if (const auto* v = std::get_if<types::Vote>(&e.message); v && !vote_acceptable(*v)) {
                 return;
               }
               if (!journal(e.message)) return;
@@ -344,33 +344,42 @@ void Core::commit(const types::Block& block, const types::QuorumCert& qc) {
   if (ctx_.on_commit) ctx_.on_commit(block.height, id);
 }
 
-types::Payload Core::next_payload(types::Round round, types::Height /*height*/,
-                                  const Hash32& parent_id) {
+mempool::PendingNonces Core::ancestor_nonces(const Hash32& parent_id, bool* recent_payload,
+                                             CommandIdSet* in_flight) {
   const consensus::BlockTree& tree = replica_->tree();
-  // What the ancestors not yet executed here carry must not be proposed again. That includes
-  // blocks the replica committed within this very input: their Commit effects are applied only
-  // after it returns, so the ledger and mempool do not reflect them yet.
   const types::Height executed = ctx_.ledger->applied_height();
   mempool::PendingNonces pending;
-  CommandIdSet in_flight;
-  bool recent_payload = false;
   int depth = 0;
   for (const types::Block* b = tree.find(parent_id); b != nullptr; b = tree.find(b->parent_id)) {
     // A payload in the parent or grandparent is still in the commit pipeline: do not wait.
-    if (depth++ < 2 && has_payload(*b)) recent_payload = true;
+    if (depth++ < 2 && has_payload(*b) && recent_payload != nullptr) *recent_payload = true;
     if (b->height <= executed) {
       if (depth >= 2) break;
       continue;
     }
     if (const auto* cmds = commands_of(*b)) {
-      for (const auto& c : *cmds) in_flight.insert(command_id(c));
+      if (in_flight != nullptr) {
+        for (const auto& c : *cmds) in_flight->insert(command_id(c));
+      }
     } else if (const auto* txs = transactions_of(*b); txs && !txs->empty()) {
       for (const auto& tx : block_txs(*b, b->compute_id())) {
-        auto& next = pending[tx->sender];
-        next = std::max(next, tx->tx.nonce + 1);
+        auto [it, fresh] = pending.try_emplace(tx->sender, 0);
+        if (fresh) it->second = ctx_.ledger->next_nonce(tx->sender);
+        it->second = std::max(it->second, tx->tx.nonce + 1);
       }
     }
   }
+  return pending;
+}
+
+types::Payload Core::next_payload(types::Round round, types::Height /*height*/,
+                                  const Hash32& parent_id) {
+  // What the ancestors not yet executed here carry must not be proposed again. That includes
+  // blocks the replica committed within this very input: their Commit effects are applied only
+  // after it returns, so the ledger and mempool do not reflect them yet.
+  CommandIdSet in_flight;
+  bool recent_payload = false;
+  const mempool::PendingNonces pending = ancestor_nonces(parent_id, &recent_payload, &in_flight);
 
   const auto deadline = Clock::now() + config_.empty_block_wait;
   for (;;) {
@@ -411,11 +420,30 @@ consensus::PayloadSource::ExecAnchor Core::exec_anchor(const types::Block& paren
 }
 
 // Commits come before votes in one input's effects, so the ledger has executed everything the
-// voted block's certificate committed. A node behind the anchored heights cannot check them and
-// does not vote (the others can); one that disagrees has diverged or faces a lying proposer.
-bool Core::anchors_agree(const types::Vote& vote) {
+// voted block's certificate committed. Two checks the replica cannot make:
+//  - anchored execution entries: a node behind the anchored heights cannot check them and does
+//    not vote (the others can); one that disagrees has diverged or faces a lying proposer;
+//  - no replays: every transaction's nonce is at least its sender's next nonce after the
+//    committed state and the block's uncommitted ancestors, so a transaction committed (or
+//    pending in an ancestor) is never certified a second time.
+bool Core::vote_acceptable(const types::Vote& vote) {
   const types::Block* block = replica_->tree().find(vote.block_id);
   if (block == nullptr) return false;
+  if (const auto* txs = transactions_of(*block); txs != nullptr && !txs->empty()) {
+    mempool::PendingNonces next = ancestor_nonces(block->parent_id);
+    for (const auto& tx : block_txs(*block, vote.block_id)) {
+      auto [it, fresh] = next.try_emplace(tx->sender, 0);
+      if (fresh) it->second = ctx_.ledger->next_nonce(tx->sender);
+      if (tx->tx.nonce < it->second) {
+        spdlog::warn(
+            "core: round {} block from validator {} includes transaction {} again (nonce {} below "
+            "the sender's next {}); not voting",
+            block->round, block->proposer, to_hex(tx->hash), tx->tx.nonce, it->second);
+        return false;
+      }
+      it->second = tx->tx.nonce + 1;
+    }
+  }
   auto agree = execution::verify_anchors(*ctx_.ledger, *block);
   if (agree) return true;
   if (agree.error().code == Errc::verify) {
