@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "common/hex.h"
+#include "crypto/hash.h"
 #include "types/amount.h"
 
 namespace ol::node {
@@ -27,12 +28,30 @@ std::string Genesis::to_json() const {
         {{"public_key", to_hex(v.public_key.bytes)}, {"p2p_address", v.p2p_address}});
   }
   j["allocations"] = json::array();
-  for (const auto& a : app.allocations) {
+  const std::size_t listed =
+      app.allocations.size() -
+      static_cast<std::size_t>(std::min<std::uint64_t>(generated_accounts, app.allocations.size()));
+  for (std::size_t i = 0; i < listed; ++i) {
+    const auto& a = app.allocations[i];
     j["allocations"].push_back({{"address", a.account.to_checksum_hex()},
                                 {"balance", types::amount_to_string(a.balance)}});
   }
   if (app.faucet) j["faucet"] = app.faucet->to_checksum_hex();
+  if (generated_accounts > 0) {
+    j["generated_accounts"] = {{"count", generated_accounts},
+                               {"balance", types::amount_to_string(generated_balance)}};
+  }
   return j.dump(2) + "\n";
+}
+
+crypto::Address generated_account(std::uint64_t i) {
+  static constexpr std::string_view kTag = "openliquid/generated-account/v1";
+  Bytes input(kTag.begin(), kTag.end());
+  for (int b = 0; b < 8; ++b) input.push_back(static_cast<std::uint8_t>(i >> (8 * b)));
+  const Hash32 h = crypto::sha256(input);
+  crypto::Address a;
+  std::copy_n(h.begin(), a.bytes.size(), a.bytes.begin());
+  return a;
 }
 
 namespace {
@@ -101,6 +120,26 @@ Result<Genesis> parse_genesis(std::string_view json_text, const std::string& ori
       auto bal = types::parse_amount(bal_text);
       if (!bal) return bad(origin, where + ".balance: " + bal.error().message);
       g.app.allocations.push_back({*addr, *bal});
+    }
+  }
+  if (auto gen = j.find("generated_accounts"); gen != j.end()) {
+    if (!gen->is_object()) return bad(origin, "generated_accounts must be an object");
+    OL_TRY_ASSIGN(g.generated_accounts, get_u64(*gen, "count", origin + ": generated_accounts"));
+    OL_TRY_ASSIGN(std::string bal_text, get_string(*gen, "balance", "generated_accounts", origin));
+    auto bal = types::parse_amount(bal_text);
+    if (!bal) return bad(origin, "generated_accounts.balance: " + bal.error().message);
+    g.generated_balance = *bal;
+    for (const auto& [key, value] : gen->items()) {
+      if (key != "count" && key != "balance") {
+        return bad(origin, "generated_accounts: unknown key \"" + key + "\"");
+      }
+    }
+    if (g.generated_accounts > execution::Genesis::kMaxAllocations - g.app.allocations.size()) {
+      return bad(origin, "too many allocations (with generated_accounts)");
+    }
+    g.app.allocations.reserve(g.app.allocations.size() + g.generated_accounts);
+    for (std::uint64_t i = 0; i < g.generated_accounts; ++i) {
+      g.app.allocations.push_back({generated_account(i), g.generated_balance});
     }
   }
   if (auto f = j.find("faucet"); f != j.end()) {

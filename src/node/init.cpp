@@ -24,10 +24,14 @@ Status write_file(const std::filesystem::path& path, const std::string& contents
 }  // namespace
 
 Result<Genesis> init_network(const InitOptions& opts) {
-  const std::size_t n = opts.validators;
-  if (n == 0 || n > 256) {
+  const std::size_t validators = opts.validators;
+  if (validators == 0 || validators > 256) {
     return make_error(Errc::invalid_argument, "--validators must be between 1 and 256");
   }
+  if (opts.full_nodes > 256) {
+    return make_error(Errc::invalid_argument, "--full-nodes must be at most 256");
+  }
+  const std::size_t n = validators + opts.full_nodes;  // ports used from each base
   if (opts.dir.empty()) return make_error(Errc::invalid_argument, "--dir is required");
   auto fits = [n](std::uint32_t base) { return base >= 1024 && base + n - 1 <= 65535; };
   if (!fits(opts.base_p2p_port) || !fits(opts.base_rpc_port)) {
@@ -59,9 +63,20 @@ Result<Genesis> init_network(const InitOptions& opts) {
   types::Amount one_token = 1'000'000'000'000'000'000ull;
   g.app.allocations.push_back({faucet.address(), one_token * 1'000'000'000ull});
   g.app.faucet = faucet.address();
+  if (opts.generated_accounts > execution::Genesis::kMaxAllocations - g.app.allocations.size()) {
+    return make_error(
+        Errc::invalid_argument,
+        "--generated-accounts: at most " +
+            std::to_string(execution::Genesis::kMaxAllocations - g.app.allocations.size()));
+  }
+  g.generated_accounts = opts.generated_accounts;
+  g.generated_balance = one_token;
+  for (std::uint64_t i = 0; i < g.generated_accounts; ++i) {
+    g.app.allocations.push_back({generated_account(i), g.generated_balance});
+  }
 
   std::vector<crypto::Ed25519KeyPair> keys;
-  for (std::size_t i = 0; i < n; ++i) {
+  for (std::size_t i = 0; i < validators; ++i) {
     keys.push_back(crypto::Ed25519KeyPair::generate());
     g.validators.push_back(
         {keys.back().public_key(), "/ip4/" + opts.host + "/tcp/" + std::to_string(p2p_lo + i)});
@@ -69,7 +84,7 @@ Result<Genesis> init_network(const InitOptions& opts) {
   const std::string genesis_json = g.to_json();
   OL_TRY(write_file(opts.dir / "genesis.json", genesis_json));
 
-  for (std::size_t i = 0; i < n; ++i) {
+  for (std::size_t i = 0; i < validators; ++i) {
     auto home = opts.dir / ("node" + std::to_string(i));
     std::filesystem::create_directories(home, ec);
     if (ec) return make_error(Errc::io, "cannot create " + home.string() + ": " + ec.message());
@@ -78,6 +93,16 @@ Result<Genesis> init_network(const InitOptions& opts) {
     NodeConfig c;
     c.network.listen = g.validators[i].p2p_address;
     c.rpc.listen = opts.host + ":" + std::to_string(rpc_lo + i);
+    OL_TRY(write_file(home / "config.toml", c.to_toml()));
+  }
+  for (std::size_t j = 0; j < opts.full_nodes; ++j) {
+    auto home = opts.dir / ("full" + std::to_string(j));
+    std::filesystem::create_directories(home, ec);
+    if (ec) return make_error(Errc::io, "cannot create " + home.string() + ": " + ec.message());
+    OL_TRY(write_file(home / "genesis.json", genesis_json));
+    NodeConfig c;
+    c.network.listen = "/ip4/" + opts.host + "/tcp/" + std::to_string(p2p_lo + validators + j);
+    c.rpc.listen = opts.host + ":" + std::to_string(rpc_lo + validators + j);
     OL_TRY(write_file(home / "config.toml", c.to_toml()));
   }
   return g;

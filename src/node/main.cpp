@@ -168,6 +168,12 @@ int main(int argc, char** argv) {
   init->add_option("--base-port", init_opts.base_p2p_port, "first p2p port")->capture_default_str();
   init->add_option("--base-rpc-port", init_opts.base_rpc_port, "first RPC port")
       ->capture_default_str();
+  init->add_option("--full-nodes", init_opts.full_nodes,
+                   "also write this many full-node homes (full<j>/, no validator key)")
+      ->capture_default_str();
+  init->add_option("--generated-accounts", init_opts.generated_accounts,
+                   "test/devnet: genesis funds this many deterministic accounts (1 token each)")
+      ->capture_default_str();
 
   std::string node_home, node_log_level;
   bool node_state_sync = false;
@@ -239,6 +245,9 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(g->app.chain_id), init_dir.c_str());
     for (std::size_t i = 0; i < g->validators.size(); ++i) {
       std::printf("  node%zu  p2p %s\n", i, g->validators[i].p2p_address.c_str());
+    }
+    for (std::size_t j = 0; j < init_opts.full_nodes; ++j) {
+      std::printf("  full%zu  (full node)\n", j);
     }
     std::printf("  faucet %s (key in faucet_key.json)\n", g->app.faucet->to_checksum_hex().c_str());
     return 0;

@@ -16,8 +16,6 @@ double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
 
-constexpr std::size_t kKeepRoots = 256;  // > the 64 roots a block may anchor
-
 }  // namespace
 
 // ---- CheckpointTaker ----
@@ -93,27 +91,21 @@ void CheckpointTaker::run() {
 
 // ---- BlockExecutor ----
 
-BlockExecutor::BlockExecutor(Context context) : ctx_(std::move(context)) {
-  roots_[ctx_.ledger->applied_height()] = ctx_.ledger->state_root();
-}
+BlockExecutor::BlockExecutor(Context context) : ctx_(std::move(context)) {}
 
 Status BlockExecutor::deliver(std::vector<sync::CertifiedBlock> blocks) {
-  // The core may have executed blocks since the last call (runtime catch-up).
-  roots_[ctx_.ledger->applied_height()] = ctx_.ledger->state_root();
   for (const auto& c : blocks) OL_TRY(execute(c));
   return {};
 }
 
 Status BlockExecutor::check_anchored_roots(const types::Block& block) const {
-  // Today's format: state_root is the state after the parent, zero when the proposer had not
-  // executed it. (Replaced by the exec_roots check when blocks anchor exec roots.)
-  if (block.state_root == Hash32{} || block.height == 0) return {};
-  auto it = roots_.find(block.height - 1);
-  if (it == roots_.end() || it->second == block.state_root) return {};
-  return make_error(Errc::verify, "divergence: certified block " + std::to_string(block.height) +
-                                      " anchors state root " + to_hex(block.state_root) +
-                                      " after height " + std::to_string(block.height - 1) +
-                                      ", this node computed " + to_hex(it->second));
+  // Every (block id, state root) the block anchors must be what this node executed at that
+  // height. Heights older than the ledger's history (just after a state sync) cannot be judged.
+  auto s = execution::verify_anchors(*ctx_.ledger, block);
+  if (s || s.error().code == Errc::not_found) return {};
+  return make_error(s.error().code, "divergence: certified block " + std::to_string(block.height) +
+                                        " anchors execution this node does not share: " +
+                                        s.error().message);
 }
 
 Status BlockExecutor::execute(const sync::CertifiedBlock& c) {
@@ -188,8 +180,6 @@ Status BlockExecutor::execute(const sync::CertifiedBlock& c) {
     ctx_.metrics->height.store(block.height);
     ctx_.metrics->txs_committed_total.fetch_add(txs.size());
   }
-  roots_[block.height] = outcome.state_root;
-  while (roots_.size() > kKeepRoots) roots_.erase(roots_.begin());
   ++blocks_;
   txs_ += txs.size();
   if (ctx_.on_commit) ctx_.on_commit(block.height, id);

@@ -2,7 +2,8 @@
 // checkpoints every K committed blocks without stalling consensus.
 //
 // BlockExecutor::deliver is BlockSync's `deliver`: per block, in height order, it checks the
-// state roots the block anchors against the roots this node computed, verifies the transactions
+// execution entries the block anchors (exec_roots: block id and state root per height) against
+// what this node executed (execution::verify_anchors), verifies the transactions
 // once, applies the block to the ledger and writes one WriteBatch with the same records
 // Core::commit writes (block, QC, height index, state, a receipt per transaction). Only the
 // thread that owns the ledger may call it: the io thread while no Core runs (startup, runtime
@@ -86,7 +87,6 @@ class BlockExecutor {
   Status check_anchored_roots(const types::Block& block) const;
 
   Context ctx_;
-  std::map<types::Height, Hash32> roots_;  // state root after recent heights (≤ kKeepRoots)
   std::uint64_t blocks_ = 0;
   std::uint64_t txs_ = 0;
 };

@@ -1,0 +1,282 @@
+// Block sync and state sync with real `openliquid node` processes on 127.0.0.1 (issue #8):
+//   - a validator stopped while the others commit N blocks block-syncs at restart, before its
+//     consensus core starts, and then votes again (its signing journal grows);
+//   - a fresh full node with --state-sync installs the newest checkpoint (a genesis of many
+//     generated accounts), block-syncs the rest and follows the chain.
+// CI sizes are small; OL_SYNC_BLOCKS=10000 and OL_SYNC_ACCOUNTS=999998 run the issue's sizes.
+// The measured times are printed (they are figures, never assertions).
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+
+#include "common/hex.h"
+#include "crypto/secp256k1.h"
+#include "node/config.h"
+#include "node/harness.h"
+#include "types/transaction.h"
+
+extern char** environ;
+
+namespace ol::node::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::uint64_t env_u64(const char* name, std::uint64_t fallback) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return fallback;
+  return std::strtoull(v, nullptr, 10);
+}
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+/// One `openliquid node --home DIR [args]` process; output goes to DIR/node.log.
+class NodeProcess {
+ public:
+  explicit NodeProcess(std::filesystem::path home) : home_(std::move(home)) {}
+  ~NodeProcess() { kill_now(); }
+
+  void start(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv = {OL_OPENLIQUID_BIN, "node", "--home", home_.string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    const std::string log = (home_ / "node.log").string();
+    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    ASSERT_EQ(posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+  }
+  void kill_now() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  int terminate() {
+    if (pid_ <= 0) return -1;
+    ::kill(pid_, SIGTERM);
+    for (int i = 0; i < 600; ++i) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    kill_now();
+    return -1;
+  }
+  std::string log() const {
+    std::ifstream in(home_ / "node.log");
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  std::string log_tail() const {
+    auto all = log();
+    return all.size() > 4000 ? all.substr(all.size() - 4000) : all;
+  }
+  const std::filesystem::path& home() const { return home_; }
+
+ private:
+  std::filesystem::path home_;
+  pid_t pid_ = -1;
+};
+
+class SyncNetwork : public ::testing::Test {
+ protected:
+  /// `init` with `validators` + `full` nodes; `edit` adjusts every config before it is written.
+  void init(std::size_t validators, std::size_t full, std::uint64_t generated,
+            const std::function<void(std::size_t, NodeConfig&)>& edit) {
+    InitOptions o;
+    o.validators = validators;
+    o.full_nodes = full;
+    o.generated_accounts = generated;
+    o.dir = dir_.path();
+    const std::size_t n = validators + full;
+    const std::uint16_t base = free_port_range(2 * n);
+    o.base_p2p_port = base;
+    o.base_rpc_port = static_cast<std::uint16_t>(base + n);
+    auto g = init_network(o);
+    ASSERT_TRUE(g.ok()) << g.error().to_string();
+    genesis_ = std::move(*g);
+    auto faucet = crypto::load_secp256k1_key_file(dir_.path() / "faucet_key.json");
+    ASSERT_TRUE(faucet.ok());
+    faucet_.emplace(std::move(*faucet));
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto home = dir_.path() / (i < validators ? "node" + std::to_string(i)
+                                                      : "full" + std::to_string(i - validators));
+      auto config = load_config(home / "config.toml");
+      ASSERT_TRUE(config.ok());
+      edit(i, *config);
+      std::ofstream(home / "config.toml") << config->to_toml();
+      const std::string& listen = config->rpc.listen;
+      ports_.push_back(static_cast<std::uint16_t>(std::stoi(listen.substr(listen.rfind(':') + 1))));
+      nodes_.push_back(std::make_unique<NodeProcess>(home));
+    }
+  }
+  void TearDown() override {
+    if (HasFailure()) {
+      for (std::size_t i = 0; i < nodes_.size(); ++i) {
+        std::cerr << "---- " << nodes_[i]->home().filename().string() << " log tail ----\n"
+                  << nodes_[i]->log_tail() << "\n";
+      }
+    }
+  }
+
+  json status(std::size_t i) { return call(ports_[i], "GET", "/status").body; }
+  std::uint64_t height(std::size_t i) {
+    auto s = status(i);
+    return s.is_object() && s.contains("height") ? s["height"].get<std::uint64_t>() : 0;
+  }
+  std::uint64_t max_height(std::size_t count) {
+    std::uint64_t h = 0;
+    for (std::size_t i = 0; i < count; ++i) h = std::max(h, height(i));
+    return h;
+  }
+  std::string block_id(std::size_t i, std::uint64_t h) {
+    auto b = call(ports_[i], "GET", "/block/" + std::to_string(h));
+    return b.status == 200 ? b.body["id"].get<std::string>() : "";
+  }
+  json account(std::size_t i, const crypto::Address& a) {
+    return call(ports_[i], "GET", "/account/" + a.to_checksum_hex()).body;
+  }
+  std::string submit_transfer(std::size_t via, std::uint64_t nonce, const crypto::Address& to) {
+    auto tx =
+        types::Transaction::sign(genesis_.app.chain_id, nonce, types::Transfer{to, 1000}, *faucet_);
+    json body{{"tx", to_hex(codec::encode(tx), true)}};
+    auto r = call(ports_[via], "POST", "/tx", body.dump());
+    EXPECT_EQ(r.status, 200) << r.raw;
+    return r.status == 200 ? r.body["hash"].get<std::string>() : "";
+  }
+
+  static std::size_t count_votes(const std::filesystem::path& journal) {
+    std::ifstream in(journal);
+    std::size_t n = 0;
+    for (std::string line; std::getline(in, line);) n += line.starts_with("vote ");
+    return n;
+  }
+
+  TempDir dir_;
+  Genesis genesis_;
+  std::optional<crypto::Secp256k1Key> faucet_;
+  std::vector<std::uint16_t> ports_;
+  std::vector<std::unique_ptr<NodeProcess>> nodes_;
+};
+
+TEST_F(SyncNetwork, RestartedValidatorBlockSyncsThenVotesAgain) {
+  const std::uint64_t blocks = env_u64("OL_SYNC_BLOCKS", 200);
+  init(4, 0, 0, [](std::size_t i, NodeConfig& c) {
+    c.consensus.empty_block_wait_ms = 0;  // empty blocks as fast as consensus goes
+    // The stopped validator's rounds time out: keep that short so the others commit quickly.
+    c.consensus.round_timeout_base_ms = 150;
+    c.consensus.round_timeout_cap_ms = 2000;
+    c.sync.checkpoint_interval = 0;
+    if (i == 3) c.signing_journal = true;
+  });
+  ASSERT_FALSE(HasFatalFailure());
+  for (auto& n : nodes_) n->start();
+  ASSERT_TRUE(eventually([&] {
+    for (std::size_t i = 0; i < 4; ++i) {
+      if (height(i) < 3) return false;
+    }
+    return true;
+  })) << "the four validators did not start committing";
+
+  EXPECT_EQ(nodes_[3]->terminate(), 0);
+  const std::uint64_t stopped_at = height(0);
+  const auto wait_start = Clock::now();
+  ASSERT_TRUE(eventually([&] { return max_height(3) >= stopped_at + blocks; },
+                         std::chrono::seconds(120 + blocks / 10)))
+      << "three validators did not commit " << blocks << " blocks";
+  const std::uint64_t target = max_height(3);
+  std::cout << "[ figures  ] three validators committed " << target - stopped_at << " blocks in "
+            << seconds_since(wait_start) << " s\n";
+  const auto journal = nodes_[3]->home() / "signing.journal";
+  const std::size_t votes_before = count_votes(journal);
+  EXPECT_GT(votes_before, 0u);
+
+  const auto restart = Clock::now();
+  nodes_[3]->start();
+  ASSERT_TRUE(
+      eventually([&] { return height(3) >= target; }, std::chrono::seconds(120 + blocks / 20)))
+      << "the restarted validator did not catch up to height " << target;
+  const double catch_up = seconds_since(restart);
+  std::cout << "[ figures  ] restarted validator caught up " << target - stopped_at
+            << " blocks (to height " << target << ") in " << catch_up << " s from process start\n";
+  RecordProperty("catch_up_seconds", std::to_string(catch_up));
+  const std::string log = nodes_[3]->log();
+  EXPECT_NE(log.find("sync (startup)"), std::string::npos);
+
+  // It votes again: new vote lines after the restart, and it keeps pace with the others.
+  ASSERT_TRUE(eventually([&] { return count_votes(journal) >= votes_before + 5; },
+                         std::chrono::seconds(60)))
+      << "the restarted validator does not vote";
+  const std::uint64_t later = target + 5;
+  ASSERT_TRUE(eventually([&] { return height(3) >= later && height(0) >= later; }));
+  EXPECT_EQ(block_id(3, later), block_id(0, later));
+  EXPECT_EQ(block_id(3, stopped_at + blocks / 2), block_id(1, stopped_at + blocks / 2));
+  EXPECT_EQ(status(3)["sync_phase"], "consensus");
+}
+
+TEST_F(SyncNetwork, FullNodeStateSyncsFromACheckpointAndFollows) {
+  const std::uint64_t accounts = env_u64("OL_SYNC_ACCOUNTS", 20'000);
+  const std::uint64_t interval = env_u64("OL_SYNC_CHECKPOINT_INTERVAL", 100);
+  init(4, 1, accounts, [&](std::size_t, NodeConfig& c) {
+    c.consensus.empty_block_wait_ms = 0;
+    c.sync.checkpoint_interval = interval;
+  });
+  ASSERT_FALSE(HasFatalFailure());
+  for (std::size_t i = 0; i < 4; ++i) nodes_[i]->start();
+  // A transfer to a fresh account before the checkpoint: the snapshot must carry it.
+  const auto first = crypto::Secp256k1Key::generate().address();
+  ASSERT_TRUE(eventually([&] { return height(0) >= 2; }, std::chrono::seconds(300)))
+      << "the validators did not start committing";
+  ASSERT_FALSE(submit_transfer(0, 0, first).empty());
+  // The newest checkpoint is offered once the block after it is committed.
+  ASSERT_TRUE(eventually([&] { return max_height(4) >= interval + 3; }, std::chrono::seconds(300)));
+
+  const auto start = Clock::now();
+  const std::uint64_t chain_at_start = max_height(4);
+  nodes_[4]->start({"--state-sync"});
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto s = status(4);
+        return s.is_object() && s.value("sync_phase", "") == "following" &&
+               s["height"].get<std::uint64_t>() >= chain_at_start;
+      },
+      std::chrono::seconds(600)))
+      << "the full node did not state-sync and catch up";
+  const double joined = seconds_since(start);
+  std::cout << "[ figures  ] full node joined (state sync of " << accounts + 1
+            << " genesis accounts, then block sync to height " << chain_at_start << ") in "
+            << joined << " s from process start\n";
+  RecordProperty("join_seconds", std::to_string(joined));
+  const std::string log = nodes_[4]->log();
+  EXPECT_NE(log.find("state sync installed the checkpoint"), std::string::npos);
+  auto s = status(4);
+  EXPECT_EQ(s["validator"], false);
+
+  // Its state is the chain's: a generated account, the transfer before the checkpoint, and one
+  // after (it follows the chain).
+  EXPECT_EQ(account(4, generated_account(accounts / 2))["balance"],
+            account(0, generated_account(accounts / 2))["balance"]);
+  EXPECT_EQ(account(4, first)["balance"], "1000");
+  const auto second = crypto::Secp256k1Key::generate().address();
+  ASSERT_FALSE(submit_transfer(1, 1, second).empty());
+  ASSERT_TRUE(eventually([&] { return account(4, second).value("balance", "") == "1000"; }))
+      << "the full node does not follow the chain";
+  const std::uint64_t h = height(4);
+  EXPECT_EQ(block_id(4, h), block_id(0, h));
+}
+
+}  // namespace
+}  // namespace ol::node::test
