@@ -88,6 +88,23 @@ bool node_has_signing_journal() {
   return parse_config("signing_journal = true\n", "probe").ok();
 }
 
+// `toml` with the top-level key signing_journal = true (replacing the line init wrote, if any).
+std::string with_signing_journal(const std::string& toml) {
+  std::istringstream in(toml);
+  std::string out;
+  bool done = false, top = true;
+  for (std::string line; std::getline(in, line);) {
+    const auto b = line.find_first_not_of(" \t");
+    if (b != std::string::npos && line[b] == '[') top = false;
+    if (top && !done && b != std::string::npos && line.compare(b, 15, "signing_journal") == 0) {
+      line = "signing_journal = true";
+      done = true;
+    }
+    out += line + "\n";
+  }
+  return done ? out : "signing_journal = true\n" + out;
+}
+
 std::string fmt1(double v) {
   char b[32];
   std::snprintf(b, sizeof b, "%.1f", v);
@@ -585,9 +602,8 @@ int run_chaos(const ChaosOptions& opts) {
       auto toml = read_text(home / "config.toml");
       if (!toml)
         s = toml.error();
-      else if (toml->find("signing_journal") == std::string::npos) {
-        s = write_text(home / "config.toml", "signing_journal = true\n" + *toml);
-      }
+      else
+        s = write_text(home / "config.toml", with_signing_journal(*toml));
     }
     if (!s) {
       std::fprintf(stderr, "openliquid chaos: %s\n", s.error().message.c_str());
