@@ -217,8 +217,8 @@ struct NetworkManager::Impl : std::enable_shared_from_this<NetworkManager::Impl>
     return it->second;
   }
   /// Charges one inbound message to `p`'s buckets; false (counted) if over its limits.
-  bool admit(const PeerId& p, std::size_t size) {
-    if (limiter(p).admit(size, Clock::now())) return true;
+  bool admit(const PeerId& p, std::size_t size, std::size_t msgs = 1) {
+    if (limiter(p).admit(size, Clock::now(), msgs)) return true;
     update([](Health& h) { ++h.rate_limited; });
     return false;
   }
@@ -654,11 +654,7 @@ struct NetworkManager::Impl : std::enable_shared_from_this<NetworkManager::Impl>
 
   p2p::gossipsub::ValidationResult validate_gossip(const p2p::gossipsub::Message& m) {
     using p2p::gossipsub::ValidationResult;
-    // The RPC that carried it was charged its bytes (and one message) by the RPC filter; each
-    // message it carries is one more message.
-    if (m.received_from != identity.peer_id && !admit(m.received_from, 0)) {
-      return ValidationResult::ignore;
-    }
+    // Already charged, with the RPC that carried it (set_rpc_filter below).
     const auto env = unwrap_gossip(m.data);
     if (!env) return ValidationResult::reject;
     auto it = gossip_validators.find(m.topic);
@@ -730,9 +726,11 @@ struct NetworkManager::Impl : std::enable_shared_from_this<NetworkManager::Impl>
         if (auto self = weak.lock()) self->on_gossip(m);
       });
     }
-    gossip->set_rpc_filter([weak](const PeerId& peer, std::size_t size) {
+    // Each gossip RPC is charged its bytes and its messages (at least one: an RPC of control or
+    // junk costs us too) before it is decoded.
+    gossip->set_rpc_filter([weak](const PeerId& peer, std::size_t size, std::size_t messages) {
       auto self = weak.lock();
-      return self && !self->stopped && self->admit(peer, size);
+      return self && !self->stopped && self->admit(peer, size, std::max<std::size_t>(messages, 1));
     });
     gossip->on_peer_exchange([weak](const std::vector<PeerId>& peers) {
       if (auto self = weak.lock()) self->on_peer_exchange(peers);

@@ -50,16 +50,17 @@ class InboundLimiter {
   InboundLimiter(double msgs_per_sec, double bytes_per_sec, Clock::time_point now)
       : msgs_(msgs_per_sec, now), bytes_(bytes_per_sec, now) {}
 
-  /// Admits one message of `size` bytes if both buckets allow it (taking from both); otherwise
-  /// takes nothing, marks the current window as violated and returns false.
-  bool admit(std::size_t size, Clock::time_point now) {
+  /// Admits `msgs` messages of `size` bytes in all if both buckets allow it (taking from both);
+  /// otherwise takes nothing, marks the current window as violated and returns false.
+  bool admit(std::size_t size, Clock::time_point now, std::size_t msgs = 1) {
     const double b = static_cast<double>(size);
-    const bool ok = msgs_.available(1, now) && bytes_.available(b, now);
+    const double m = static_cast<double>(msgs);
+    const bool ok = msgs_.available(m, now) && bytes_.available(b, now);
     if (!ok) {
       violated_ = true;
       return false;
     }
-    msgs_.take(1);
+    msgs_.take(m);
     bytes_.take(b);
     return true;
   }

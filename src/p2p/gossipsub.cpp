@@ -181,6 +181,17 @@ Status prescan(ByteView body, const Config& c) {
   });
 }
 
+// Messages (RPC field 2) in an RPC body, from a walk of its top-level fields only; 0 if the wire
+// is malformed (the RPC is then rejected by decode_rpc anyway).
+std::size_t count_messages(ByteView body) {
+  std::size_t n = 0;
+  auto st = walk(body, [&](std::uint32_t field, ByteView) -> Status {
+    if (field == 2) ++n;
+    return ok_status();
+  });
+  return st ? n : 0;
+}
+
 Result<proto::RPC> decode_rpc(ByteView body, const Config& c) {
   OL_TRY(prescan(body, c));
   proto::RPC rpc;
@@ -547,7 +558,7 @@ struct Gossipsub::Impl {
         pos += hdr + static_cast<std::size_t>(len);
         auto it = peers.find(p);
         if (stopped || it == peers.end() || it->second.in != s) co_return;
-        if (rpc_filter && !rpc_filter(p, body.size())) {
+        if (rpc_filter && !rpc_filter(p, body.size(), count_messages(body))) {
           ++stats.throttled_rpcs;
           continue;
         }

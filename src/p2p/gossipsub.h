@@ -145,10 +145,11 @@ class Gossipsub : public std::enable_shared_from_this<Gossipsub> {
   using Validator = std::function<ValidationResult(const Message&)>;
   /// Called with peers learned from PRUNE peer exchange (the network layer may dial them).
   using PeerExchangeHandler = std::function<void(const std::vector<PeerId>&)>;
-  /// Sees every inbound RPC (peer, body size) after its length is bounded and before it is
+  /// Sees every inbound RPC (peer, body size, number of messages it carries — counted by a
+  /// top-level walk of the wire, 0 if malformed) after its length is bounded and before it is
   /// decoded; false drops it unread (counted in Stats::throttled_rpcs). The network layer charges
   /// its per-peer rate limits here, so junk that never becomes a valid message still counts.
-  using RpcFilter = std::function<bool(const PeerId&, std::size_t)>;
+  using RpcFilter = std::function<bool(const PeerId&, std::size_t bytes, std::size_t messages)>;
 
   /// `identity` signs published messages (strict signing); it is normally the Host's identity.
   static std::shared_ptr<Gossipsub> create(std::shared_ptr<Host> host, Identity identity,

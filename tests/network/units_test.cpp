@@ -61,6 +61,15 @@ TEST(NetworkInboundLimiter, AdmitsABurstThenRefillsAtTheRate) {
   EXPECT_TRUE(lim.admit(1, t0 + 150ms));  // 1.5 tokens refilled
 }
 
+TEST(NetworkInboundLimiter, ChargesSeveralMessagesAtOnce) {
+  const auto t0 = std::chrono::steady_clock::now();
+  InboundLimiter lim(10, 1e9, t0);
+  EXPECT_TRUE(lim.admit(100, t0, 7));   // one RPC carrying 7 messages
+  EXPECT_FALSE(lim.admit(100, t0, 4));  // 3 left: refused whole, nothing taken
+  EXPECT_TRUE(lim.admit(100, t0, 3));
+  EXPECT_FALSE(lim.admit(1, t0));
+}
+
 TEST(NetworkInboundLimiter, BytesLimitAndConsecutiveViolations) {
   const auto t0 = std::chrono::steady_clock::now();
   InboundLimiter lim(1e6, 1000, t0);
