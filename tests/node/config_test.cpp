@@ -57,6 +57,52 @@ TEST(NodeConfig, ErrorsNameTheKeyAndTheProblem) {
   EXPECT_NE(error_of("this is = not [toml").find("invalid TOML"), std::string::npos);
 }
 
+TEST(NodeConfig, SyncSection) {
+  NodeConfig c;
+  c.sync.checkpoint_interval = 50;
+  c.sync.checkpoints_keep = 3;
+  c.sync.state_sync = true;
+  c.sync.batch = 128;
+  c.sync.catch_up_lag = 0;
+  auto back = parse_config(c.to_toml());
+  ASSERT_TRUE(back.ok()) << back.error().to_string();
+  EXPECT_EQ(back->to_toml(), c.to_toml());
+  EXPECT_TRUE(back->sync.state_sync);
+  EXPECT_EQ(back->sync.checkpoint_interval, 50u);
+  EXPECT_EQ(back->sync.batch, 128u);
+  EXPECT_NE(error_of("[sync]\nbatch = 1\n").find("sync.batch"), std::string::npos);
+  EXPECT_NE(error_of("[sync]\nbatch = 513\n").find("sync.batch"), std::string::npos);
+  EXPECT_NE(error_of("[sync]\nstate_sync = 1\n").find("true or false"), std::string::npos);
+  EXPECT_NE(error_of("[sync]\ninterval = 1\n").find("unknown key 'sync.interval'"),
+            std::string::npos);
+}
+
+TEST(Genesis, GeneratedAccountsExpandDeterministicallyAndRoundTrip) {
+  InitOptions o;
+  o.validators = 1;
+  o.full_nodes = 1;
+  o.generated_accounts = 1000;
+  char tmpl[] = "/tmp/ol-genesis-gen-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  o.dir = std::filesystem::path(tmpl) / "net";
+  o.base_p2p_port = 40000;
+  o.base_rpc_port = 41000;
+  auto g = init_network(o);
+  ASSERT_TRUE(g.ok()) << g.error().to_string();
+  EXPECT_EQ(g->app.allocations.size(), 1001u);  // faucet + 1000
+  auto back = load_genesis(o.dir / "full0" / "genesis.json");
+  ASSERT_TRUE(back.ok()) << back.error().to_string();
+  EXPECT_EQ(back->app.hash(), g->app.hash());
+  EXPECT_EQ(back->to_json(), g->to_json());
+  EXPECT_EQ(back->app.allocations.back().account, generated_account(999));
+  EXPECT_NE(generated_account(0), generated_account(1));
+  EXPECT_FALSE(std::filesystem::exists(o.dir / "full0" / "validator_key.json"));
+  auto full = load_config(o.dir / "full0" / "config.toml");
+  ASSERT_TRUE(full.ok());
+  EXPECT_EQ(full->rpc.listen, "127.0.0.1:41001");
+  std::filesystem::remove_all(tmpl);
+}
+
 TEST(Amount, DecimalRoundTripAndStrictParsing) {
   using types::amount_to_string;
   using types::parse_amount;

@@ -174,10 +174,11 @@ class SyncNetwork : public ::testing::Test {
 
 TEST_F(SyncNetwork, RestartedValidatorBlockSyncsThenVotesAgain) {
   const std::uint64_t blocks = env_u64("OL_SYNC_BLOCKS", 200);
-  init(4, 0, 0, [](std::size_t i, NodeConfig& c) {
+  const auto round_timeout = static_cast<std::uint32_t>(env_u64("OL_SYNC_ROUND_TIMEOUT_MS", 150));
+  init(4, 0, 0, [&](std::size_t i, NodeConfig& c) {
     c.consensus.empty_block_wait_ms = 0;  // empty blocks as fast as consensus goes
     // The stopped validator's rounds time out: keep that short so the others commit quickly.
-    c.consensus.round_timeout_base_ms = 150;
+    c.consensus.round_timeout_base_ms = round_timeout;
     c.consensus.round_timeout_cap_ms = 2000;
     c.sync.checkpoint_interval = 0;
     if (i == 3) c.signing_journal = true;
