@@ -319,6 +319,8 @@ p2p::Task<void> Node::boot() {
   if (!ledger_) {
     phase_ = SyncPhase::state_sync;
     const auto t0 = Clock::now();
+    constexpr int kStateSyncAttempts = 20;
+    int attempts = 0;
     for (;;) {
       if (stopping_) co_return;
       auto peers = host_->peers();
@@ -346,6 +348,13 @@ p2p::Task<void> Node::boot() {
       if (r.error().code != Errc::not_found) {
         fail(make_error(r.error().code, "state sync: " + r.error().message));
         co_return;
+      }
+      // A young chain may have no checkpoint yet: after ~20 s of asking, start from genesis
+      // (block sync from height 1) rather than wait for one forever.
+      if (++attempts >= kStateSyncAttempts) {
+        spdlog::warn("sync: state sync: {} after {} attempts; block-syncing from genesis instead",
+                     r.error().message, attempts);
+        break;
       }
       spdlog::info("sync: state sync: {}; retrying", r.error().message);
       co_await sleep(std::chrono::milliseconds(1000));
