@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <regex>
 
 #include <stdlib.h>
@@ -43,8 +44,41 @@ TEST(Chaos, ShortRunHasNoViolations) {
   EXPECT_GT(number_after(out, R"(partitions=(\d+))"), 0u);
   EXPECT_GT(number_after(out, R"(commits=(\d+))"), 20u);
   EXPECT_GT(number_after(out, R"(txs_committed=(\d+))"), 100u);
-  // Every validator was stopped, and the checker read every store.
+  // Every validator was stopped, and the checker read every store and journal.
   EXPECT_NE(out.find("re-executed"), std::string::npos);
+  EXPECT_NE(out.find("4 journals"), std::string::npos);
+
+  // The kept network checks clean on its own, and stops checking clean once node0's journal
+  // holds a second vote for a round it voted in (the checker can fail).
+  {
+    ChildProcess again({kBinary, "chaos", "--check", dir}, "", true);
+    const std::string text = again.read_all();
+    EXPECT_EQ(again.wait(), 0) << text;
+    EXPECT_NE(text.find("violations=0"), std::string::npos) << text;
+  }
+  std::string first_vote;
+  {
+    std::ifstream in(dir + "/node0/signing.journal");
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("vote ", 0) == 0) {
+        first_vote = line;
+        break;
+      }
+    }
+  }
+  ASSERT_FALSE(first_vote.empty());
+  std::string other = first_vote;
+  other.back() = other.back() == '0' ? '1' : '0';  // another block id, same round
+  {
+    std::ofstream out_journal(dir + "/node0/signing.journal", std::ios::app);
+    out_journal << other << "\n";
+  }
+  {
+    ChildProcess tampered({kBinary, "chaos", "--check", dir}, "", true);
+    const std::string text = tampered.read_all();
+    EXPECT_EQ(tampered.wait(), 1) << text;
+    EXPECT_NE(text.find("violation: double-sign: node0"), std::string::npos) << text;
+  }
   if (!::testing::Test::HasFailure()) {
     std::filesystem::remove_all(base);
   } else {

@@ -541,11 +541,48 @@ Status validate(const ChaosOptions& o) {
   return {};
 }
 
+namespace {
+
+int check_only(const ChaosOptions& opts) {
+  const fs::path dir = opts.check_dir;
+  auto genesis = load_genesis(dir / "genesis.json");
+  if (!genesis) {
+    std::fprintf(stderr, "openliquid chaos: %s\n", genesis.error().message.c_str());
+    return 2;
+  }
+  const std::size_t n = genesis->validators.size();
+  auto check = check_network(dir, n, *genesis, ObservedCommits{});
+  if (!check) {
+    std::fprintf(stderr, "openliquid chaos: %s\n", check.error().message.c_str());
+    return 1;
+  }
+  std::uint64_t height = 0;
+  for (auto h : check->heights) height = std::max(height, h);
+  for (const auto& v : check->warnings) {
+    std::printf("warning: %s: %s\n", v.kind.c_str(), v.detail.c_str());
+  }
+  for (const auto& v : check->violations) {
+    std::printf("violation: %s: %s\n", v.kind.c_str(), v.detail.c_str());
+  }
+  std::printf(
+      "checked %zu validators: height %llu, re-executed %llu blocks (%llu txs), %zu "
+      "journals with %llu votes; violations=%zu\n",
+      n, static_cast<unsigned long long>(height),
+      static_cast<unsigned long long>(check->replayed_height),
+      static_cast<unsigned long long>(check->replayed_txs), check->journals,
+      static_cast<unsigned long long>(check->journal_votes), check->violations.size());
+  if (!check->warnings.empty()) std::printf("double_proposals=%zu\n", check->warnings.size());
+  return check->violations.empty() ? 0 : 1;
+}
+
+}  // namespace
+
 int run_chaos(const ChaosOptions& opts) {
   if (auto s = validate(opts); !s) {
     std::fprintf(stderr, "openliquid chaos: %s\n", s.error().message.c_str());
     return 2;
   }
+  if (!opts.check_dir.empty()) return check_only(opts);
   const std::uint64_t seed = opts.seed != 0 ? opts.seed : std::random_device{}() | 1ull << 32;
   if (!opts.dir.empty()) {
     std::error_code ec;
@@ -681,9 +718,11 @@ int run_chaos(const ChaosOptions& opts) {
 
   run.event("checking the stores: chains, observed commits, re-execution, state roots, journals");
   auto check = check_network(net.dir(), n, genesis, run.observed);
+  std::vector<Violation> warnings;
   if (!check) {
     run.violation("check", check.error().message);
   } else {
+    warnings = check->warnings;
     for (auto& v : check->violations) run.violations.push_back(std::move(v));
     // What a node said over RPC it had committed must be in its store (crash safety).
     for (std::size_t i = 0; i < n && i < check->heights.size(); ++i) {
@@ -714,6 +753,9 @@ int run_chaos(const ChaosOptions& opts) {
       "%.1f s; %llu faults after which nothing was committed within 120 s\n",
       static_cast<unsigned long long>(run.kills), static_cast<unsigned long long>(run.partitions),
       run.longest_recovery_s, static_cast<unsigned long long>(run.stalls));
+  for (const auto& v : warnings) {
+    std::printf("warning: %s: %s\n", v.kind.c_str(), v.detail.c_str());
+  }
   for (const auto& v : run.violations) {
     std::printf("violation: %s: %s\n", v.kind.c_str(), v.detail.c_str());
   }
@@ -723,10 +765,11 @@ int run_chaos(const ChaosOptions& opts) {
   }
   std::printf(
       "kills=%llu restarts=%llu partitions=%llu commits=%llu (height) txs_committed=%zu "
-      "violations=%zu seed=%llu\n",
+      "violations=%zu double_proposals=%zu seed=%llu\n",
       static_cast<unsigned long long>(run.kills), static_cast<unsigned long long>(run.restarts),
       static_cast<unsigned long long>(run.partitions), static_cast<unsigned long long>(height),
-      run.observed.txs.size(), run.violations.size(), static_cast<unsigned long long>(seed));
+      run.observed.txs.size(), run.violations.size(), warnings.size(),
+      static_cast<unsigned long long>(seed));
   std::fflush(stdout);
   const bool ok = run.violations.empty();
   keep_dir(ok);

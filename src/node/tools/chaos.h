@@ -42,11 +42,13 @@ struct ChaosOptions {
   bool partitions = true;
   double settle_timeout_s = 180;  // for every validator to be up and caught up after the chaos
   double status_every_s = 5;
+  std::string check_dir;  // only check a stopped network kept by an earlier run (no RPC record)
 };
 
 Status validate(const ChaosOptions& o);
 /// Runs the whole thing; prints events, a status line now and then, the violations and the
-/// summary. Returns the exit status: 0 only with zero violations.
+/// summary. Returns the exit status: 0 only with zero violations. With check_dir set, only runs
+/// check_network on that stopped network (what clients were told is not known then).
 int run_chaos(const ChaosOptions& opts);
 
 // ---- the checker ----
@@ -102,13 +104,16 @@ std::vector<Violation> check_state_roots(const std::vector<StateView>& states,
                                          const std::vector<Hash32>& replayed);
 
 /// A validator's signing journal (`vote <round> <block id hex>`, `timeout <round> <high qc
-/// round>`, `proposal <round> <block id hex>`, one per line). Two different block ids voted for
-/// (or proposed) in one round is a double-signed round; the same line twice is a resend. A
-/// torn last line (SIGKILL mid-append: never sent) is ignored; other unreadable lines are
-/// reported.
+/// round>`, `proposal <round> <block id hex>`, one per line). Votes for two different block ids
+/// in one round are a double-signed round (a violation); the same line twice is a resend. Two
+/// different proposals in one round (an equivocating leader) are reported as a warning
+/// ("double-proposal"): consensus tolerates them, but an honest validator should not make them.
+/// A torn last line (SIGKILL mid-append: never sent) is ignored; other unreadable lines are
+/// violations.
 struct JournalSummary {
   std::uint64_t votes = 0, timeouts = 0, proposals = 0;
   std::vector<Violation> violations;
+  std::vector<Violation> warnings;
 };
 JournalSummary check_signing_journal(const std::string& node, std::string_view text);
 
@@ -118,6 +123,7 @@ JournalSummary check_signing_journal(const std::string& node, std::string_view t
 /// Opens each store itself (every node must be stopped).
 struct NetworkCheck {
   std::vector<Violation> violations;
+  std::vector<Violation> warnings;     // double proposals
   std::vector<std::uint64_t> heights;  // each node's committed height
   std::uint64_t replayed_height = 0;
   std::uint64_t replayed_txs = 0;

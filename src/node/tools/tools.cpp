@@ -109,6 +109,8 @@ void add_commands(CLI::App& app) {
       ->capture_default_str();
   c->add_option("--status-every", chaos->status_every_s, "seconds between status lines")
       ->capture_default_str();
+  c->add_option("--check", chaos->check_dir,
+                "only check the stopped network in this directory (one kept with --keep or --dir)");
   c->callback([chaos, duration] {
     chaos->duration_s = parse_duration(*duration);
     if (int rc = run_chaos(*chaos); rc != 0) throw CLI::RuntimeError(rc);
