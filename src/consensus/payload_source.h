@@ -23,6 +23,11 @@ class PayloadSource {
     std::vector<Hash32> roots;
   };
   virtual ExecAnchor exec_anchor(const types::Block& parent) { return {parent.exec_height, {}}; }
+
+  /// Last word before this replica votes for `block` (id `id`), after the consensus rules
+  /// passed: what only the application can judge (its anchored execution entries, replayed
+  /// transactions). False = no vote (always safe). The default accepts.
+  virtual bool votable(const types::Block& /*block*/, const Hash32& /*id*/) { return true; }
 };
 
 /// Read access to committed blocks the replica has pruned from its tree (the node's block

@@ -244,6 +244,7 @@ void Replica::try_vote(const Block& block, const Hash32& id, const TimeoutCert* 
   // Anchored heights continue the parent's, each once (the roots themselves are the node's to
   // check: it refuses to send a vote whose block anchors a root it disagrees with).
   if (block.exec_height != parent->exec_height + block.exec_roots.size()) return;
+  if (!payloads_.votable(block, id)) return;
   if (!persist_certificates()) return;
   auto vote = safety_.vote(block, id, tc);
   if (!vote.ok()) return;

@@ -153,6 +153,12 @@ void Core::handle(InboundMessage& in) {
     dropped_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
+  if (const auto* p = std::get_if<consensus::ProposalMsg>(&in.message)) {
+    // The block's certificate first, alone: the blocks it commits are executed before the
+    // replica decides on its vote (votable checks the block against the executed state).
+    apply(replica_->on_message(unix_ms(), in.from, consensus::SyncInfo{p->block.justify, p->tc}));
+    if (failed_) return;
+  }
   current_ = &in;
   apply(replica_->on_message(unix_ms(), in.from, in.message));
   current_ = nullptr;
@@ -184,9 +190,6 @@ void Core::apply(consensus::Effects effects) {
     std::visit(
         Overloaded{
             [&](consensus::SendTo& e) {
-              if (const auto* v = std::get_if<types::Vote>(&e.message); v && !vote_acceptable(*v)) {
-                return;
-              }
               if (!journal(e.message)) return;
               ctx_.transport->send_to(e.to, consensus::encode_message(e.message));
             },
@@ -274,6 +277,13 @@ std::vector<types::TxRef> Core::resolve_here(const types::Block& block) {
 const std::vector<types::TxRef>& Core::block_txs(const types::Block& block, const Hash32& id) {
   auto it = block_txs_.find(id);
   if (it == block_txs_.end()) {
+    // Resolved off this thread with the input being handled (a proposal being voted on)?
+    if (current_ != nullptr) {
+      for (const auto& r : current_->resolved) {
+        if (r.id == id && r.valid)
+          return block_txs_.emplace(id, BlockTxs{block.height, r.txs}).first->second.txs;
+      }
+    }
     it = block_txs_.emplace(id, BlockTxs{block.height, resolve_here(block)}).first;
   }
   return it->second.txs;
@@ -419,19 +429,18 @@ consensus::PayloadSource::ExecAnchor Core::exec_anchor(const types::Block& paren
   return anchor;
 }
 
-// Commits come before votes in one input's effects, so the ledger has executed everything the
-// voted block's certificate committed. Two checks the replica cannot make:
+// Core::handle executes what a proposal's certificate commits before the proposal reaches the
+// replica, so the ledger is current when the replica asks. Two checks it cannot make itself:
 //  - anchored execution entries: a node behind the anchored heights cannot check them and does
 //    not vote (the others can); one that disagrees has diverged or faces a lying proposer;
 //  - no replays: every transaction's nonce is at least its sender's next nonce after the
 //    committed state and the block's uncommitted ancestors, so a transaction committed (or
 //    pending in an ancestor) is never certified a second time.
-bool Core::vote_acceptable(const types::Vote& vote) {
-  const types::Block* block = replica_->tree().find(vote.block_id);
-  if (block == nullptr) return false;
+bool Core::votable(const types::Block& proposal, const Hash32& id) {
+  const types::Block* block = &proposal;
   if (const auto* txs = transactions_of(*block); txs != nullptr && !txs->empty()) {
     mempool::PendingNonces next = ancestor_nonces(block->parent_id);
-    for (const auto& tx : block_txs(*block, vote.block_id)) {
+    for (const auto& tx : block_txs(*block, id)) {
       auto [it, fresh] = next.try_emplace(tx->sender, 0);
       if (fresh) it->second = ctx_.ledger->next_nonce(tx->sender);
       if (tx->tx.nonce < it->second) {

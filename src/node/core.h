@@ -10,7 +10,7 @@
 //   3. TxStatusBook, metrics, the bench commit log; mempool / command pool drop what committed
 // The ledger keeps the roots of recent heights: proposals anchor them (exec_anchor) and a vote
 // leaves only if every entry its block anchors equals ours and it replays no transaction
-// (vote_acceptable).
+// (votable).
 // A failure in 1 or 2 is fatal: the node stops (a restart reloads the last written state).
 #pragma once
 
@@ -142,9 +142,9 @@ class Core final : public consensus::PayloadSource {
   types::Payload next_payload(types::Round round, types::Height height,
                               const Hash32& parent_id) override;
   ExecAnchor exec_anchor(const types::Block& parent) override;
-  /// A vote for `vote.block_id` may leave: the block's anchored entries all equal this node's
-  /// and it replays no transaction (see vote_acceptable in core.cpp).
-  bool vote_acceptable(const types::Vote& vote);
+  /// The block's anchored entries all equal this node's and it replays no transaction (see
+  /// core.cpp).
+  bool votable(const types::Block& block, const Hash32& id) override;
   /// Each sender's next nonce after the uncommitted ancestors of a block on `parent_id` (only
   /// senders those ancestors name; the ledger's next_nonce for the others).
   mempool::PendingNonces ancestor_nonces(const Hash32& parent_id, bool* recent_payload = nullptr,

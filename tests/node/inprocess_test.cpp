@@ -1,11 +1,18 @@
 // Four Node instances in one process, joined by an in-process hub instead of p2p, served over
 // their real HTTP RPC: transfers commit and agree, a node reopened from its store resumes where
-// it stopped, and the consensus-only benchmark mode orders commands and long-polls commits.
+// it stopped, the consensus-only benchmark mode orders commands and long-polls commits, and a
+// Byzantine leader (the hub rewrites and re-signs its proposals) cannot get a wrong execution
+// anchor or a replayed transaction certified.
+#include <atomic>
+#include <functional>
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "common/hex.h"
+#include "consensus/messages.h"
+#include "crypto/ed25519.h"
 #include "crypto/secp256k1.h"
 #include "node/config.h"
 #include "node/harness.h"
@@ -23,10 +30,19 @@ class Hub {
     std::lock_guard lock(mu_);
     nodes_[i] = node;
   }
+  /// Rewrites frames in flight (a Byzantine sender): returns the frame to deliver instead, or
+  /// nullopt to deliver the original. Set before the nodes start.
+  using Tamper = std::function<std::optional<Bytes>(std::size_t from, const Bytes& frame)>;
+  void set_tamper(Tamper t) {
+    std::lock_guard lock(mu_);
+    tamper_ = std::move(t);
+  }
   void send(std::size_t from, std::size_t to, const Bytes& frame) {
     std::lock_guard lock(mu_);
     if (to < nodes_.size() && nodes_[to] != nullptr) {
-      nodes_[to]->on_consensus_frame(static_cast<types::ValidatorIndex>(from), frame);
+      std::optional<Bytes> rewritten = tamper_ ? tamper_(from, frame) : std::nullopt;
+      nodes_[to]->on_consensus_frame(static_cast<types::ValidatorIndex>(from),
+                                     rewritten ? *rewritten : frame);
     }
   }
   void send_all(std::size_t from, const Bytes& frame) {
@@ -44,6 +60,7 @@ class Hub {
  private:
   std::mutex mu_;
   std::vector<Node*> nodes_;
+  Tamper tamper_;
 };
 
 class HubTransport final : public Transport {
@@ -109,6 +126,28 @@ class InProcessNetwork : public ::testing::Test {
     if (io_thread_.joinable()) io_thread_.join();
   }
   std::uint16_t port(std::size_t i) { return nodes_[i]->rpc_port(); }
+  /// Makes validator `v` Byzantine: `mutate` may change the blocks it proposes (true = changed),
+  /// which the hub then re-signs with v's key, so receivers see a validly signed proposal.
+  void byzantine_proposer(std::size_t v, std::function<bool(types::Block&)> mutate) {
+    auto key = crypto::load_ed25519_key_file(dir_.path() / ("node" + std::to_string(v)) /
+                                             "validator_key.json");
+    ASSERT_TRUE(key.ok()) << key.error().to_string();
+    hub_.set_tamper([v, key = *key, mutate = std::move(mutate)](
+                        std::size_t from, const Bytes& frame) -> std::optional<Bytes> {
+      if (from != v) return std::nullopt;
+      auto m = consensus::decode_message(frame);
+      if (!m.ok()) return std::nullopt;
+      auto* p = std::get_if<consensus::ProposalMsg>(&*m);
+      if (p == nullptr || !mutate(p->block)) return std::nullopt;
+      p->signature = key.sign(types::proposal_digest(p->block.compute_id()));
+      return consensus::encode_message(*m);
+    });
+  }
+  std::uint64_t metric(std::size_t i, const std::string& name) {
+    const std::string text = call(port(i), "GET", "/metrics").raw;
+    auto pos = text.find("\n" + name + " ");
+    return pos == std::string::npos ? 0 : std::stoull(text.substr(pos + name.size() + 2));
+  }
   std::uint64_t nonce(std::size_t i, const crypto::Address& a) {
     auto j = call(port(i), "GET", "/account/" + a.to_checksum_hex()).body;
     return j.is_object() ? j.value("nonce", std::uint64_t{0}) : 0;
@@ -217,6 +256,77 @@ TEST_F(InProcessNetwork, BenchModeOrdersCommandsAndLongPollsCommits) {
   // Node 1 reported every command committed; node 0 may apply the same blocks a moment later.
   EXPECT_TRUE(
       eventually([&] { return call(port(0), "GET", "/status").body["mempool_size"] == 0; }));
+}
+
+TEST_F(InProcessNetwork, AWrongExecutionAnchorIsNeverCertified) {
+  start_all();
+  // Validator 0 lies about the state after the heights it anchors (a flipped bit in the first
+  // exec_commitment of each of its proposals that anchors any).
+  std::atomic<int> tampered{0};
+  byzantine_proposer(0, [&](types::Block& b) {
+    if (b.exec_roots.empty()) return false;
+    b.exec_roots[0][0] ^= 1;
+    ++tampered;
+    return true;
+  });
+  // The chain goes on (validator 0's rounds time out) and every node has refused such a block.
+  ASSERT_TRUE(eventually([&] { return nodes_[1]->status().height >= 14 && tampered >= 2; },
+                         std::chrono::seconds(120)));
+  for (std::size_t i = 1; i < 4; ++i) {
+    EXPECT_GE(metric(i, "openliquid_state_root_mismatches_total"), 1u) << "node " << i;
+  }
+  const std::uint64_t top = nodes_[1]->status().height;
+  for (std::uint64_t h = 1; h <= top; ++h) {
+    auto b = call(port(1), "GET", "/block/" + std::to_string(h)).body;
+    ASSERT_TRUE(b.is_object()) << h;
+    if (b["proposer"] == 0) {
+      EXPECT_TRUE(b["exec_roots"].empty()) << "a lie committed at " << h;
+    }
+    EXPECT_EQ(call(port(2), "GET", "/block/" + std::to_string(h)).body["id"], b["id"]);
+  }
+}
+
+TEST_F(InProcessNetwork, AReplayedTransactionIsNeverCertifiedTwice) {
+  start_all();
+  auto faucet = crypto::load_secp256k1_key_file(dir_.path() / "faucet_key.json");
+  ASSERT_TRUE(faucet.ok());
+  const auto to = crypto::Secp256k1Key::generate().address();
+  auto submit = [&](std::uint64_t n) {
+    auto tx = types::Transaction::sign(genesis_.app.chain_id, n, types::Transfer{to, 10}, *faucet);
+    auto r = call(port(1), "POST", "/tx", json{{"tx", to_hex(codec::encode(tx), true)}}.dump());
+    EXPECT_EQ(r.status, 200) << r.raw;
+    return tx;
+  };
+  const types::Transaction first = submit(0);
+  ASSERT_TRUE(eventually([&] { return nonce(1, faucet->address()) == 1; }));
+
+  // Validator 0 now includes the committed transaction again in every block it proposes.
+  std::atomic<int> tampered{0};
+  byzantine_proposer(0, [&](types::Block& b) {
+    auto* txs = std::get_if<std::vector<types::Transaction>>(&b.payload);
+    if (txs == nullptr) return false;
+    txs->insert(txs->begin(), first);
+    ++tampered;
+    return true;
+  });
+  const std::uint64_t from = nodes_[1]->status().height;
+  for (std::uint64_t n = 1; n <= 4; ++n) submit(n);
+  ASSERT_TRUE(eventually(
+      [&] {
+        return nonce(1, faucet->address()) == 5 && nodes_[1]->status().height >= from + 10 &&
+               tampered >= 2;
+      },
+      std::chrono::seconds(120)));
+  const std::string first_hash = to_hex(first.hash(), true);
+  int inclusions = 0;
+  const std::uint64_t top = nodes_[1]->status().height;
+  for (std::uint64_t h = 1; h <= top; ++h) {
+    auto b = call(port(1), "GET", "/block/" + std::to_string(h)).body;
+    ASSERT_TRUE(b.is_object()) << h;
+    for (const auto& t : b["txs"]) inclusions += t == first_hash ? 1 : 0;
+  }
+  EXPECT_EQ(inclusions, 1);
+  EXPECT_EQ(call(port(2), "GET", "/account/" + to.to_checksum_hex()).body["balance"], "50");
 }
 
 }  // namespace
