@@ -191,13 +191,20 @@ struct ChaosRun {
       violation("crash", describe_exit(net, e));
       if (!down[e.index]) {
         down[e.index] = true;
-        asio::co_spawn(io, restart_after(e.index, 1.0), asio::detached);
+        spawn_restart(e.index, 1.0);
       }
     }
   }
 
-  Task<void> restart_after(std::size_t i, double delay_s) {
+  // Counted as pending from the call (not from when the coroutine first runs), so the chaos
+  // loop's wait for restarts sees it at once.
+  void spawn_restart(std::size_t i, double delay_s) {
     ++pending_restarts;
+    asio::co_spawn(io, restart_after(i, delay_s), asio::detached);
+  }
+
+  // Call with pending_restarts already counting this restart.
+  Task<void> restart_after(std::size_t i, double delay_s) {
     co_await sleep_for(
         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(delay_s)));
     reap();
@@ -235,7 +242,7 @@ struct ChaosRun {
     ++kills;
     event("kill node" + std::to_string(i) + " (pid " + std::to_string(pid) +
           ", SIGKILL); restart in " + fmt1(delay) + " s");
-    asio::co_spawn(io, restart_after(i, delay), asio::detached);
+    spawn_restart(i, delay);
   }
 
   Task<void> partition_once(double secs) {
@@ -471,6 +478,7 @@ struct ChaosRun {
     bool any_down = false;
     for (std::size_t i = 0; i < net.size(); ++i) any_down = any_down || !net.running(i);
     if (any_down) {
+      ++pending_restarts;
       co_await restart_after(0, 0);
     }
     if (load) {
