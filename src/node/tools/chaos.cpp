@@ -1,6 +1,7 @@
 // `openliquid chaos`: kills, restarts and partitions under a signed load, then the checker.
 #include "node/tools/chaos.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -81,6 +82,25 @@ pid_t child_pid(const fs::path& home) {
     }
   }
   return -1;
+}
+
+// Marks every open descriptor above stderr close-on-exec before LocalNetwork forks a validator:
+// Asio opens its sockets without it, and a validator that inherited a proxied connection would
+// keep it open after the proxy closes it (a partition would then stall that connection instead
+// of cutting it) and would hold the HTTP clients' connections too. A socket the proxy thread
+// opens between this and the fork can still slip through; it is only held, never used.
+void mark_fds_cloexec() {
+  std::error_code ec;
+  std::vector<int> fds;
+  for (const auto& e : fs::directory_iterator("/proc/self/fd", ec)) {
+    const std::string name = e.path().filename();
+    if (name.find_first_not_of("0123456789") == std::string::npos) fds.push_back(std::stoi(name));
+  }
+  for (int fd : fds) {
+    if (fd <= 2) continue;
+    const int flags = ::fcntl(fd, F_GETFD);
+    if (flags >= 0 && !(flags & FD_CLOEXEC)) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+  }
 }
 
 // Does this binary's node accept the top-level `signing_journal` key?
@@ -215,6 +235,7 @@ struct ChaosRun {
     }
     std::vector<bool> was(net.size());
     for (std::size_t k = 0; k < net.size(); ++k) was[k] = net.running(k);
+    mark_fds_cloexec();
     if (auto s = net.start(); !s) {
       violation("restart", "node" + std::to_string(i) + ": " + s.error().message);
     }
@@ -690,6 +711,7 @@ int run_chaos(const ChaosOptions& opts) {
   };
   arm();
 
+  mark_fds_cloexec();
   if (auto s = net.start(); !s) {
     std::fprintf(stderr, "openliquid chaos: %s\n", s.error().message.c_str());
     net.stop();
