@@ -1,4 +1,4 @@
-// SHA-256 (libsodium) and Keccak-256 (Ethereum's pre-standard Keccak, not SHA3-256).
+// SHA-256 and Keccak-256 (both Crypto++) (Ethereum's pre-standard Keccak, not SHA3-256).
 #pragma once
 
 #include <string_view>
@@ -26,8 +26,12 @@ class Sha256 {
   void update(ByteView data);
   Hash32 finish();
 
+  struct State {
+    alignas(64) unsigned char bytes[512];
+  };
+
  private:
-  alignas(16) unsigned char state_[128];
+  State state_;
 };
 
 }  // namespace ol::crypto

@@ -1,6 +1,5 @@
 #include "network/network_manager.h"
 
-#include <cryptopp/sha.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -64,25 +63,16 @@ std::vector<std::string> consensus_protocols() {
   return std::vector<std::string>(1, std::string(kConsensusProtocol));
 }
 
-// SHA-256(topic || 0x00 || data): one payload is one message per topic.
-// SHA-256 by Crypto++, which uses the CPU's SHA extensions where present (~60 us for 64 KiB here,
-// against ~275 us for libsodium's portable code): gossip hashes every payload once or twice per
-// node, and on 64 KiB blocks that was the largest single cost of propagation.
+// SHA-256(topic || 0x00 || data): one payload is one message per topic. (crypto::Sha256 uses the
+// CPU's SHA extensions: ~60 us for 64 KiB here against ~275 us for portable code; gossip hashes
+// every payload once or twice per node.)
 Hash32 content_id(std::string_view topic, ByteView data) {
-  CryptoPP::SHA256 h;
-  h.Update(reinterpret_cast<const CryptoPP::byte*>(topic.data()), topic.size());
-  const CryptoPP::byte sep = 0;
-  h.Update(&sep, 1);
-  h.Update(data.data(), data.size());
-  Hash32 out;
-  h.Final(out.data());
-  return out;
-}
-
-Hash32 fast_sha256(ByteView data) {
-  Hash32 out;
-  CryptoPP::SHA256().CalculateDigest(out.data(), data.data(), data.size());
-  return out;
+  crypto::Sha256 h;
+  h.update(as_bytes(topic));
+  const std::uint8_t sep = 0;
+  h.update(ByteView(&sep, 1));
+  h.update(data);
+  return h.finish();
 }
 
 // Content seen-cache for gossip payloads (see Impl::seen_content): bounded by age and count.
@@ -772,7 +762,7 @@ NetworkManager::NetworkManager(p2p::asio::io_context& io, p2p::Identity identity
   hc.handshake_timeout = c.connection_timeout;
   impl_->host = p2p::Host::create(io, impl_->identity, hc);
   p2p::gossipsub::Config gc = c.gossip;
-  if (!gc.content_sha256) gc.content_sha256 = fast_sha256;
+  if (!gc.content_sha256) gc.content_sha256 = crypto::sha256;
   impl_->gossip = p2p::gossipsub::Gossipsub::create(impl_->host, impl_->identity, gc);
   for (std::size_t i = 0; i < c.validators.size(); ++i) {
     impl_->install_validator(static_cast<ValidatorIndex>(i), c.validators[i]);
