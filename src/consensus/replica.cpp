@@ -185,8 +185,9 @@ void Replica::maybe_propose() {
   b.payload = payloads_.next_payload(round, b.height, b.parent_id);
   const Hash32 id = b.compute_id();
   proposed_round_ = round;
-  ProposalMsg p{std::move(b), tc ? std::optional<TimeoutCert>(*tc) : std::nullopt,
-                safety_.sign_proposal(id)};
+  auto signature = safety_.sign_proposal(round, id);
+  if (!signature) return;  // proposed before a restart, or storage failed: the round times out
+  ProposalMsg p{std::move(b), tc ? std::optional<TimeoutCert>(*tc) : std::nullopt, *signature};
   broadcast(std::move(p));
 }
 

@@ -9,6 +9,7 @@ void SafetyData::encode(codec::Writer& w) const {
   w.u64(one_chain_round);
   w.u64(highest_timeout_round);
   w.optional(last_vote, [](codec::Writer& ww, const types::Vote& v) { v.encode(ww); });
+  w.u64(last_proposed_round);
 }
 
 Result<SafetyData> SafetyData::decode(codec::Reader& r) {
@@ -18,6 +19,7 @@ Result<SafetyData> SafetyData::decode(codec::Reader& r) {
   OL_TRY_ASSIGN(d.highest_timeout_round, r.u64());
   OL_TRY_ASSIGN(d.last_vote,
                 r.optional<types::Vote>([](codec::Reader& rr) { return types::Vote::decode(rr); }));
+  OL_TRY_ASSIGN(d.last_proposed_round, r.u64());
   return d;
 }
 
@@ -113,7 +115,15 @@ Result<types::Timeout> SafetyRules::timeout(Round round, const types::QuorumCert
                         key_.sign(types::timeout_digest(round, high_qc.round))};
 }
 
-crypto::Ed25519Signature SafetyRules::sign_proposal(const Hash32& block_id) const {
+Result<crypto::Ed25519Signature> SafetyRules::sign_proposal(Round round, const Hash32& block_id) {
+  if (round <= data_.last_proposed_round) {
+    return make_error(Errc::state, "already proposed in round " +
+                                       std::to_string(data_.last_proposed_round) +
+                                       "; not proposing again in round " + std::to_string(round));
+  }
+  SafetyData next = data_;
+  next.last_proposed_round = round;
+  OL_TRY(persist(next));
   return key_.sign(types::proposal_digest(block_id));
 }
 

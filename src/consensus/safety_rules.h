@@ -22,6 +22,7 @@ struct SafetyData {
   Round one_chain_round = 0;             // highest QC round seen in a block this replica voted for
   Round highest_timeout_round = 0;       // highest round this replica signed a timeout for
   std::optional<types::Vote> last_vote;  // re-sent verbatim if asked to vote again in its round
+  Round last_proposed_round = 0;         // highest round this replica signed a proposal for
 
   void encode(codec::Writer& w) const;
   static Result<SafetyData> decode(codec::Reader& r);
@@ -128,9 +129,11 @@ class SafetyRules {
   Result<types::Timeout> timeout(Round round, const types::QuorumCert& high_qc,
                                  const types::TimeoutCert* last_tc);
 
-  /// Signs a proposal digest (a leader's own block). Proposals carry no safety state: the
-  /// leader's vote for its block goes through vote().
-  crypto::Ed25519Signature sign_proposal(const Hash32& block_id) const;
+  /// Signs a leader's own block for `round`: once per round, across restarts (the round is
+  /// saved before the signature exists), so a leader killed after proposing cannot propose a
+  /// different block in the same round when it comes back. The leader's vote for its block
+  /// still goes through vote().
+  Result<crypto::Ed25519Signature> sign_proposal(Round round, const Hash32& block_id);
 
   const SafetyData& data() const { return data_; }
 

@@ -149,6 +149,29 @@ TEST_F(SafetyFixture, RestartFromPersistedDataNeverSignsAConflictingVote) {
   EXPECT_FALSE(restarted.vote(other, other.compute_id(), nullptr).ok());
 }
 
+TEST_F(SafetyFixture, OneProposalPerRoundAcrossRestartsSavedBeforeSigning) {
+  {
+    auto sr = rules_for();
+    storage.fail_next_save();
+    EXPECT_FALSE(sr.sign_proposal(1, b1_id).ok()) << "no signature unless the round is saved";
+    auto sig = sr.sign_proposal(1, b1_id);
+    ASSERT_TRUE(sig.ok());
+    EXPECT_TRUE(crypto::ed25519_verify(c.set.key(0), types::proposal_digest(b1_id), *sig));
+    EXPECT_EQ(storage.data().last_proposed_round, 1u);
+  }
+  // Killed after proposing in round 1: back up, it does not propose another block in round 1.
+  auto restarted = rules_for(storage.data());
+  Block other = b1;
+  other.timestamp_ms = 99;
+  EXPECT_FALSE(restarted.sign_proposal(1, other.compute_id()).ok());
+  EXPECT_TRUE(restarted.sign_proposal(5, other.compute_id()).ok());
+  EXPECT_FALSE(restarted.sign_proposal(4, b1_id).ok());
+  codec::Writer w;
+  storage.data().encode(w);
+  codec::Reader r(w.data());
+  EXPECT_EQ(SafetyData::decode(r).value().last_proposed_round, 5u);
+}
+
 TEST_F(SafetyFixture, AfterTimingOutARoundNoVoteInIt) {
   auto sr = rules_for();
   auto t = sr.timeout(1, QuorumCert::genesis(kGenesisId), nullptr);
