@@ -12,6 +12,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 
 #include "common/hex.h"
 #include "crypto/secp256k1.h"
@@ -79,6 +80,20 @@ class NodeProcess {
   std::string log() const {
     std::ifstream in(home_ / "node.log");
     return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  /// The log lines containing any of `needles` (figures for the test output).
+  std::string lines_with(const std::vector<std::string>& needles) const {
+    std::istringstream in(log());
+    std::string out;
+    for (std::string line; std::getline(in, line);) {
+      for (const auto& n : needles) {
+        if (line.find(n) != std::string::npos) {
+          out += "    " + line + "\n";
+          break;
+        }
+      }
+    }
+    return out;
   }
   std::string log_tail() const {
     auto all = log();
@@ -217,6 +232,7 @@ TEST_F(SyncNetwork, RestartedValidatorBlockSyncsThenVotesAgain) {
   std::cout << "[ figures  ] restarted validator caught up " << target - stopped_at
             << " blocks (to height " << target << ") in " << catch_up << " s from process start\n";
   RecordProperty("catch_up_seconds", std::to_string(catch_up));
+  std::cout << nodes_[3]->lines_with({"sync (startup)", "sync: at height"});
   const std::string log = nodes_[3]->log();
   EXPECT_NE(log.find("sync (startup)"), std::string::npos);
 
@@ -313,6 +329,9 @@ TEST_F(SyncNetwork, FullNodeStateSyncsFromACheckpointAndFollows) {
             << " genesis accounts, then block sync to height " << chain_at_start << ") in "
             << joined << " s from process start\n";
   RecordProperty("join_seconds", std::to_string(joined));
+  std::cout << "[ figures  ] validator 0:\n"
+            << nodes_[0]->lines_with({"checkpoint:"}) << "[ figures  ] full node:\n"
+            << nodes_[4]->lines_with({"state sync", "sync ("});
   const std::string log = nodes_[4]->log();
   EXPECT_NE(log.find("state sync installed the checkpoint"), std::string::npos);
   auto s = status(4);
