@@ -247,7 +247,15 @@ Status Node::start() {
   sync_server_ = std::make_unique<sync::SyncServer>(*store_, &checkpoints_->checkpoints());
   sync_server_->attach(*host_);
   if (ledger_) OL_TRY(start_services());
-  p2p::asio::co_spawn(*io_, boot(), p2p::asio::detached);
+  // An exception escaping the sync/consensus start-up must stop the node, not leave it idle.
+  p2p::asio::co_spawn(*io_, boot(), [this](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      fail(make_error(Errc::state, std::string("node start-up: ") + x.what()));
+    }
+  });
   return {};
 }
 
