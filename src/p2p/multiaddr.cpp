@@ -139,6 +139,10 @@ Result<Multiaddr> Multiaddr::parse(std::string_view text) {
     ma.parts_.push_back({info->proto, std::move(bytes)});
   }
   if (ma.parts_.empty()) return make_error(Errc::decode, "multiaddr: no components");
+  // The same bound as from_bytes: what parses must also encode into a decodable address.
+  if (ma.to_bytes().size() > kMaxMultiaddrBytes)
+    return make_error(Errc::decode, "multiaddr too long (over " +
+                                        std::to_string(kMaxMultiaddrBytes) + " bytes encoded)");
   return ma;
 }
 

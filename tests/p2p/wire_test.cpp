@@ -144,6 +144,22 @@ TEST(Multiaddr, RejectsBadInput) {
   EXPECT_FALSE(Multiaddr::from_bytes(Bytes{}).ok());
 }
 
+// Text may be up to 4 KiB but the address it names must fit the binary bound (1,024 bytes),
+// or it would parse and then fail to decode from its own encoding (found by fuzzing).
+TEST(Multiaddr, TextWhoseEncodingIsTooLongIsRejected) {
+  std::string text;
+  for (int i = 0; i < 110; ++i) text += "/dns6/abcdefgh";  // 110 x (1 + 1 + 8) = 1,100 bytes
+  ASSERT_LT(text.size(), 4096u);
+  auto parsed = Multiaddr::parse(text);
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_NE(parsed.error().message.find("too long"), std::string::npos);
+  std::string fits;
+  for (int i = 0; i < 100; ++i) fits += "/dns6/abcdefgh";  // 1,000 bytes
+  auto ok = Multiaddr::parse(fits);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(Multiaddr::from_bytes(ok->to_bytes()).value_or(Multiaddr()), *ok);
+}
+
 TEST(Multistream, EncodesAndDecodesMessages) {
   const Bytes m = multistream::encode_message("/multistream/1.0.0");
   EXPECT_EQ(m[0], 19);
