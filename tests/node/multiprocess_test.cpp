@@ -15,63 +15,11 @@
 #include "crypto/secp256k1.h"
 #include "node/config.h"
 #include "node/harness.h"
+#include "node/node_process.h"
 #include "types/transaction.h"
-
-extern char** environ;
 
 namespace ol::node::test {
 namespace {
-
-/// One `openliquid node --home DIR` process; output goes to DIR/node.log.
-class NodeProcess {
- public:
-  explicit NodeProcess(std::filesystem::path home) : home_(std::move(home)) {}
-  ~NodeProcess() { kill_now(); }
-
-  void start() {
-    std::vector<std::string> argv = {OL_OPENLIQUID_BIN, "node", "--home", home_.string()};
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    const std::string log = (home_ / "node.log").string();
-    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    ASSERT_EQ(posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-  }
-  void kill_now() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  /// SIGTERM, then the exit status (-1 if it had to be killed).
-  int terminate() {
-    if (pid_ <= 0) return -1;
-    ::kill(pid_, SIGTERM);
-    for (int i = 0; i < 600; ++i) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    kill_now();
-    return -1;
-  }
-  std::string log_tail() const {
-    std::ifstream in(home_ / "node.log");
-    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    return all.size() > 3000 ? all.substr(all.size() - 3000) : all;
-  }
-
- private:
-  std::filesystem::path home_;
-  pid_t pid_ = -1;
-};
 
 class FourValidators : public ::testing::Test {
  protected:
