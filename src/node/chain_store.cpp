@@ -1,6 +1,7 @@
 #include "node/chain_store.h"
 
 #include <cstring>
+#include <set>
 
 namespace ol::node {
 namespace {
@@ -116,6 +117,47 @@ Result<std::optional<TxRecord>> load_tx_record(const storage::Store& store, cons
   rec.outcome = static_cast<execution::TxOutcome>(*outcome);
   rec.detail.assign(detail->begin(), detail->end());
   return std::optional<TxRecord>(std::move(rec));
+}
+
+CommitBatch build_commit_batch(const storage::Store& store, const types::Block& block,
+                               const Hash32& id, const types::QuorumCert& qc, bool block_stored,
+                               storage::WriteBatch state_writes,
+                               const std::vector<execution::Receipt>& receipts) {
+  CommitBatch out{std::move(state_writes), std::vector<bool>(receipts.size(), false)};
+  storage::WriteBatch& batch = out.batch;
+  if (!block_stored) batch.put_block(id, codec::encode(block));
+  batch.commit_block(block.height, id);
+  batch.put_qc(id, codec::encode(qc));
+  // A replay (the same transaction included again) fails with bad_nonce; it must not replace
+  // the receipt of the inclusion that executed.
+  std::set<Hash32> in_block;
+  for (std::size_t i = 0; i < receipts.size(); ++i) {
+    const auto& r = receipts[i];
+    const bool first_here = in_block.insert(r.tx_hash).second;
+    if (r.outcome == execution::TxOutcome::bad_nonce) {
+      auto earlier = load_tx_record(store, r.tx_hash);
+      out.replay[i] = !first_here || (earlier.ok() && earlier->has_value());
+    }
+    if (!out.replay[i]) {
+      put_tx_record(batch, r.tx_hash, TxRecord{block.height, r.outcome, r.detail});
+    }
+  }
+  return out;
+}
+
+void report_receipts(TxStatusBook& book, std::uint64_t height,
+                     const std::vector<execution::Receipt>& receipts,
+                     const std::vector<bool>& replay) {
+  for (std::size_t i = 0; i < receipts.size(); ++i) {
+    const auto& r = receipts[i];
+    if (replay[i]) continue;
+    if (r.ok()) {
+      book.set(r.tx_hash, TxStatus{TxState::committed, height, {}});
+    } else {
+      book.set(r.tx_hash, TxStatus{TxState::failed, height,
+                                   std::string(execution::to_string(r.outcome)) + ": " + r.detail});
+    }
+  }
 }
 
 }  // namespace ol::node

@@ -12,11 +12,13 @@
 #pragma once
 
 #include <optional>
+#include <vector>
 
 #include "consensus/payload_source.h"
 #include "consensus/replica.h"
 #include "consensus/safety_rules.h"
 #include "execution/state_machine.h"
+#include "node/tx_status.h"
 #include "storage/store.h"
 
 namespace ol::node {
@@ -69,5 +71,25 @@ struct TxRecord {
 
 void put_tx_record(storage::WriteBatch& batch, const Hash32& tx_hash, const TxRecord& record);
 Result<std::optional<TxRecord>> load_tx_record(const storage::Store& store, const Hash32& tx_hash);
+
+/// The one WriteBatch that commits a block (Core::commit and BlockExecutor::execute write it):
+/// `state_writes` (the execution's), the block body unless `block_stored`, the height index, the
+/// QC, and a TxRecord per receipt, except for replays: a bad_nonce receipt whose transaction is
+/// already included earlier in this block or already has a record in `store` keeps that earlier
+/// record. `replay[i]` says which receipts are replays (neither recorded nor reported).
+struct CommitBatch {
+  storage::WriteBatch batch;
+  std::vector<bool> replay;  // one per receipt
+};
+CommitBatch build_commit_batch(const storage::Store& store, const types::Block& block,
+                               const Hash32& id, const types::QuorumCert& qc, bool block_stored,
+                               storage::WriteBatch state_writes,
+                               const std::vector<execution::Receipt>& receipts);
+
+/// After the commit batch is durable: each receipt that is not a replay becomes the
+/// transaction's status (committed, or failed with "outcome: detail") at `height`.
+void report_receipts(TxStatusBook& book, std::uint64_t height,
+                     const std::vector<execution::Receipt>& receipts,
+                     const std::vector<bool>& replay);
 
 }  // namespace ol::node

@@ -2,8 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <set>
-
 #include "common/hex.h"
 
 namespace ol::node {
@@ -298,38 +296,13 @@ void Core::commit(const types::Block& block, const types::QuorumCert& qc) {
   auto outcome =
       ctx_.ledger->apply_block(execution::BlockInfo{block.height, block.timestamp_ms, id}, txs);
   if (!outcome) return fatal(outcome.error());
-  storage::WriteBatch batch = std::move(outcome->writes);
-  if (!persisted_.contains(id)) batch.put_block(id, codec::encode(block));
-  batch.commit_block(block.height, id);
-  batch.put_qc(id, codec::encode(qc));
-  // A replay (the same transaction included again) fails with bad_nonce; it must not replace
-  // the receipt of the inclusion that executed.
-  std::vector<bool> replay(outcome->receipts.size(), false);
-  std::set<Hash32> in_block;
-  for (std::size_t i = 0; i < outcome->receipts.size(); ++i) {
-    const auto& r = outcome->receipts[i];
-    const bool first_here = in_block.insert(r.tx_hash).second;
-    if (r.outcome == execution::TxOutcome::bad_nonce) {
-      auto earlier = load_tx_record(*ctx_.store, r.tx_hash);
-      replay[i] = !first_here || (earlier.ok() && earlier->has_value());
-    }
-    if (!replay[i]) put_tx_record(batch, r.tx_hash, TxRecord{block.height, r.outcome, r.detail});
-  }
-  if (auto s = ctx_.store->write(batch); !s) return fatal(s.error());
+  auto commit_batch = build_commit_batch(*ctx_.store, block, id, qc, persisted_.contains(id),
+                                         std::move(outcome->writes), outcome->receipts);
+  if (auto s = ctx_.store->write(commit_batch.batch); !s) return fatal(s.error());
 
   // Durable: now it may be reported.
   const std::uint64_t now = unix_ms();
-  for (std::size_t i = 0; i < outcome->receipts.size(); ++i) {
-    const auto& r = outcome->receipts[i];
-    if (replay[i]) continue;
-    if (r.ok()) {
-      ctx_.tx_status->set(r.tx_hash, TxStatus{TxState::committed, block.height, {}});
-    } else {
-      ctx_.tx_status->set(r.tx_hash,
-                          TxStatus{TxState::failed, block.height,
-                                   std::string(execution::to_string(r.outcome)) + ": " + r.detail});
-    }
-  }
+  report_receipts(*ctx_.tx_status, block.height, outcome->receipts, commit_batch.replay);
   Metrics& m = *ctx_.metrics;
   m.commits_total.fetch_add(1);
   m.height.store(block.height);

@@ -6,7 +6,8 @@
 // input or its round timer. Commit pipeline, per committed block, in order:
 //   1. Ledger::apply_block (receipts, state root)
 //   2. one storage WriteBatch: block, its QC, the height index, the state writes, a receipt per
-//      transaction (the tx index) — written before anything is reported
+//      transaction (the tx index), built by build_commit_batch — written before anything is
+//      reported
 //   3. TxStatusBook, metrics, the bench commit log; mempool / command pool drop what committed
 // The ledger keeps the roots of recent heights: proposals anchor them (exec_anchor) and a vote
 // leaves only if every entry its block anchors equals ours and it replays no transaction

@@ -2,8 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <set>
-
 #include "common/hex.h"
 #include "node/chain_store.h"
 
@@ -103,9 +101,9 @@ Status BlockExecutor::check_anchored_roots(const types::Block& block) const {
   // height. Heights older than the ledger's history (just after a state sync) cannot be judged.
   auto s = execution::verify_anchors(*ctx_.ledger, block);
   if (s || s.error().code == Errc::not_found) return {};
-  return make_error(s.error().code, "divergence: certified block " + std::to_string(block.height) +
-                                        " anchors execution this node does not share: " +
-                                        s.error().message);
+  return make_error(s.error().code,
+                    "divergence: certified block " + std::to_string(block.height) +
+                        " anchors execution this node does not share: " + s.error().message);
 }
 
 Status BlockExecutor::execute(const sync::CertifiedBlock& c) {
@@ -144,35 +142,15 @@ Status BlockExecutor::execute(const sync::CertifiedBlock& c) {
 
   OL_TRY_ASSIGN(auto outcome, ledger.apply_block(
                                   execution::BlockInfo{block.height, block.timestamp_ms, id}, txs));
-  storage::WriteBatch batch = std::move(outcome.writes);
-  batch.put_block(id, codec::encode(block));
-  batch.commit_block(block.height, id);
-  batch.put_qc(id, codec::encode(c.qc));
-  // As Core::commit: a replay (bad_nonce of a transaction already recorded) keeps the receipt
-  // of the inclusion that executed.
-  std::vector<bool> replay(outcome.receipts.size(), false);
-  std::set<Hash32> in_block;
-  for (std::size_t i = 0; i < outcome.receipts.size(); ++i) {
-    const auto& r = outcome.receipts[i];
-    const bool first_here = in_block.insert(r.tx_hash).second;
-    if (r.outcome == execution::TxOutcome::bad_nonce) {
-      auto earlier = load_tx_record(*ctx_.store, r.tx_hash);
-      replay[i] = !first_here || (earlier.ok() && earlier->has_value());
-    }
-    if (!replay[i]) put_tx_record(batch, r.tx_hash, TxRecord{block.height, r.outcome, r.detail});
-  }
-  OL_TRY(ctx_.store->write(batch));
+  // The same batch as Core::commit's (a replay keeps the receipt of the inclusion that
+  // executed); the block body is written here even if the store already holds it.
+  auto commit_batch = build_commit_batch(*ctx_.store, block, id, c.qc, /*block_stored=*/false,
+                                         std::move(outcome.writes), outcome.receipts);
+  OL_TRY(ctx_.store->write(commit_batch.batch));
 
   // Durable.
   if (ctx_.tx_status != nullptr) {
-    for (std::size_t i = 0; i < outcome.receipts.size(); ++i) {
-      const auto& r = outcome.receipts[i];
-      if (replay[i]) continue;
-      ctx_.tx_status->set(r.tx_hash,
-                          r.ok() ? TxStatus{TxState::committed, block.height, {}}
-                                 : TxStatus{TxState::failed, block.height,
-                                            std::string(to_string(r.outcome)) + ": " + r.detail});
-    }
+    report_receipts(*ctx_.tx_status, block.height, outcome.receipts, commit_batch.replay);
   }
   if (ctx_.mempool != nullptr && !txs.empty()) ctx_.mempool->remove_committed(txs);
   if (ctx_.metrics != nullptr) {

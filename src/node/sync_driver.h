@@ -4,8 +4,8 @@
 // BlockExecutor::deliver is BlockSync's `deliver`: per block, in height order, it checks the
 // execution entries the block anchors (exec_roots: block id and state root per height) against
 // what this node executed (execution::verify_anchors), verifies the transactions
-// once, applies the block to the ledger and writes one WriteBatch with the same records
-// Core::commit writes (block, QC, height index, state, a receipt per transaction). Only the
+// once, applies the block to the ledger and writes the same WriteBatch Core::commit writes
+// (build_commit_batch: block, QC, height index, state, a receipt per transaction). Only the
 // thread that owns the ledger may call it: the io thread while no Core runs (startup, runtime
 // catch-up, full nodes).
 //

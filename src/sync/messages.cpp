@@ -71,18 +71,23 @@ void encode_response(codec::Writer& w, const Response& r) {
   }
 }
 
+// Each case decodes into the alternative constructed in place in the returned Result (and
+// decode_response_exact returns that Result itself): moving a whole Response variant instead made
+// GCC 12 report its other alternatives' members as "maybe uninitialized".
 Result<Response> decode_response(codec::Reader& r) {
   OL_TRY_ASSIGN(std::uint8_t tag, r.u8());
   switch (tag) {
     case 0: {
-      Blocks b;
+      Result<Response> out(Response(std::in_place_type<Blocks>));
+      auto& b = std::get<Blocks>(*out);
       OL_TRY_ASSIGN(b.tip_height, r.u64());
       OL_TRY_ASSIGN(b.blocks, r.vec<CertifiedBlock>(kMaxBlocksPerRequest, kMinCertifiedBlockBytes,
                                                     decode_certified));
-      return Response(std::move(b));
+      return out;
     }
     case 1: {
-      SnapshotOffer o;
+      Result<Response> out(Response(std::in_place_type<SnapshotOffer>));
+      auto& o = std::get<SnapshotOffer>(*out);
       OL_TRY_ASSIGN(o.offer, r.optional<SnapshotOffer::Offer>(
                                  [](codec::Reader& rr) -> Result<SnapshotOffer::Offer> {
                                    SnapshotOffer::Offer off;
@@ -90,13 +95,14 @@ Result<Response> decode_response(codec::Reader& r) {
                                    OL_TRY_ASSIGN(off.anchor, SnapshotAnchor::decode(rr));
                                    return off;
                                  }));
-      return Response(std::move(o));
+      return out;
     }
     case 2: {
-      SnapshotChunkData d;
+      Result<Response> out(Response(std::in_place_type<SnapshotChunkData>));
+      auto& d = std::get<SnapshotChunkData>(*out);
       OL_TRY_ASSIGN(d.chunk, r.optional<SnapshotChunk>(
                                  [](codec::Reader& rr) { return SnapshotChunk::decode(rr); }));
-      return Response(std::move(d));
+      return out;
     }
   }
   return codec::Reader::unknown_tag("sync response", tag);
@@ -118,7 +124,8 @@ Result<Request> decode_request_exact(ByteView body) {
 
 Result<Response> decode_response_exact(ByteView body) {
   codec::Reader r(body);
-  OL_TRY_ASSIGN(Response resp, decode_response(r));
+  auto resp = decode_response(r);
+  if (!resp) return resp;
   OL_TRY(r.finish());
   return resp;
 }

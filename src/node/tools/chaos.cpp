@@ -587,9 +587,6 @@ int check_only(const ChaosOptions& opts) {
   }
   std::uint64_t height = 0;
   for (auto h : check->heights) height = std::max(height, h);
-  for (const auto& v : check->warnings) {
-    std::printf("warning: %s: %s\n", v.kind.c_str(), v.detail.c_str());
-  }
   for (const auto& v : check->violations) {
     std::printf("violation: %s: %s\n", v.kind.c_str(), v.detail.c_str());
   }
@@ -600,7 +597,10 @@ int check_only(const ChaosOptions& opts) {
       static_cast<unsigned long long>(check->replayed_height),
       static_cast<unsigned long long>(check->replayed_txs), check->journals,
       static_cast<unsigned long long>(check->journal_votes), check->violations.size());
-  if (!check->warnings.empty()) std::printf("double_proposals=%zu\n", check->warnings.size());
+  if (check->double_proposals != 0) {
+    std::printf("double_proposals=%llu\n",
+                static_cast<unsigned long long>(check->double_proposals));
+  }
   return check->violations.empty() ? 0 : 1;
 }
 
@@ -748,11 +748,11 @@ int run_chaos(const ChaosOptions& opts) {
 
   run.event("checking the stores: chains, observed commits, re-execution, state roots, journals");
   auto check = check_network(net.dir(), n, genesis, run.observed);
-  std::vector<Violation> warnings;
+  std::uint64_t double_proposals = 0;  // rounds a leader signed two proposals (violations)
   if (!check) {
     run.violation("check", check.error().message);
   } else {
-    warnings = check->warnings;
+    double_proposals = check->double_proposals;
     for (auto& v : check->violations) run.violations.push_back(std::move(v));
     // What a node said over RPC it had committed must be in its store (crash safety).
     for (std::size_t i = 0; i < n && i < check->heights.size(); ++i) {
@@ -783,9 +783,6 @@ int run_chaos(const ChaosOptions& opts) {
       "%.1f s; %llu faults after which nothing was committed within 120 s\n",
       static_cast<unsigned long long>(run.kills), static_cast<unsigned long long>(run.partitions),
       run.longest_recovery_s, static_cast<unsigned long long>(run.stalls));
-  for (const auto& v : warnings) {
-    std::printf("warning: %s: %s\n", v.kind.c_str(), v.detail.c_str());
-  }
   for (const auto& v : run.violations) {
     std::printf("violation: %s: %s\n", v.kind.c_str(), v.detail.c_str());
   }
@@ -795,11 +792,11 @@ int run_chaos(const ChaosOptions& opts) {
   }
   std::printf(
       "kills=%llu restarts=%llu partitions=%llu commits=%llu (height) txs_committed=%zu "
-      "violations=%zu double_proposals=%zu seed=%llu\n",
+      "violations=%zu double_proposals=%llu seed=%llu\n",
       static_cast<unsigned long long>(run.kills), static_cast<unsigned long long>(run.restarts),
       static_cast<unsigned long long>(run.partitions), static_cast<unsigned long long>(height),
-      run.observed.txs.size(), run.violations.size(), warnings.size(),
-      static_cast<unsigned long long>(seed));
+      run.observed.txs.size(), run.violations.size(),
+      static_cast<unsigned long long>(double_proposals), static_cast<unsigned long long>(seed));
   std::fflush(stdout);
   const bool ok = run.violations.empty();
   keep_dir(ok);

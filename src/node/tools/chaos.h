@@ -105,15 +105,15 @@ std::vector<Violation> check_state_roots(const std::vector<StateView>& states,
 
 /// A validator's signing journal (`vote <round> <block id hex>`, `timeout <round> <high qc
 /// round>`, `proposal <round> <block id hex>`, one per line). Votes for two different block ids
-/// in one round are a double-signed round (a violation); the same line twice is a resend. Two
-/// different proposals in one round (an equivocating leader) are reported as a warning
-/// ("double-proposal"): consensus tolerates them, but an honest validator should not make them.
-/// A torn last line (SIGKILL mid-append: never sent) is ignored; other unreadable lines are
-/// violations.
+/// in one round are a double-signed round (a violation, "double-sign"); the same line twice is a
+/// resend. Two different proposals in one round are a violation too ("double-proposal", counted
+/// in `double_proposals`): a leader signs at most one proposal per round, across restarts
+/// (consensus::SafetyData::last_proposed_round). A torn last line (SIGKILL mid-append: never sent)
+/// is ignored; other unreadable lines are violations.
 struct JournalSummary {
   std::uint64_t votes = 0, timeouts = 0, proposals = 0;
+  std::uint64_t double_proposals = 0;  // also among `violations`
   std::vector<Violation> violations;
-  std::vector<Violation> warnings;
 };
 JournalSummary check_signing_journal(const std::string& node, std::string_view text);
 
@@ -123,7 +123,7 @@ JournalSummary check_signing_journal(const std::string& node, std::string_view t
 /// Opens each store itself (every node must be stopped).
 struct NetworkCheck {
   std::vector<Violation> violations;
-  std::vector<Violation> warnings;     // double proposals
+  std::uint64_t double_proposals = 0;  // rounds with two proposals (also among `violations`)
   std::vector<std::uint64_t> heights;  // each node's committed height
   std::uint64_t replayed_height = 0;
   std::uint64_t replayed_txs = 0;

@@ -201,7 +201,8 @@ JournalSummary check_signing_journal(const std::string& node, std::string_view t
     const std::string id(w[2]);
     auto [it, fresh] = seen.emplace(round, id);
     if (!fresh && it->second != id) {
-      add(vote ? out.violations : out.warnings, vote ? "double-sign" : "double-proposal",
+      if (!vote) ++out.double_proposals;
+      add(out.violations, vote ? "double-sign" : "double-proposal",
           node + " signed " + (vote ? "votes" : "proposals") +
               " for two different blocks in round " + std::to_string(round) + ": " + it->second +
               " and " + id + " (signing.journal line " + std::to_string(line_no) + ")");
@@ -398,8 +399,8 @@ Result<NetworkCheck> check_network(const std::filesystem::path& dir, std::size_t
     ++out.journals;
     auto j = check_signing_journal(n.name, text);
     out.journal_votes += j.votes;
+    out.double_proposals += j.double_proposals;
     for (auto& v : j.violations) out.violations.push_back(std::move(v));
-    for (auto& v : j.warnings) out.warnings.push_back(std::move(v));
   }
   return out;
 }
