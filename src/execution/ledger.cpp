@@ -33,6 +33,26 @@ Bytes root_history_key(std::uint64_t height) {
   return k;
 }
 
+// Visits every stored account record ("a/" || address -> account) that `scan` (a Store's or
+// a StateView's for_each_state) shows. Errors: io on a record that does not decode.
+template <typename Scan>
+Status for_each_stored_account(
+    const Scan& scan, const std::function<void(const crypto::Address&, const Account&)>& visit) {
+  Status decode_status;
+  OL_TRY(scan.for_each_state(as_bytes(kAccountPrefix), [&](ByteView key, ByteView value) {
+    auto account = decode_account(value);
+    if (!account.ok() || key.size() != kAccountPrefix.size() + 20) {
+      decode_status = make_error(Errc::io, "corrupt account record in state");
+      return false;
+    }
+    crypto::Address address;
+    std::memcpy(address.bytes.data(), key.data() + kAccountPrefix.size(), 20);
+    visit(address, *account);
+    return true;
+  }));
+  return decode_status;
+}
+
 }  // namespace
 
 const char* to_string(TxOutcome outcome) {
@@ -126,19 +146,10 @@ Result<std::unique_ptr<Ledger>> Ledger::open(storage::Store& store, const Genesi
   std::unique_ptr<Ledger> ledger(new Ledger());
   ledger->chain_id_ = genesis.chain_id;
   ledger->accounts_.clear();
-  Status decode_status;
-  OL_TRY(store.for_each_state(as_bytes(kAccountPrefix), [&](ByteView key, ByteView value) {
-    auto account = decode_account(value);
-    if (!account.ok() || key.size() != kAccountPrefix.size() + 20) {
-      decode_status = make_error(Errc::io, "corrupt account record in state");
-      return false;
-    }
-    crypto::Address address;
-    std::memcpy(address.bytes.data(), key.data() + kAccountPrefix.size(), 20);
-    ledger->accounts_.emplace(address, *account);
-    return true;
+  OL_TRY(for_each_stored_account(store, [&](const crypto::Address& address, const Account& a) {
+    ledger->accounts_.emplace(address, a);
   }));
-  OL_TRY(decode_status);
+  Status decode_status;
 
   OL_TRY_ASSIGN(auto root, store.get_state(as_bytes(kRootKey)));
   OL_TRY_ASSIGN(auto height, store.get_state(as_bytes(kHeightKey)));
@@ -235,6 +246,31 @@ void Ledger::visit_buckets(
     bucket_entries(b, entries);
     if (!visit(b, entries)) return;
   }
+}
+
+Status Ledger::visit_stored_buckets(
+    const storage::StateView& view,
+    const std::function<bool(StateCommitment::Bucket, std::span<const StateEntry>)>& visit) {
+  struct Keyed {
+    Hash32 key;
+    StateEntry entry;
+  };
+  std::vector<Keyed> all;
+  OL_TRY(for_each_stored_account(view, [&](const crypto::Address& address, const Account& a) {
+    all.push_back(Keyed{StateCommitment::key_of(address), StateEntry{address, a}});
+  }));
+  // A key's first two bytes are its bucket, so key order is bucket order, then commitment order.
+  std::sort(all.begin(), all.end(), [](const Keyed& x, const Keyed& y) { return x.key < y.key; });
+  std::vector<StateEntry> entries;
+  std::size_t i = 0;
+  for (StateCommitment::Bucket b = 0; b < StateCommitment::kBuckets; ++b) {
+    entries.clear();
+    for (; i < all.size() && StateCommitment::bucket_of(all[i].key) == b; ++i) {
+      entries.push_back(all[i].entry);
+    }
+    if (!visit(b, entries)) break;
+  }
+  return {};
 }
 
 Result<StateInstall> StateInstall::begin(storage::Store& store) {

@@ -95,6 +95,12 @@ class Ledger final : public StateMachine {
   void visit_buckets(
       StateCommitment::Bucket first, StateCommitment::Bucket end,
       const std::function<bool(StateCommitment::Bucket, std::span<const StateEntry>)>& visit) const;
+  /// The same walk over every bucket (first to last, empty ones included) for the accounts a
+  /// store held when `view` was taken (Store::state_view right after a commit): the state at
+  /// that height, read on any thread while the ledger moves on. Errors: io on a corrupt record.
+  static Status visit_stored_buckets(
+      const storage::StateView& view,
+      const std::function<bool(StateCommitment::Bucket, std::span<const StateEntry>)>& visit);
 
  private:
   struct AddressHash {

@@ -9,11 +9,12 @@
 // thread that owns the ledger may call it: the io thread while no Core runs (startup, runtime
 // catch-up, full nodes).
 //
-// CheckpointTaker: on a due height (a multiple of checkpoint_interval) the snapshot is cut from
-// the ledger on the calling thread (the core thread between blocks: an in-memory walk of the
-// accounts, ~0.1–0.2 s per million), then encoded, written and pruned on its own thread (the
-// larger part). One snapshot at a time: a due height that finds the previous one still being
-// written is skipped (logged), never queued, so memory stays bounded.
+// CheckpointTaker: on a due height (a multiple of checkpoint_interval) the calling thread (the
+// core thread between blocks) only takes a sync::StateCut: the root, the bucket hashes and a
+// RocksDB snapshot of the stored state, about a millisecond. Its own thread then reads the
+// accounts from that frozen view, chunks, encodes, writes and prunes, while consensus goes on.
+// One snapshot at a time: a due height that finds the previous one still being built or written
+// is skipped (logged), never queued, so memory stays bounded.
 #pragma once
 
 #include <condition_variable>
@@ -53,7 +54,8 @@ class CheckpointTaker {
   sync::Checkpoints checkpoints_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::optional<sync::Snapshot> pending_;
+  storage::Store& store_;
+  std::optional<sync::StateCut> pending_;
   bool busy_ = false;
   bool stop_ = false;
   std::thread writer_;

@@ -298,10 +298,12 @@ Result<std::optional<Bytes>> Store::get_state(ByteView key) const {
   return impl_->get(Column::state, key);
 }
 
-Status Store::for_each_state(ByteView prefix,
-                             const std::function<bool(ByteView, ByteView)>& visit) const {
-  std::unique_ptr<rocksdb::Iterator> it(
-      impl_->db->NewIterator(impl_->read_options, impl_->handle(Column::state)));
+namespace {
+// Visits the keys of `column` that start with `prefix`, in order, until `visit` returns false.
+Status scan_prefix(rocksdb::DB& db, const rocksdb::ReadOptions& read_options,
+                   rocksdb::ColumnFamilyHandle* column, ByteView prefix,
+                   const std::function<bool(ByteView, ByteView)>& visit) {
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(read_options, column));
   for (it->Seek(slice(prefix)); it->Valid(); it->Next()) {
     ByteView key = view(it->key());
     if (key.size() < prefix.size() || !std::equal(prefix.begin(), prefix.end(), key.begin())) {
@@ -311,6 +313,40 @@ Status Store::for_each_state(ByteView prefix,
   }
   if (!it->status().ok()) return to_error(it->status(), "iterate state");
   return ok_status();
+}
+}  // namespace
+
+Status Store::for_each_state(ByteView prefix,
+                             const std::function<bool(ByteView, ByteView)>& visit) const {
+  return scan_prefix(*impl_->db, impl_->read_options, impl_->handle(Column::state), prefix, visit);
+}
+
+struct StateView::Impl {
+  rocksdb::DB* db = nullptr;
+  rocksdb::ColumnFamilyHandle* state = nullptr;
+  const rocksdb::Snapshot* snapshot = nullptr;
+  rocksdb::ReadOptions read_options;
+};
+
+StateView::StateView(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+StateView::~StateView() {
+  if (impl_ && impl_->snapshot != nullptr) impl_->db->ReleaseSnapshot(impl_->snapshot);
+}
+
+Status StateView::for_each_state(ByteView prefix,
+                                 const std::function<bool(ByteView, ByteView)>& visit) const {
+  return scan_prefix(*impl_->db, impl_->read_options, impl_->state, prefix, visit);
+}
+
+std::unique_ptr<StateView> Store::state_view() const {
+  auto v = std::make_unique<StateView::Impl>();
+  v->db = impl_->db.get();
+  v->state = impl_->handle(Column::state);
+  v->snapshot = impl_->db->GetSnapshot();
+  v->read_options = impl_->read_options;
+  v->read_options.snapshot = v->snapshot;
+  return std::unique_ptr<StateView>(new StateView(std::move(v)));
 }
 
 Status Store::flush() {

@@ -50,6 +50,28 @@ struct CommittedTip {
   bool operator==(const CommittedTip&) const = default;
 };
 
+class Store;
+
+/// A frozen read view of the state column: what every later write leaves unchanged (a RocksDB
+/// snapshot). Cheap to take; while it lives RocksDB keeps the versions it sees, so hold it only
+/// as long as a read needs (a checkpoint). Must not outlive its Store. Any thread.
+class StateView {
+ public:
+  ~StateView();
+  StateView(const StateView&) = delete;
+  StateView& operator=(const StateView&) = delete;
+
+  /// As Store::for_each_state, at the moment the view was taken.
+  Status for_each_state(ByteView prefix,
+                        const std::function<bool(ByteView key, ByteView value)>& visit) const;
+
+ private:
+  friend class Store;
+  struct Impl;
+  explicit StateView(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
 class Store {
  public:
   /// Opens (or creates, per Options) the database in `dir`. Errors:
@@ -89,6 +111,9 @@ class Store {
   /// order, until it returns false. The views are valid only during the call.
   Status for_each_state(ByteView prefix,
                         const std::function<bool(ByteView key, ByteView value)>& visit) const;
+
+  /// The state column as it is now, unaffected by later writes (see StateView).
+  std::unique_ptr<StateView> state_view() const;
 
   Result<std::optional<Bytes>> get_meta(std::string_view name) const;
   Result<std::optional<Bytes>> get_checkpoint(std::uint64_t height) const;

@@ -143,13 +143,10 @@ Status verify_chunk(const SnapshotManifest& manifest, std::uint32_t index,
   return {};
 }
 
-Snapshot create_snapshot(const execution::Ledger& ledger, std::uint64_t height,
-                         const Hash32& block_id, std::size_t chunk_bytes) {
-  Snapshot s;
-  s.manifest.height = height;
-  s.manifest.block_id = block_id;
-  s.manifest.state_root = ledger.state_root();
-  s.manifest.bucket_hashes = ledger.bucket_hashes();
+namespace {
+// Chunks `walk`'s buckets (every bucket in order, empty ones included) into `s`.
+template <typename Walk>
+Status chunk_buckets(Snapshot& s, std::size_t chunk_bytes, const Walk& walk) {
   const std::size_t max_entries = std::max<std::size_t>(1, chunk_bytes / kEntryBytes);
   SnapshotChunk current;
   auto close = [&] {
@@ -157,15 +154,49 @@ Snapshot create_snapshot(const execution::Ledger& ledger, std::uint64_t height,
     s.chunks.push_back(std::move(current));
     current = SnapshotChunk{};
   };
-  ledger.visit_buckets(0, StateCommitment::kBuckets, [&](Bucket b, auto entries) {
+  OL_TRY(walk([&](Bucket b, std::span<const execution::StateEntry> entries) {
     // Cut before a bucket that would overflow a non-empty chunk.
     if (current.range.count > 0 && current.entries.size() + entries.size() > max_entries) close();
     if (current.range.count == 0) current.range.first = b;
     current.range.count += 1;
     current.entries.insert(current.entries.end(), entries.begin(), entries.end());
     return true;
-  });
+  }));
   if (current.range.count > 0) close();
+  return {};
+}
+}  // namespace
+
+Snapshot create_snapshot(const execution::Ledger& ledger, std::uint64_t height,
+                         const Hash32& block_id, std::size_t chunk_bytes) {
+  Snapshot s;
+  s.manifest.height = height;
+  s.manifest.block_id = block_id;
+  s.manifest.state_root = ledger.state_root();
+  s.manifest.bucket_hashes = ledger.bucket_hashes();
+  // Walking the in-memory ledger cannot fail.
+  (void)chunk_buckets(s, chunk_bytes, [&](const auto& visit) -> Status {
+    ledger.visit_buckets(0, StateCommitment::kBuckets, visit);
+    return {};
+  });
+  return s;
+}
+
+StateCut cut_state(const execution::Ledger& ledger, const storage::Store& store,
+                   std::uint64_t height, const Hash32& block_id) {
+  return StateCut{height, block_id, ledger.state_root(), ledger.bucket_hashes(),
+                  store.state_view()};
+}
+
+Result<Snapshot> create_snapshot(const StateCut& cut, std::size_t chunk_bytes) {
+  Snapshot s;
+  s.manifest.height = cut.height;
+  s.manifest.block_id = cut.block_id;
+  s.manifest.state_root = cut.state_root;
+  s.manifest.bucket_hashes = cut.bucket_hashes;
+  OL_TRY(chunk_buckets(s, chunk_bytes, [&](const auto& visit) {
+    return execution::Ledger::visit_stored_buckets(*cut.view, visit);
+  }));
   return s;
 }
 

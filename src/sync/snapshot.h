@@ -9,20 +9,27 @@
 //              bigger than that — about 24,000 accounts in one of 65,536 buckets — is a chunk of
 //              its own, up to kMaxChunkEntries)
 //
-// Trust: the manifest is verified against a certified block (SnapshotAnchor). Block.state_root
-// is "the execution state after the parent" (types/block.h), so the root after height h is
-// carried by the block at height h + 1 whose parent is the manifest's block. The anchor is that
-// block plus a QC certifying it, checked against the validator set; then the manifest's bucket
-// hashes must hash to that root, and every chunk's accounts must hash to the manifest's bucket
-// hashes for its range. A chunk is thus checked on arrival, before the rest is fetched.
+// Trust: the manifest is verified against a certified block (SnapshotAnchor) that anchors
+// height h with exec_commitment(block id at h, root after h) (types::Block::exec_roots). The
+// anchor is that block plus a QC certifying it, checked against the validator set; then the
+// manifest's bucket hashes must hash to that root, and every chunk's accounts must hash to the
+// manifest's bucket hashes for its range. A chunk is thus checked on arrival, before the rest is
+// fetched.
+//
+// Taking one: `create_snapshot(ledger, ...)` walks the in-memory ledger on the thread that owns
+// it. A node instead takes a StateCut between blocks (root, bucket hashes and a frozen view of
+// the stored state: about a millisecond) and builds the snapshot from it on another thread, so
+// consensus does not wait for a million accounts to be copied.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <vector>
 
 #include "codec/codec.h"
 #include "crypto/validator_set.h"
 #include "execution/ledger.h"
+#include "storage/store.h"
 #include "types/block.h"
 
 namespace ol::sync {
@@ -97,5 +104,24 @@ inline constexpr std::size_t kDefaultChunkBytes = 1u << 20;
 /// snapshot with chunks of about `chunk_bytes`. Call on the core thread between blocks.
 Snapshot create_snapshot(const execution::Ledger& ledger, std::uint64_t height,
                          const Hash32& block_id, std::size_t chunk_bytes = kDefaultChunkBytes);
+
+/// A store-backed ledger's state at one committed height, held without copying it.
+struct StateCut {
+  std::uint64_t height = 0;
+  Hash32 block_id{};
+  Hash32 state_root{};
+  std::vector<Hash32> bucket_hashes;
+  std::unique_ptr<storage::StateView> view;  // the stored accounts at `height`
+};
+
+/// Right after block `block_id` at `height` is durable in `store`, on the thread that owns
+/// `ledger` (which was opened on `store` and has applied exactly that block). Cheap: copies the
+/// 2^16 bucket hashes and takes a RocksDB snapshot.
+StateCut cut_state(const execution::Ledger& ledger, const storage::Store& store,
+                   std::uint64_t height, const Hash32& block_id);
+
+/// The snapshot of a cut, on any thread (the same chunks create_snapshot makes of the ledger at
+/// that height). Errors: reading the stored state failed or it held a corrupt record (io).
+Result<Snapshot> create_snapshot(const StateCut& cut, std::size_t chunk_bytes = kDefaultChunkBytes);
 
 }  // namespace ol::sync

@@ -132,6 +132,39 @@ TEST(Store, ReopenAfterCloseYieldsWhatWasWritten) {
   EXPECT_FALSE(store->get_state(b("acct/b")).value().has_value());
 }
 
+// A checkpoint reads the state as of one commit while later commits go on.
+TEST(Store, AStateViewKeepsSeeingTheStateItWasTakenAt) {
+  TempDir tmp;
+  auto store = must_open(tmp.db());
+  WriteBatch first;
+  first.put_state(b("a/1"), b("one"));
+  first.put_state(b("a/2"), b("two"));
+  ASSERT_TRUE(store->write(first).ok());
+  auto view = store->state_view();
+
+  WriteBatch later;
+  later.put_state(b("a/1"), b("ONE"));
+  later.put_state(b("a/3"), b("three"));
+  later.delete_state(b("a/2"));
+  ASSERT_TRUE(store->write(later).ok());
+  ASSERT_TRUE(store->flush().ok());  // the view survives a flush of the memtable too
+
+  auto scan = [](auto& source) {
+    std::vector<std::pair<Bytes, Bytes>> out;
+    EXPECT_TRUE(source
+                    .for_each_state(b("a/"),
+                                    [&](ByteView k, ByteView v) {
+                                      out.emplace_back(to_bytes(k), to_bytes(v));
+                                      return true;
+                                    })
+                    .ok());
+    return out;
+  };
+  using KV = std::vector<std::pair<Bytes, Bytes>>;
+  EXPECT_EQ(scan(*view), (KV{{b("a/1"), b("one")}, {b("a/2"), b("two")}}));
+  EXPECT_EQ(scan(*store), (KV{{b("a/1"), b("ONE")}, {b("a/3"), b("three")}}));
+}
+
 TEST(Store, EmptyStoreHasNoTip) {
   TempDir tmp;
   auto store = must_open(tmp.db());

@@ -147,6 +147,62 @@ TEST(SyncSnapshot, TheManifestMustMatchItsCertifiedAnchor) {
   }));
 }
 
+// A node cuts a checkpoint between blocks (root, bucket hashes, a view of the stored state) and
+// builds it on another thread while blocks keep committing: the result must be exactly the
+// snapshot of the ledger at the cut's height.
+TEST(SyncSnapshot, ACutBuiltAfterLaterCommitsIsTheSnapshotAtItsHeight) {
+  TempDir tmp;
+  auto store = std::move(storage::Store::open(tmp.path() / "db")).value();
+  const auto validators = TestValidators::make(4);
+  Genesis g = genesis_with(3'000);
+  std::vector<crypto::Secp256k1Key> keys;
+  for (std::uint8_t i = 0; i < 4; ++i) {
+    keys.push_back(
+        *crypto::Secp256k1Key::from_secret(Bytes(32, static_cast<std::uint8_t>(70 + i))));
+    g.allocations.push_back({keys.back().address(), types::Amount(1) << 60});
+  }
+  auto ledger = std::move(Ledger::open(*store, g)).value();  // stored, as a node's
+  ChainBuilder chain(validators, g);
+  std::vector<std::uint64_t> nonces(keys.size(), 0);
+  std::mt19937 rng(11);
+  auto commit_next = [&] {
+    std::vector<types::Transaction> txs;
+    for (int t = 0; t < 40; ++t) {
+      const std::size_t from = rng() % keys.size();
+      // Half to existing accounts, half to new ones (new buckets entries, reordered slots).
+      const crypto::Address to = address_of(rng() % 6'000);
+      txs.push_back(types::Transaction::sign(testing::kChainId, nonces[from]++,
+                                             types::Transfer{to, 1 + rng() % 500}, keys[from]));
+    }
+    auto c = chain.next(std::move(txs));
+    auto outcome = testing::execute_block(*ledger, c.block);
+    EXPECT_TRUE(outcome.ok());
+    EXPECT_TRUE(testing::commit_to_store(*store, c, outcome->writes).ok());
+    return c;
+  };
+  for (int i = 0; i < 5; ++i) commit_next();
+  auto at5 = commit_next();
+  const Snapshot expected = create_snapshot(*ledger, 6, at5.qc.block_id, 16 * 1024);
+  StateCut cut = cut_state(*ledger, *store, 6, at5.qc.block_id);
+  for (int i = 0; i < 6; ++i) commit_next();  // the ledger and the store move on
+  ASSERT_NE(ledger->state_root(), expected.manifest.state_root);
+
+  auto built = create_snapshot(cut, 16 * 1024);
+  ASSERT_TRUE(built.ok()) << built.error().to_string();
+  EXPECT_EQ(built->manifest, expected.manifest);
+  ASSERT_EQ(built->chunks.size(), expected.chunks.size());
+  EXPECT_GT(built->chunks.size(), 3u);
+  for (std::uint32_t i = 0; i < built->chunks.size(); ++i) {
+    EXPECT_EQ(built->chunks[i], expected.chunks[i]) << "chunk " << i;
+    EXPECT_TRUE(verify_chunk(built->manifest, i, built->chunks[i]).ok()) << "chunk " << i;
+  }
+  // A cut now is the current state, not the old one.
+  auto now = create_snapshot(cut_state(*ledger, *store, 12, Hash32{}), 16 * 1024);
+  ASSERT_TRUE(now.ok());
+  EXPECT_EQ(now->manifest.state_root, ledger->state_root());
+  EXPECT_NE(now->chunks, expected.chunks);
+}
+
 TEST(SyncCheckpoints, TakenEveryIntervalAndPrunedToTheNewest) {
   TempDir tmp;
   auto store = std::move(storage::Store::open(tmp.path() / "db")).value();
