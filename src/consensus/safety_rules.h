@@ -29,14 +29,17 @@ struct SafetyData {
   bool operator==(const SafetyData&) const = default;
 };
 
-/// Durable home of SafetyData and of the certificates a restart resumes from. Neither call may
-/// return until what it saved would survive a crash.
+/// Durable home of SafetyData and of the certificates a restart resumes from.
 class SafetyStorage {
  public:
   virtual ~SafetyStorage() = default;
+  /// Returns only once `data` would survive a crash of the process and of the machine.
   virtual Status save(const SafetyData& data) = 0;
   /// The replica's highest QC and latest TC (RecoveryState::high_qc / last_tc). Saved whenever
-  /// either advances, and always before anything is signed in the round they open.
+  /// either advances, and always before anything is signed in the round they open. Returns once
+  /// they would survive a process crash; they must survive a machine crash once the next save()
+  /// returns (nothing is signed in between, so losing them before that costs nothing but the
+  /// round they open).
   virtual Status save_certificates(const types::QuorumCert& high_qc,
                                    const std::optional<types::TimeoutCert>& last_tc) = 0;
 };

@@ -39,7 +39,7 @@ Status StoreSafetyStorage::save_certificates(const types::QuorumCert& high_qc,
   storage::WriteBatch batch;
   batch.put_meta(kHighQcKey, codec::encode(high_qc));
   if (last_tc) batch.put_meta(kLastTcKey, codec::encode(*last_tc));
-  return store_.write(batch, storage::Durability::synced);
+  return store_.write(batch, storage::Durability::buffered);  // synced by the next save()
 }
 
 std::optional<types::Block> StoreCommittedBlocks::find(const Hash32& id) const {
