@@ -9,6 +9,7 @@
 #include "sync/block_sync.h"
 #include "sync/state_sync.h"
 #include "sync/wire.h"
+#include "types/tx_batch.h"
 
 namespace ol::node {
 namespace {
@@ -41,16 +42,26 @@ bool carries_transactions(const consensus::Message& m) {
   return false;
 }
 
-/// The Transport on the real p2p network.
-class NetworkTransport final : public Transport {
+/// How long a transaction admitted over RPC may wait for others to share its gossip message.
+constexpr auto kTxGossipDelay = std::chrono::milliseconds(3);
+
+/// The Transport on the real p2p network. Transactions are published in batches
+/// (types/tx_batch.h): one gossip message, so one signature and one frame per peer, for up to
+/// kMaxBatchTxs transactions. A batch leaves when it is full or kTxGossipDelay after its first
+/// transaction, whichever comes first. The batch and its timer live on the io thread.
+class NetworkTransport final : public Transport,
+                               public std::enable_shared_from_this<NetworkTransport> {
  public:
-  explicit NetworkTransport(std::shared_ptr<network::NetworkManager> net) : net_(std::move(net)) {}
+  NetworkTransport(p2p::asio::io_context& io, std::shared_ptr<network::NetworkManager> net)
+      : io_(io), net_(std::move(net)), timer_(io) {}
   void send_to(types::ValidatorIndex to, Bytes frame) override {
     net_->send_to_peer(to, std::move(frame));
   }
   void send_to_validators(Bytes frame) override { net_->send_to_validators(std::move(frame)); }
   void publish_transaction(Bytes encoded) override {
-    net_->broadcast(network::kTransactionsTopic, std::move(encoded));
+    // The RPC admits transactions on the io thread, so this usually runs inline.
+    p2p::asio::dispatch(
+        io_, [self = shared_from_this(), tx = std::move(encoded)] { self->add_to_batch(tx); });
   }
   NetworkStats stats() const override {
     const network::Health h = net_->health();
@@ -59,7 +70,38 @@ class NetworkTransport final : public Transport {
   }
 
  private:
+  // Io thread.
+  void add_to_batch(const Bytes& tx) {
+    if (!batch_.fits(tx.size())) {
+      if (batch_.empty()) return;  // cannot happen for an admitted transaction
+      flush();
+    }
+    (void)batch_.add(tx);
+    if (!batch_.fits(types::Transaction::kMaxEncodedSize)) {  // full: no room for another
+      flush();
+      return;
+    }
+    if (batch_.count() == 1) {
+      timer_.expires_after(kTxGossipDelay);
+      timer_.async_wait([weak = weak_from_this(), gen = generation_](boost::system::error_code ec) {
+        auto self = weak.lock();
+        if (ec || !self || self->generation_ != gen) return;
+        self->flush();
+      });
+    }
+  }
+  void flush() {
+    ++generation_;  // a pending timer belongs to the batch that is leaving now
+    timer_.cancel();
+    if (batch_.empty()) return;
+    net_->broadcast(network::kTransactionsTopic, batch_.take());
+  }
+
+  p2p::asio::io_context& io_;
   std::shared_ptr<network::NetworkManager> net_;
+  p2p::asio::steady_timer timer_;
+  types::TxBatchBuilder batch_;
+  std::uint64_t generation_ = 0;
 };
 
 }  // namespace
@@ -527,6 +569,13 @@ Status Node::start_network() {
   auto net = network::NetworkManager::create(
       *io_, p2p::Identity(core_key_ ? *core_key_ : crypto::Ed25519KeyPair::generate()),
       std::move(nc));
+  // A transactions message that is not a well-formed batch is rejected before it is forwarded
+  // (gossipsub penalises the peer that sent it); the transactions of a well-formed batch are
+  // then admitted, or rejected, one by one.
+  net->set_gossip_validator(network::kTransactionsTopic, [](const p2p::gossipsub::Message& m) {
+    return types::decode_tx_batch(m.data) ? p2p::gossipsub::ValidationResult::accept
+                                          : p2p::gossipsub::ValidationResult::reject;
+  });
   net->on_event([this](const network::Event& event) {
     std::visit(
         [this](const auto& e) {
@@ -552,7 +601,7 @@ Status Node::start_network() {
   });
   OL_TRY_ASSIGN(auto bound, net->start());
   spdlog::info("net: listening on {}", bound.to_string());
-  transport_ = std::make_shared<NetworkTransport>(net);
+  transport_ = std::make_shared<NetworkTransport>(*io_, net);
   host_ = net->host();
   network_ = net;
   return {};
@@ -597,16 +646,25 @@ void Node::on_consensus_frame(types::ValidatorIndex from, ByteView frame) {
   });
 }
 
-void Node::on_transaction_gossip(ByteView encoded) {
+void Node::on_transaction_gossip(ByteView batch) {
   if (core_config_.commands || !services_started_) return;
-  verify_later([this, bytes = to_bytes(encoded)] {
-    auto admitted = mempool_->add_encoded(bytes);
-    if (admitted) {
-      tx_status_.set((*admitted)->hash, TxStatus{TxState::pending, 0, {}});
-      payload_ready_.notify();
-    } else if (admitted.error().message != "already known") {
+  verify_later([this, bytes = to_bytes(batch)] {
+    auto txs = types::decode_tx_batch(bytes);
+    if (!txs) {  // the network's validator rejects these first; counted like a bad transaction
       metrics_.tx_rejected_total.fetch_add(1);
+      return;
     }
+    bool any = false;
+    for (ByteView encoded : *txs) {
+      auto admitted = mempool_->add_encoded(encoded);
+      if (admitted) {
+        tx_status_.set((*admitted)->hash, TxStatus{TxState::pending, 0, {}});
+        any = true;
+      } else if (admitted.error().message != "already known") {
+        metrics_.tx_rejected_total.fetch_add(1);
+      }
+    }
+    if (any) payload_ready_.notify();
   });
 }
 

@@ -55,8 +55,9 @@ class Node {
 
   /// A frame from validator `from` on the consensus channel. Any thread.
   void on_consensus_frame(types::ValidatorIndex from, ByteView frame);
-  /// A transaction from the gossip topic. Any thread.
-  void on_transaction_gossip(ByteView encoded);
+  /// A transactions gossip message: a batch (types/tx_batch.h) whose transactions are admitted
+  /// one by one on the verifier thread. Any thread.
+  void on_transaction_gossip(ByteView batch);
 
   /// Called once (from any thread) if the node must stop on its own (storage or execution
   /// failure). Set before start().

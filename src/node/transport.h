@@ -25,7 +25,8 @@ class Transport {
   virtual void send_to(types::ValidatorIndex to, Bytes frame) = 0;
   /// The same frame to every other validator.
   virtual void send_to_validators(Bytes frame) = 0;
-  /// A transaction's canonical encoding on the transactions gossip topic.
+  /// A transaction's canonical encoding for the transactions gossip topic. The real network
+  /// publishes them in batches (types/tx_batch.h), a few milliseconds or kMaxBatchTxs at a time.
   virtual void publish_transaction(Bytes encoded) = 0;
   virtual NetworkStats stats() const = 0;
 };

@@ -2,7 +2,8 @@
 // their real HTTP RPC: transfers commit and agree, a node reopened from its store resumes where
 // it stopped, the consensus-only benchmark mode orders commands and long-polls commits, and a
 // Byzantine leader (the hub rewrites and re-signs its proposals) cannot get a wrong execution
-// anchor or a replayed transaction certified.
+// anchor or a replayed transaction certified; a gossiped transaction batch admits its good
+// transactions and nothing from a malformed batch.
 #include <atomic>
 #include <functional>
 #include <future>
@@ -18,6 +19,7 @@
 #include "node/harness.h"
 #include "node/node.h"
 #include "types/transaction.h"
+#include "types/tx_batch.h"
 
 namespace ol::node::test {
 namespace {
@@ -50,10 +52,10 @@ class Hub {
       if (i != from) send(from, i, frame);
     }
   }
-  void gossip(std::size_t from, const Bytes& tx) {
+  void gossip(std::size_t from, const Bytes& batch) {
     std::lock_guard lock(mu_);
     for (std::size_t i = 0; i < nodes_.size(); ++i) {
-      if (i != from && nodes_[i] != nullptr) nodes_[i]->on_transaction_gossip(tx);
+      if (i != from && nodes_[i] != nullptr) nodes_[i]->on_transaction_gossip(batch);
     }
   }
 
@@ -68,7 +70,11 @@ class HubTransport final : public Transport {
   HubTransport(Hub& hub, std::size_t self) : hub_(hub), self_(self) {}
   void send_to(types::ValidatorIndex to, Bytes frame) override { hub_.send(self_, to, frame); }
   void send_to_validators(Bytes frame) override { hub_.send_all(self_, frame); }
-  void publish_transaction(Bytes encoded) override { hub_.gossip(self_, encoded); }
+  void publish_transaction(Bytes encoded) override {
+    types::TxBatchBuilder batch;  // the real transport batches several; one is enough here
+    EXPECT_TRUE(batch.add(encoded).ok());
+    hub_.gossip(self_, batch.take());
+  }
   NetworkStats stats() const override { return NetworkStats{3, 3, false, 0, 0, 0, 0}; }
 
  private:
@@ -283,6 +289,56 @@ TEST_F(InProcessNetwork, AWrongExecutionAnchorIsNeverCertified) {
       EXPECT_TRUE(b["exec_roots"].empty()) << "a lie committed at " << h;
     }
     EXPECT_EQ(call(port(2), "GET", "/block/" + std::to_string(h)).body["id"], b["id"]);
+  }
+}
+
+TEST_F(InProcessNetwork, GossipedBatchesAdmitTheirGoodTransactionsOnly) {
+  start_all();
+  auto faucet = crypto::load_secp256k1_key_file(dir_.path() / "faucet_key.json");
+  ASSERT_TRUE(faucet.ok());
+  const auto to = crypto::Secp256k1Key::generate().address();
+  auto signed_tx = [&](std::uint64_t n) {
+    return codec::encode(
+        types::Transaction::sign(genesis_.app.chain_id, n, types::Transfer{to, 10}, *faucet));
+  };
+  std::vector<std::uint64_t> rejected_before;
+  for (std::size_t i = 0; i < 4; ++i) {
+    rejected_before.push_back(metric(i, "openliquid_tx_rejected_total"));
+  }
+
+  // Malformed batches: a good transaction without the batch framing, and a batch whose count
+  // promises a second transaction that is cut off. Nothing from them is admitted.
+  codec::Writer cut;
+  cut.u32(2);
+  cut.bytes(signed_tx(0));
+  cut.u32(200);
+  for (std::size_t i = 0; i < 4; ++i) {
+    nodes_[i]->on_transaction_gossip(signed_tx(0));
+    nodes_[i]->on_transaction_gossip(cut.data());
+  }
+  ASSERT_TRUE(eventually([&] {
+    for (std::size_t i = 0; i < 4; ++i) {
+      if (metric(i, "openliquid_tx_rejected_total") != rejected_before[i] + 2) return false;
+    }
+    return true;
+  }));
+
+  // A well-formed batch: two good transactions around a bad one, gossiped to every node.
+  types::TxBatchBuilder batch;
+  ASSERT_TRUE(batch.add(signed_tx(0)).ok());
+  ASSERT_TRUE(batch.add(Bytes(40, 0xee)).ok());
+  ASSERT_TRUE(batch.add(signed_tx(1)).ok());
+  const Bytes good = batch.take();
+  for (std::size_t i = 0; i < 4; ++i) nodes_[i]->on_transaction_gossip(good);
+  ASSERT_TRUE(eventually([&] {
+    for (std::size_t i = 0; i < 4; ++i) {
+      if (nonce(i, faucet->address()) != 2) return false;
+    }
+    return true;
+  }));
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(call(port(i), "GET", "/account/" + to.to_checksum_hex()).body["balance"], "20");
+    EXPECT_EQ(metric(i, "openliquid_tx_rejected_total"), rejected_before[i] + 3) << i;
   }
 }
 
