@@ -648,14 +648,23 @@ void Node::on_consensus_frame(types::ValidatorIndex from, ByteView frame) {
 
 void Node::on_transaction_gossip(ByteView batch) {
   if (core_config_.commands || !services_started_) return;
-  verify_later([this, bytes = to_bytes(batch)] {
-    auto txs = types::decode_tx_batch(bytes);
-    if (!txs) {  // the network's validator rejects these first; counted like a bad transaction
-      metrics_.tx_rejected_total.fetch_add(1);
-      return;
-    }
+  auto txs = types::decode_tx_batch(batch);
+  if (!txs) {  // the network's validator rejects these first; counted like a bad transaction
+    metrics_.tx_rejected_total.fetch_add(1);
+    return;
+  }
+  // Shed gossip rather than let it delay the verification of proposals, which share the
+  // verifier thread: a dropped transaction stays in its origin's mempool and is verified here
+  // when a proposal carries it.
+  const std::size_t n = txs->size();
+  if (gossip_backlog_.fetch_add(n) + n > kMaxGossipBacklogTxs) {
+    gossip_backlog_.fetch_sub(n);
+    return;
+  }
+  const bool queued = verify_later([this, n, bytes = to_bytes(batch)] {
     bool any = false;
-    for (ByteView encoded : *txs) {
+    const auto decoded = types::decode_tx_batch(bytes);  // well-formed: checked above
+    for (ByteView encoded : *decoded) {
       auto admitted = mempool_->add_encoded(encoded);
       if (admitted) {
         tx_status_.set((*admitted)->hash, TxStatus{TxState::pending, 0, {}});
@@ -664,8 +673,10 @@ void Node::on_transaction_gossip(ByteView batch) {
         metrics_.tx_rejected_total.fetch_add(1);
       }
     }
+    gossip_backlog_.fetch_sub(n);
     if (any) payload_ready_.notify();
   });
+  if (!queued) gossip_backlog_.fetch_sub(n);
 }
 
 }  // namespace ol::node
