@@ -64,7 +64,9 @@ struct SyncConfig {
   /// A running validator this many heights behind a peer's tip leaves consensus, block-syncs and
   /// rejoins (0 = never).
   std::uint32_t catch_up_lag = 64;
-  std::uint32_t poll_ms = 300;  // how often a full node (and a validator's lag check) polls
+  // A full node block-syncs on every commit notice (gossip) and at least this often; a
+  // validator's lag check runs every max(poll_ms, 1000) ms.
+  std::uint32_t poll_ms = 300;
 };
 
 struct NodeConfig {

@@ -324,7 +324,7 @@ void Core::commit(const types::Block& block, const types::QuorumCert& qc) {
 
   std::erase_if(block_txs_, [&](const auto& e) { return e.second.height <= block.height; });
   std::erase_if(persisted_, [&](const auto& e) { return e.second <= block.height; });
-  if (ctx_.on_commit) ctx_.on_commit(block.height, id);
+  if (ctx_.on_commit) ctx_.on_commit(block.height, id, qc);
 }
 
 mempool::PendingNonces Core::ancestor_nonces(const Hash32& parent_id, bool* recent_payload,

@@ -80,9 +80,9 @@ struct CoreContext {
   WakeSignal* payload_ready = nullptr;
   /// When set, every vote, timeout and proposal is journalled before it is sent (chaos checks).
   SigningJournal* journal = nullptr;
-  /// Called (on the core thread) after each commit is durable, with the block's height and id;
-  /// may be empty. The ledger then holds the state after that block.
-  std::function<void(types::Height, const Hash32&)> on_commit;
+  /// Called (on the core thread) after each commit is durable, with the block's height, id and
+  /// the QC that certifies it; may be empty. The ledger then holds the state after that block.
+  std::function<void(types::Height, const Hash32&, const types::QuorumCert&)> on_commit;
   /// Called (on the core thread) when the node must stop (storage or execution failed).
   std::function<void(const Error&)> on_fatal;
 };

@@ -188,9 +188,10 @@ Result<std::unique_ptr<Node>> Node::open(const std::filesystem::path& home, Node
     ctx.journal = &*node->journal_;
   }
   Node* self = node.get();
-  ctx.on_commit = [self](types::Height height, const Hash32& id) {
+  ctx.on_commit = [self](types::Height height, const Hash32& id, const types::QuorumCert& qc) {
     if (self->rpc_) self->rpc_->notify_commit();
     self->checkpoints_->on_commit(*self->ledger_, height, id);
+    self->publish_commit_notice(height, qc);
   };
   ctx.on_fatal = [self](const Error& e) { self->fail(e); };
   CoreConfig cc;
@@ -214,7 +215,8 @@ Status Node::open_ledger() {
   ec.mempool = mempool_.get();
   ec.tx_status = &tx_status_;
   ec.metrics = &metrics_;
-  ec.on_commit = [this](types::Height height, const Hash32& id) {
+  // Blocks synced here are not announced: the validators that committed them did.
+  ec.on_commit = [this](types::Height height, const Hash32& id, const types::QuorumCert&) {
     if (rpc_) rpc_->notify_commit();
     checkpoints_->on_commit(*ledger_, height, id);
   };
@@ -492,9 +494,34 @@ p2p::Task<Status> Node::catch_up(const char* why) {
 }
 
 p2p::Task<void> Node::follow() {
+  // A catch-up on every commit notice that names a height above ours (at most one per
+  // kMinFollowGap), else every poll_ms (no notices: a quiet chain, or no validator reachable).
+  constexpr auto kMinFollowGap = std::chrono::milliseconds(20);
   while (!stopping_) {
     if (auto s = co_await catch_up("follow"); !s) co_return fail(s.error());
-    co_await sleep(std::chrono::milliseconds(config_.sync.poll_ms));
+    co_await sleep(kMinFollowGap);
+    if (stopping_ || notified_height_ > ledger_->applied_height()) continue;
+    p2p::asio::steady_timer poll(co_await p2p::asio::this_coro::executor,
+                                 std::chrono::milliseconds(config_.sync.poll_ms));
+    follow_timer_ = &poll;
+    boost::system::error_code ec;
+    co_await poll.async_wait(p2p::asio::redirect_error(p2p::asio::use_awaitable, ec));
+    follow_timer_ = nullptr;
+  }
+}
+
+void Node::publish_commit_notice(types::Height height, const types::QuorumCert& qc) {
+  if (!network_) return;  // in-process hub or no network: nobody follows by gossip
+  std::static_pointer_cast<network::NetworkManager>(network_)->broadcast(
+      network::kQcsTopic, codec::encode(sync::CommitNotice{height, qc}));
+}
+
+void Node::on_commit_notice(ByteView data) {
+  auto notice = codec::decode_exact<sync::CommitNotice>(data);  // validated: it decodes
+  if (!notice || notice->height <= notified_height_) return;
+  notified_height_ = notice->height;
+  if (follow_timer_ != nullptr && ledger_ && notice->height > ledger_->applied_height()) {
+    follow_timer_->cancel();
   }
 }
 
@@ -576,6 +603,27 @@ Status Node::start_network() {
     return types::decode_tx_batch(m.data) ? p2p::gossipsub::ValidationResult::accept
                                           : p2p::gossipsub::ValidationResult::reject;
   });
+  // Commit notices matter to full nodes only: they check the QC (a bad one is the sender's
+  // fault) and pass good ones on to other full nodes; validators publish their own and neither
+  // check nor relay others'.
+  net->set_gossip_validator(
+      network::kQcsTopic, [this, self_id = net->peer_id()](const p2p::gossipsub::Message& m) {
+        using p2p::gossipsub::ValidationResult;
+        if (is_validator()) {
+          return m.from == self_id ? ValidationResult::accept : ValidationResult::ignore;
+        }
+        auto notice = codec::decode_exact<sync::CommitNotice>(m.data);
+        if (!notice) {
+          spdlog::debug("sync: rejected a commit notice: {}", notice.error().to_string());
+          return ValidationResult::reject;
+        }
+        if (auto v = sync::verify_commit_notice(*notice, *validators_, genesis_block_id()); !v) {
+          spdlog::debug("sync: rejected a commit notice for height {}: {}", notice->height,
+                        v.error().to_string());
+          return ValidationResult::reject;
+        }
+        return ValidationResult::accept;
+      });
   net->on_event([this](const network::Event& event) {
     std::visit(
         [this](const auto& e) {
@@ -584,6 +632,7 @@ Status Node::start_network() {
             on_consensus_frame(e.from, e.frame);
           } else if constexpr (std::is_same_v<E, network::GossipReceived>) {
             if (e.topic == network::kTransactionsTopic) on_transaction_gossip(e.data);
+            if (e.topic == network::kQcsTopic && !is_validator()) on_commit_notice(e.data);
           } else if constexpr (std::is_same_v<E, network::PeerConnected>) {
             if (e.validator) spdlog::info("net: validator {} connected", *e.validator);
           } else if constexpr (std::is_same_v<E, network::PeerDisconnected>) {

@@ -5,7 +5,9 @@
 // a checkpoint every sync.checkpoint_interval commits. On the real network, start() brings up
 // the network and RPC and then, on the io thread: (state sync, on an empty store when asked) →
 // block sync from the store's tip until no peer has more → the consensus core (validators), or
-// block sync every sync.poll_ms forever (full nodes: a home without a validator key). A running
+// block sync forever (full nodes: a home without a validator key), woken by the commit notices
+// validators gossip on openliquid/qcs/1.0.0 (sync::CommitNotice) and at least every
+// sync.poll_ms. A running
 // validator that finds a peer sync.catch_up_lag heights ahead stops its core, block-syncs and
 // starts a new core (it keeps its safety data, so it cannot double-sign).
 //
@@ -92,6 +94,10 @@ class Node {
   p2p::Task<void> follow();
   p2p::Task<void> watch_lag();
   p2p::Task<void> sleep(std::chrono::milliseconds d);
+  /// Validators, after each commit (core thread): a sync::CommitNotice on the qcs topic.
+  void publish_commit_notice(types::Height height, const types::QuorumCert& qc);
+  /// Full nodes, io thread: a validated notice; wakes follow() if it names a height above ours.
+  void on_commit_notice(ByteView data);
   sync::TrustedBlock trusted_tip() const;
 
   std::filesystem::path home_;
@@ -122,6 +128,8 @@ class Node {
   std::unique_ptr<BlockExecutor> executor_;
   std::optional<sync::TrustedBlock> state_synced_;  // the snapshot's block, until a block commits
   bool services_started_ = false;
+  std::uint64_t notified_height_ = 0;                // highest commit notice seen (io thread)
+  p2p::asio::steady_timer* follow_timer_ = nullptr;  // follow()'s poll wait (io thread)
   std::atomic<SyncPhase> phase_{SyncPhase::starting};
   std::atomic<bool> stopping_{false};
   EventQueue<std::function<void()>> verify_queue_{20'000};

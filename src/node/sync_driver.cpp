@@ -167,7 +167,7 @@ Status BlockExecutor::execute(const sync::CertifiedBlock& c) {
   }
   ++blocks_;
   txs_ += txs.size();
-  if (ctx_.on_commit) ctx_.on_commit(block.height, id);
+  if (ctx_.on_commit) ctx_.on_commit(block.height, id, c.qc);
   return {};
 }
 

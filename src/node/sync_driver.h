@@ -70,8 +70,9 @@ class BlockExecutor {
     mempool::Mempool* mempool = nullptr;  // committed transactions leave it (may be null)
     TxStatusBook* tx_status = nullptr;    // may be null
     Metrics* metrics = nullptr;           // may be null
-    /// After each block is durable (the ledger holds the state after it).
-    std::function<void(types::Height, const Hash32&)> on_commit;
+    /// After each block is durable (the ledger holds the state after it), with the QC that
+    /// certifies it.
+    std::function<void(types::Height, const Hash32&, const types::QuorumCert&)> on_commit;
   };
   explicit BlockExecutor(Context context);
 

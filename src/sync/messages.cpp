@@ -20,6 +20,26 @@ Result<CertifiedBlock> decode_certified(codec::Reader& r) {
 
 }  // namespace
 
+void CommitNotice::encode(codec::Writer& w) const {
+  w.u64(height);
+  qc.encode(w);
+}
+
+Result<CommitNotice> CommitNotice::decode(codec::Reader& r) {
+  CommitNotice n;
+  OL_TRY_ASSIGN(n.height, r.u64());
+  OL_TRY_ASSIGN(n.qc, types::QuorumCert::decode(r));
+  return n;
+}
+
+Status verify_commit_notice(const CommitNotice& notice, const crypto::ValidatorSet& set,
+                            const Hash32& genesis_id) {
+  if (notice.height == 0 || notice.qc.round == 0) {
+    return make_error(Errc::verify, "commit notice for genesis");
+  }
+  return notice.qc.verify(set, genesis_id);
+}
+
 void encode_request(codec::Writer& w, const Request& r) {
   w.u8(static_cast<std::uint8_t>(r.index()));
   if (const auto* g = std::get_if<GetBlocks>(&r)) {

@@ -74,6 +74,24 @@ struct SnapshotChunkData {
 /// Tags 0, 1, 2.
 using Response = std::variant<Blocks, SnapshotOffer, SnapshotChunkData>;
 
+/// Gossiped on openliquid/qcs/1.0.0 by validators as they commit: block `qc.block_id` at
+/// `height` is committed. A hint for full nodes to block-sync now rather than at their next
+/// poll. The QC proves the block is certified; the height is only claimed (block sync verifies
+/// everything it fetches, so a lying height costs one sync request that finds nothing).
+struct CommitNotice {
+  std::uint64_t height = 0;
+  types::QuorumCert qc;
+
+  void encode(codec::Writer& w) const;
+  static Result<CommitNotice> decode(codec::Reader& r);
+  bool operator==(const CommitNotice&) const = default;
+};
+
+/// Ok iff `notice` names a height above 0 and its QC is a valid quorum of `set` for a block
+/// other than genesis.
+Status verify_commit_notice(const CommitNotice& notice, const crypto::ValidatorSet& set,
+                            const Hash32& genesis_id);
+
 void encode_request(codec::Writer& w, const Request& r);
 Result<Request> decode_request(codec::Reader& r);
 void encode_response(codec::Writer& w, const Response& r);

@@ -277,5 +277,40 @@ TEST_F(SyncNetwork, FullNodeStateSyncsFromACheckpointAndFollows) {
   EXPECT_EQ(block_id(4, h), block_id(0, h));
 }
 
+// Full nodes follow on the validators' commit notices (gossip on openliquid/qcs/1.0.0), not on
+// their poll: with a 10-minute poll_ms, the full node must still keep up within seconds.
+TEST_F(SyncNetwork, FullNodeFollowsOnCommitNoticesNotOnItsPoll) {
+  init(4, 1, 0, [&](std::size_t i, NodeConfig& c) {
+    if (i == 4) c.sync.poll_ms = 600'000;
+  });
+  ASSERT_FALSE(HasFatalFailure());
+  for (auto& n : nodes_) n->start();
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto s = status(4);
+        return s.is_object() && s.value("sync_phase", "") == "following" && max_height(4) >= 3;
+      },
+      std::chrono::seconds(120)))
+      << "the full node did not reach the following phase";
+  for (int round = 0; round < 3; ++round) {
+    const std::uint64_t target = max_height(4) + 5;
+    ASSERT_TRUE(eventually([&] { return max_height(4) >= target; }, std::chrono::seconds(60)))
+        << "the validators stopped committing";
+    const auto t0 = Clock::now();
+    ASSERT_TRUE(eventually([&] { return height(4) >= target; }, std::chrono::seconds(10)))
+        << "the full node is at " << height(4) << ", the validators at " << max_height(4)
+        << ": it does not follow on commit notices";
+    std::cout << "[ figures  ] full node reached height " << target << " "
+              << seconds_since(t0) * 1000 << " ms after the validators\n";
+  }
+  const auto to = crypto::Secp256k1Key::generate().address();
+  ASSERT_FALSE(submit_transfer(2, 0, to).empty());
+  EXPECT_TRUE(eventually([&] { return account(4, to).value("balance", "") == "1000"; },
+                         std::chrono::seconds(10)))
+      << "a transfer committed by the validators did not reach the full node";
+  const std::uint64_t h = height(4);
+  EXPECT_EQ(block_id(4, h), block_id(0, h));
+}
+
 }  // namespace
 }  // namespace ol::node::test

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "support/certified_chain.h"
+#include "sync/messages.h"
 #include "sync/verify.h"
 
 namespace ol::sync {
@@ -92,6 +93,31 @@ TEST_F(SyncVerify, RejectsForgedQcsBrokenChainsAndTruncation) {
   EXPECT_EQ(r->size(), 5u);
   // More than asked.
   EXPECT_FALSE(check(all(), 9).ok());
+}
+
+// The commit notices validators gossip for full nodes: bounded decoding and a QC check.
+TEST_F(SyncVerify, ACommitNoticeDecodesOnlyWholeAndVerifiesOnlyWithAQuorum) {
+  const CommitNotice notice{4, blocks[3].qc};
+  const Bytes wire = codec::encode(notice);
+  auto back = codec::decode_exact<CommitNotice>(wire);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, notice);
+  EXPECT_TRUE(verify_commit_notice(*back, validators.set, testing::genesis_id()).ok());
+
+  EXPECT_FALSE(codec::decode_exact<CommitNotice>(ByteView(wire).first(wire.size() - 1)).ok());
+  Bytes longer = wire;
+  longer.push_back(0);
+  EXPECT_FALSE(codec::decode_exact<CommitNotice>(longer).ok());
+  EXPECT_FALSE(codec::decode_exact<CommitNotice>(Bytes{}).ok());
+
+  const auto outsiders = TestValidators::make(4, 100);
+  const CommitNotice forged{4, outsiders.certify(blocks[3].block)};
+  EXPECT_FALSE(verify_commit_notice(forged, validators.set, testing::genesis_id()).ok());
+  CommitNotice tampered = notice;
+  tampered.qc.round += 1;  // the signatures no longer match
+  EXPECT_FALSE(verify_commit_notice(tampered, validators.set, testing::genesis_id()).ok());
+  const CommitNotice genesis{0, types::QuorumCert::genesis(testing::genesis_id())};
+  EXPECT_FALSE(verify_commit_notice(genesis, validators.set, testing::genesis_id()).ok());
 }
 
 }  // namespace
