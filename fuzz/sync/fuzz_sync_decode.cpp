@@ -1,5 +1,6 @@
 // Fuzzes every decoder a sync peer can reach: requests, responses (blocks with QCs, snapshot
-// offers, chunks) and the stored manifest and chunk records, and the verifiers behind them.
+// offers, chunks), the stored manifest and chunk records, the commit notices of the qcs gossip
+// topic, and the verifiers behind them.
 // Properties: decoding never crashes or over-allocates; whatever decodes re-encodes to exactly
 // the input; a decoded chunk or manifest goes through the verifiers without crashing.
 #include <cstdint>
@@ -32,7 +33,7 @@ const crypto::ValidatorSet& validators() {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
   const ByteView rest(data + 1, size - 1);
-  switch (data[0] % 4) {
+  switch (data[0] % 5) {
     case 0: {
       auto req = sync::decode_request_exact(rest);
       if (!req) break;
@@ -83,6 +84,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         return m;
       }();
       (void)sync::verify_chunk(empty, 0, *c);
+      break;
+    }
+    case 4: {  // a commit notice from the qcs gossip topic
+      auto n = codec::decode_exact<sync::CommitNotice>(rest);
+      if (!n) break;
+      codec::Writer w;
+      n->encode(w);
+      same(rest, w);
+      (void)sync::verify_commit_notice(*n, validators(), types::Block::genesis().compute_id());
       break;
     }
   }

@@ -96,6 +96,10 @@ std::string Metrics::render(const MetricGauges& g) const {
   metric(out, "openliquid_tx_rejected_total", "counter",
          "Transactions refused at admission (RPC and gossip; duplicates not counted).",
          tx_rejected_total.load());
+  metric(out, "openliquid_tx_gossip_shed_total", "counter",
+         "Gossiped transactions dropped unverified because the verifier was behind (they are "
+         "verified when a proposal carries them).",
+         tx_gossip_shed_total.load());
   return out;
 }
 

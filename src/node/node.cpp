@@ -708,6 +708,7 @@ void Node::on_transaction_gossip(ByteView batch) {
   const std::size_t n = txs->size();
   if (gossip_backlog_.fetch_add(n) + n > kMaxGossipBacklogTxs) {
     gossip_backlog_.fetch_sub(n);
+    metrics_.tx_gossip_shed_total.fetch_add(n);
     return;
   }
   const bool queued = verify_later([this, n, bytes = to_bytes(batch)] {
@@ -725,7 +726,10 @@ void Node::on_transaction_gossip(ByteView batch) {
     gossip_backlog_.fetch_sub(n);
     if (any) payload_ready_.notify();
   });
-  if (!queued) gossip_backlog_.fetch_sub(n);
+  if (!queued) {  // the verifier queue itself is full
+    gossip_backlog_.fetch_sub(n);
+    metrics_.tx_gossip_shed_total.fetch_add(n);
+  }
 }
 
 }  // namespace ol::node

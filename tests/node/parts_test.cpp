@@ -105,7 +105,8 @@ TEST(NodeMetrics, PrometheusTextHasEveryDocumentedMetric) {
                            "openliquid_net_bytes_total{direction=\"in\"} 99",
                            "openliquid_net_bytes_total{direction=\"out\"} 0",
                            "openliquid_txs_committed_total 0",
-                           "openliquid_tx_rejected_total 0"}) {
+                           "openliquid_tx_rejected_total 0",
+                           "openliquid_tx_gossip_shed_total 0"}) {
     EXPECT_NE(text.find(name), std::string::npos) << name;
   }
   // Every sample line is "name{labels} value" and every family has HELP and TYPE.
