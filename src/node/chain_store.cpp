@@ -1,5 +1,7 @@
 #include "node/chain_store.h"
 
+#include <spdlog/spdlog.h>
+
 #include <cstring>
 #include <set>
 
@@ -117,6 +119,30 @@ Result<std::optional<TxRecord>> load_tx_record(const storage::Store& store, cons
   rec.outcome = static_cast<execution::TxOutcome>(*outcome);
   rec.detail.assign(detail->begin(), detail->end());
   return std::optional<TxRecord>(std::move(rec));
+}
+
+std::vector<types::TxRef> resolve_for_commit(const types::Block& block, std::uint64_t chain_id,
+                                             const mempool::Mempool* pool, std::string_view who) {
+  std::vector<types::TxRef> out;
+  const auto* txs = std::get_if<std::vector<types::Transaction>>(&block.payload);
+  if (txs == nullptr) return out;
+  out.reserve(txs->size());
+  for (const auto& tx : *txs) {
+    if (pool != nullptr) {
+      if (auto known = pool->find(tx.hash())) {
+        out.push_back(std::move(known));
+        continue;
+      }
+    }
+    auto verified = types::VerifiedTransaction::verify(tx, chain_id);
+    if (!verified) {
+      spdlog::error("{}: block at height {} holds an invalid transaction ({}); skipped", who,
+                    block.height, verified.error().message);
+      continue;
+    }
+    out.push_back(std::make_shared<const types::VerifiedTransaction>(std::move(*verified)));
+  }
+  return out;
 }
 
 CommitBatch build_commit_batch(const storage::Store& store, const types::Block& block,

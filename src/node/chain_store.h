@@ -18,6 +18,7 @@
 #include "consensus/replica.h"
 #include "consensus/safety_rules.h"
 #include "execution/state_machine.h"
+#include "mempool/mempool.h"
 #include "node/tx_status.h"
 #include "storage/store.h"
 
@@ -73,6 +74,15 @@ struct TxRecord {
 
 void put_tx_record(storage::WriteBatch& batch, const Hash32& tx_hash, const TxRecord& record);
 Result<std::optional<TxRecord>> load_tx_record(const storage::Store& store, const Hash32& tx_hash);
+
+/// The transactions of a certified block about to be committed (Core::commit for a block it did
+/// not resolve earlier, BlockExecutor::execute): each one is taken from `pool` if admitted there
+/// (its signature already checked; `pool` may be null) or verified now. An invalid one is logged
+/// (prefixed `who`) and skipped, the same way on every node, so every node computes the same
+/// state: honest validators never certify one, so it comes only from a certified block of a
+/// faulty quorum.
+std::vector<types::TxRef> resolve_for_commit(const types::Block& block, std::uint64_t chain_id,
+                                             const mempool::Mempool* pool, std::string_view who);
 
 /// The one WriteBatch that commits a block (Core::commit and BlockExecutor::execute write it):
 /// `state_writes` (the execution's), the block body unless `block_stored`, the height index, the

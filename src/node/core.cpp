@@ -245,31 +245,8 @@ void Core::persist(const types::Block& block, const Hash32& id) {
     entry.txs = std::move(own_payload_->second);
     own_payload_.reset();
   }
-  if (entry.txs.empty()) entry.txs = resolve_here(block);
+  if (entry.txs.empty()) entry.txs = resolve_for_commit(block, ctx_.chain_id, ctx_.mempool, "core");
   block_txs_.emplace(id, std::move(entry));
-}
-
-std::vector<types::TxRef> Core::resolve_here(const types::Block& block) {
-  std::vector<types::TxRef> out;
-  const auto* txs = transactions_of(block);
-  if (txs == nullptr) return out;
-  out.reserve(txs->size());
-  for (const auto& tx : *txs) {
-    if (auto known = ctx_.mempool->find(tx.hash())) {
-      out.push_back(std::move(known));
-      continue;
-    }
-    auto verified = types::VerifiedTransaction::verify(tx, ctx_.chain_id);
-    if (!verified) {
-      // Only a certified block reaches here unverified (sync); honest validators never certify
-      // an invalid transaction, and every node skips it identically.
-      spdlog::error("core: block at height {} holds an invalid transaction ({}); skipped",
-                    block.height, verified.error().message);
-      continue;
-    }
-    out.push_back(std::make_shared<const types::VerifiedTransaction>(std::move(*verified)));
-  }
-  return out;
 }
 
 const std::vector<types::TxRef>& Core::block_txs(const types::Block& block, const Hash32& id) {
@@ -282,7 +259,10 @@ const std::vector<types::TxRef>& Core::block_txs(const types::Block& block, cons
           return block_txs_.emplace(id, BlockTxs{block.height, r.txs}).first->second.txs;
       }
     }
-    it = block_txs_.emplace(id, BlockTxs{block.height, resolve_here(block)}).first;
+    it = block_txs_
+             .emplace(id, BlockTxs{block.height,
+                                   resolve_for_commit(block, ctx_.chain_id, ctx_.mempool, "core")})
+             .first;
   }
   return it->second.txs;
 }

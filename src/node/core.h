@@ -136,7 +136,6 @@ class Core final : public consensus::PayloadSource {
   void persist(const types::Block& block, const Hash32& id);
   void commit(const types::Block& block, const types::QuorumCert& qc);
   const std::vector<types::TxRef>& block_txs(const types::Block& block, const Hash32& id);
-  std::vector<types::TxRef> resolve_here(const types::Block& block);
   void fatal(const Error& e);
   void publish_status();
 

@@ -124,28 +124,9 @@ Status BlockExecutor::execute(const sync::CertifiedBlock& c) {
   }
   OL_TRY(check_anchored_roots(block));
 
-  // Verify each transaction once. A certified block with an invalid transaction is skipped
-  // transaction by transaction, exactly as Core::commit (resolve_here) does, so every node
-  // computes the same state.
-  std::vector<types::TxRef> txs;
-  if (const auto* list = std::get_if<std::vector<types::Transaction>>(&block.payload)) {
-    txs.reserve(list->size());
-    for (const auto& tx : *list) {
-      if (ctx_.mempool != nullptr) {
-        if (auto known = ctx_.mempool->find(tx.hash())) {
-          txs.push_back(std::move(known));
-          continue;
-        }
-      }
-      auto v = types::VerifiedTransaction::verify(tx, ctx_.chain_id);
-      if (!v) {
-        spdlog::error("sync: block at height {} holds an invalid transaction ({}); skipped",
-                      block.height, v.error().message);
-        continue;
-      }
-      txs.push_back(std::make_shared<const types::VerifiedTransaction>(std::move(*v)));
-    }
-  }
+  // Verify each transaction once; an invalid one is skipped exactly as Core::commit does.
+  const std::vector<types::TxRef> txs =
+      resolve_for_commit(block, ctx_.chain_id, ctx_.mempool, "sync");
 
   OL_TRY_ASSIGN(auto outcome, ledger.apply_block(
                                   execution::BlockInfo{block.height, block.timestamp_ms, id}, txs));
