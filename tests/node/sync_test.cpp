@@ -77,6 +77,17 @@ class SyncNetwork : public ::testing::Test {
     }
   }
 
+  /// Starts every node and waits until the first `validators` have each committed height 3.
+  void start_all_until_committing(std::size_t validators) {
+    for (auto& n : nodes_) n->start();
+    ASSERT_TRUE(eventually([&] {
+      for (std::size_t i = 0; i < validators; ++i) {
+        if (height(i) < 3) return false;
+      }
+      return true;
+    })) << "the validators did not start committing";
+  }
+
   json status(std::size_t i) { return call(ports_[i], "GET", "/status").body; }
   std::uint64_t height(std::size_t i) {
     auto s = status(i);
@@ -129,13 +140,8 @@ TEST_F(SyncNetwork, RestartedValidatorBlockSyncsThenVotesAgain) {
     if (i == 3) c.signing_journal = true;
   });
   ASSERT_FALSE(HasFatalFailure());
-  for (auto& n : nodes_) n->start();
-  ASSERT_TRUE(eventually([&] {
-    for (std::size_t i = 0; i < 4; ++i) {
-      if (height(i) < 3) return false;
-    }
-    return true;
-  })) << "the four validators did not start committing";
+  start_all_until_committing(4);
+  ASSERT_FALSE(HasFatalFailure());
 
   EXPECT_EQ(nodes_[3]->terminate(), 0);
   const std::uint64_t stopped_at = height(0);
@@ -188,13 +194,8 @@ TEST_F(SyncNetwork, FrozenValidatorCatchesUpByBlockSyncAtRuntime) {
     if (i == 3) c.signing_journal = true;
   });
   ASSERT_FALSE(HasFatalFailure());
-  for (auto& n : nodes_) n->start();
-  ASSERT_TRUE(eventually([&] {
-    for (std::size_t i = 0; i < 4; ++i) {
-      if (height(i) < 3) return false;
-    }
-    return true;
-  })) << "the four validators did not start committing";
+  start_all_until_committing(4);
+  ASSERT_FALSE(HasFatalFailure());
   const std::uint64_t frozen_at = height(3);
   nodes_[3]->signal(SIGSTOP);
   ASSERT_TRUE(
