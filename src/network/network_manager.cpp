@@ -707,7 +707,13 @@ struct NetworkManager::Impl : std::enable_shared_from_this<NetworkManager::Impl>
     std::weak_ptr<Impl> weak = weak_from_this();
     for (std::string_view t : {kBlocksTopic, kTransactionsTopic, kQcsTopic}) {
       const std::string topic(t);
-      gossip->set_content_addressed(topic);
+      // Transactions and commit notices authenticate themselves (user signatures, QCs), so
+      // they travel unsigned (StrictNoSign); blocks keep their author's gossip signature.
+      if (t == kBlocksTopic) {
+        gossip->set_content_addressed(topic);
+      } else {
+        gossip->set_unsigned(topic);
+      }
       gossip->set_validator(topic, [weak](const p2p::gossipsub::Message& m) {
         auto self = weak.lock();
         return self ? self->validate_gossip(m) : p2p::gossipsub::ValidationResult::ignore;

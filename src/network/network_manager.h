@@ -99,7 +99,7 @@ struct PeerDisconnected {
 struct GossipReceived {
   std::string topic;
   Bytes data;          // the application payload as published
-  p2p::PeerId source;  // the author
+  p2p::PeerId source;  // the author (empty on the unsigned topics: transactions, qcs)
 };
 struct DirectReceived {
   ValidatorIndex from;

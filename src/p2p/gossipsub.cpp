@@ -217,6 +217,11 @@ std::optional<crypto::Ed25519PublicKey> author_key(const PeerId& from, const pro
   return *key;
 }
 
+// StrictNoSign shape: no author, seqno, signature or key.
+bool is_unsigned(const proto::Message& m) {
+  return !m.has_from() && !m.has_seqno() && !m.has_signature() && !m.has_key();
+}
+
 bool verify_signature(const proto::Message& m, const crypto::Ed25519PublicKey& key) {
   if (m.signature().size() != 64) return false;
   proto::Message unsigned_copy = m;
@@ -243,7 +248,10 @@ Bytes frame(const proto::RPC& rpc) {
 Status check_rpc(ByteView body, const Config& config) {
   OL_TRY_ASSIGN(const proto::RPC rpc, decode_rpc(body, config));
   // Shape of each message, as the router checks it (signature included) before anything else.
+  // A message with no author, seqno, signature or key is well-formed here; whether its topic
+  // takes unsigned messages is the router's per-topic policy (Gossipsub::set_unsigned).
   for (const auto& m : rpc.publish()) {
+    if (is_unsigned(m)) continue;
     auto from = PeerId::from_bytes(as_bytes(m.from()));
     if (!from) return make_error(Errc::decode, "message: bad from");
     if (m.seqno().size() != kSeqnoSize) return make_error(Errc::decode, "message: bad seqno");
@@ -336,6 +344,7 @@ struct Gossipsub::Impl {
   std::map<std::string, Fanout> fanout;
   std::map<std::string, Validator> validators;
   std::set<std::string> content_addressed;
+  std::set<std::string> unsigned_topics;  // StrictNoSign (and content-addressed)
   std::unordered_set<PeerId> direct{config.direct_peers.begin(), config.direct_peers.end()};
   SeenCache seen;
   // On content-addressed topics: the from||seqno of each message accepted into `seen`, so that a
@@ -792,6 +801,10 @@ struct Gossipsub::Impl {
   void handle_message(const PeerId& source, const proto::Message& m) {
     // Topics we do not subscribe to are not ours to validate or forward.
     if (!subs.contains(m.topic())) return;
+    if (unsigned_topics.contains(m.topic())) {
+      handle_unsigned_message(source, m);
+      return;
+    }
     auto author = PeerId::from_bytes(as_bytes(m.from()));
     std::optional<crypto::Ed25519PublicKey> key;
     if (author) key = author_key(*author, m);
@@ -839,12 +852,54 @@ struct Gossipsub::Impl {
         break;
     }
     if (stopped) return;
+    forward_and_deliver(source, &*author, id, m, msg);
+  }
+
+  // A topic under StrictNoSign (set_unsigned): the message must carry no author, seqno,
+  // signature or key, and its id is the SHA-256 of its data, so a copy with other data is another
+  // message and cannot shadow it. Its payload authenticates itself (the topic's validator checks
+  // it); the peer that sent it answers for it.
+  void handle_unsigned_message(const PeerId& source, const proto::Message& m) {
+    if (!is_unsigned(m) || m.data().size() > config.max_message_size) {
+      reject(source, "signed or oversized message on an unsigned topic");
+      return;
+    }
+    const std::string id = message_id(m);
+    if (seen.contains(id)) {
+      ++stats.duplicates;
+      promises.erase(id);
+      return;
+    }
+    seen.insert(id, Clock::now());
+    promises.erase(id);
+    if (m.data().size() >= config.idontwant_min_size) send_idontwant(m.topic(), id, source);
+    const Message msg = to_message(m, PeerId{}, id, source);
+    switch (validate(msg)) {
+      case ValidationResult::reject:
+        reject(source, "rejected by validator");
+        return;
+      case ValidationResult::ignore:
+        ++stats.ignored;
+        return;
+      case ValidationResult::accept:
+        break;
+    }
+    if (stopped) return;
+    forward_and_deliver(source, nullptr, id, m, msg);
+  }
+
+  // Forwards an accepted message to mesh and direct peers (not back to where it came from, nor
+  // to its author) before delivering it, so a slow handler does not delay the mesh.
+  void forward_and_deliver(const PeerId& source, const PeerId* author, const std::string& id,
+                           const proto::Message& m, const Message& msg) {
     cache(id, m);
-    // Forward before delivering, so a slow handler does not delay the mesh.
+    const auto skip = [&](const PeerId& p) {
+      return p == source || (author != nullptr && p == *author);
+    };
     std::vector<PeerId> targets;
     if (auto s = subs.find(m.topic()); s != subs.end()) {
       for (const auto& p : s->second.mesh) {
-        if (p == source || p == *author) continue;
+        if (skip(p)) continue;
         if (auto ps = peers.find(p); ps != peers.end() && does_not_want(ps->second, id)) {
           ++stats.idontwant_skipped;
           continue;
@@ -854,7 +909,7 @@ struct Gossipsub::Impl {
     }
     add_direct_targets(m.topic(), targets);
     std::erase_if(targets, [&](const PeerId& p) {
-      if (p == source || p == *author) return true;
+      if (skip(p)) return true;
       auto ps = peers.find(p);
       return ps != peers.end() && direct.contains(p) && does_not_want(ps->second, id);
     });
@@ -1123,19 +1178,24 @@ struct Gossipsub::Impl {
     if (topic.empty() || topic.size() > kMaxTopicLength)
       return make_error(Errc::invalid_argument, "bad topic name");
     proto::Message m;
-    m.set_from(to_string(identity.peer_id.bytes()));
+    const bool sign = !unsigned_topics.contains(topic);
+    if (sign) m.set_from(to_string(identity.peer_id.bytes()));
     m.set_data(to_string(data));
-    std::string seq(kSeqnoSize, '\0');
-    const std::uint64_t s = ++seqno;
-    for (std::size_t i = 0; i < kSeqnoSize; ++i)
-      seq[i] = static_cast<char>(s >> (8 * (kSeqnoSize - 1 - i)));
-    m.set_seqno(seq);
+    if (sign) {
+      std::string seq(kSeqnoSize, '\0');
+      const std::uint64_t s = ++seqno;
+      for (std::size_t i = 0; i < kSeqnoSize; ++i)
+        seq[i] = static_cast<char>(s >> (8 * (kSeqnoSize - 1 - i)));
+      m.set_seqno(seq);
+    }
     m.set_topic(topic);
-    std::string in(kSignPrefix);
-    m.AppendToString(&in);
-    const auto sig = identity.key.sign(as_bytes(in));
-    m.set_signature(std::string(sig.bytes.begin(), sig.bytes.end()));
-    // key omitted: an Ed25519 PeerId inlines it
+    if (sign) {
+      std::string in(kSignPrefix);
+      m.AppendToString(&in);
+      const auto sig = identity.key.sign(as_bytes(in));
+      m.set_signature(std::string(sig.bytes.begin(), sig.bytes.end()));
+      // key omitted: an Ed25519 PeerId inlines it
+    }
 
     const std::string id = message_id(m);
     if (seen.contains(id))
@@ -1144,7 +1204,9 @@ struct Gossipsub::Impl {
     if (validate(msg) != ValidationResult::accept)
       return make_error(Errc::invalid_argument, "own message not accepted by the validator");
     seen.insert(id, Clock::now());
-    if (content_addressed.contains(topic)) seen_origin.insert(m.from() + m.seqno(), Clock::now());
+    if (sign && content_addressed.contains(topic)) {
+      seen_origin.insert(m.from() + m.seqno(), Clock::now());
+    }
     cache(id, m);
 
     std::vector<PeerId> targets;
@@ -1419,6 +1481,11 @@ void Gossipsub::set_validator(const std::string& topic, Validator validator) {
 
 void Gossipsub::set_content_addressed(const std::string& topic) {
   impl_->content_addressed.insert(topic);
+}
+
+void Gossipsub::set_unsigned(const std::string& topic) {
+  impl_->content_addressed.insert(topic);
+  impl_->unsigned_topics.insert(topic);
 }
 
 void Gossipsub::on_peer_exchange(PeerExchangeHandler handler) {

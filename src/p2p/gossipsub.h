@@ -79,7 +79,7 @@ enum class ValidationResult { accept, reject, ignore };
 struct Message {
   std::string topic;
   Bytes data;
-  PeerId from;           // the signed author
+  PeerId from;           // the signed author (empty on an unsigned topic, but our own messages)
   Bytes seqno;           // 8 bytes, big-endian
   Bytes id;              // the message id (from+seqno, or content hash on content-addressed topics)
   PeerId received_from;  // the peer that forwarded it to us (the author for our own messages)
@@ -171,6 +171,13 @@ class Gossipsub : public std::enable_shared_from_this<Gossipsub> {
   void set_validator(const std::string& topic, Validator validator);
   /// Message ids on `topic` become SHA-256(data), so one payload published twice is one message.
   void set_content_addressed(const std::string& topic);
+  /// StrictNoSign on `topic` (and content-addressed): we publish it with no author, seqno or
+  /// signature, and reject received messages that carry any of them. For payloads that
+  /// authenticate themselves (signed transactions, quorum certificates) this saves an Ed25519
+  /// signature per publish and a verification per received message; the topic's validator must
+  /// then check the payload, and the forwarding peer answers for it. Set it on every node of the
+  /// topic before traffic flows: a node without it rejects the unsigned messages.
+  void set_unsigned(const std::string& topic);
   void on_peer_exchange(PeerExchangeHandler handler);
   void set_rpc_filter(RpcFilter filter);
 

@@ -468,6 +468,67 @@ TEST_F(GossipsubTest, ContentAddressedTopicDeduplicatesPayloads) {
   EXPECT_EQ(b.count("forged"), 0u);
 }
 
+TEST_F(GossipsubTest, UnsignedTopicCarriesNoSignatureAndRejectsSignedMessages) {
+  const std::string topic = "openliquid/unsigned/1.0.0";
+  Node& a = make_node();
+  Node& b = make_node();
+  Node& c = make_node();
+  for (Node* n : {&a, &b, &c}) {
+    n->gs->set_unsigned(topic);
+    subscribe(*n, topic);
+    subscribe(*n);
+  }
+  connect(a, b);
+  connect(b, c);
+  ASSERT_TRUE(meshes_formed(1, topic));
+
+  // Published without author, seqno or signature; the id is the data's SHA-256; b forwards it
+  // to c; receivers see no author, the publisher sees itself.
+  auto id = a.gs->publish(topic, bytes("self-authenticating"));
+  ASSERT_TRUE(id.ok());
+  const Hash32 h = crypto::sha256(bytes("self-authenticating"));
+  EXPECT_EQ(*id, Bytes(h.begin(), h.end()));
+  ASSERT_TRUE(wait_for([&] { return c.count("self-authenticating") == 1; }));
+  EXPECT_EQ(b.count("self-authenticating"), 1u);
+  EXPECT_TRUE(c.received.back().from.empty());
+  EXPECT_EQ(c.received.back().received_from, b.host->peer_id());
+  EXPECT_EQ(a.received.back().from, a.host->peer_id());
+  EXPECT_FALSE(a.gs->publish(topic, bytes("self-authenticating")).ok());  // same content
+
+  // A raw peer: a signed message on the unsigned topic, and an unsigned one on a signed topic,
+  // are both rejected and penalised; a well-formed unsigned message is accepted.
+  RawPeer& r = make_raw();
+  raw_connect(r, c);
+  ASSERT_TRUE(raw_send(r, subscription(topic)).ok());
+  ASSERT_TRUE(raw_send(r, subscription(kTopic)).ok());
+  const auto invalid_before = c.gs->stats().invalid;
+  proto::RPC bad;
+  *bad.add_publish() = signed_message(r.identity, topic, "signed on unsigned", 1);
+  proto::Message half;  // unsigned but with a seqno
+  half.set_topic(topic);
+  half.set_data("half");
+  half.set_seqno(std::string(8, '\x01'));
+  *bad.add_publish() = half;
+  proto::Message bare;
+  bare.set_topic(kTopic);
+  bare.set_data("unsigned on signed");
+  *bad.add_publish() = bare;
+  ASSERT_TRUE(raw_send(r, bad).ok());
+  ASSERT_TRUE(wait_for([&] { return c.gs->stats().invalid == invalid_before + 3; }));
+  EXPECT_LT(c.gs->score(r.identity.peer_id), 0.0);
+  proto::RPC good;
+  proto::Message plain;
+  plain.set_topic(topic);
+  plain.set_data("from the raw peer");
+  *good.add_publish() = plain;
+  ASSERT_TRUE(raw_send(r, good).ok());
+  ASSERT_TRUE(wait_for([&] { return a.count("from the raw peer") == 1; }));  // via c and b
+  io.run_for(100ms);
+  EXPECT_EQ(c.count("signed on unsigned") + c.count("half") + c.count("unsigned on signed"), 0u);
+  EXPECT_EQ(a.count("signed on unsigned") + b.count("signed on unsigned"), 0u);
+  EXPECT_TRUE(check_rpc(as_bytes(good.SerializeAsString()), Config{}).ok());
+}
+
 TEST_F(GossipsubTest, MalformedAndOversizedRpcsCloseTheStreamOnly) {
   Node& n = make_node();
   Node& honest = make_node();
