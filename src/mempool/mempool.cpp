@@ -1,10 +1,12 @@
 #include "mempool/mempool.h"
 
 #include <cstring>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <queue>
 #include <string>
+#include <unordered_set>
 
 #include "crypto/hash.h"
 
@@ -44,10 +46,23 @@ struct Mempool::Impl {
   std::unordered_map<crypto::Address, NonceQueue, AddressHash> by_sender;
   std::size_t bytes = 0;
   std::uint64_t next_seq = 0;
+  std::unordered_set<Hash32, HashHash> committed;  // the last limits.recent_committed ids
+  std::deque<Hash32> committed_order;              // oldest first
 
-  bool known(const Hash32& h) const {
+  Status check_new(const Hash32& h) const {
     std::lock_guard lock(mu);
-    return by_hash.contains(h);
+    if (by_hash.contains(h)) return make_error(Errc::state, "already known");
+    if (committed.contains(h)) return make_error(Errc::state, "already committed");
+    return ok_status();
+  }
+
+  void remember_committed(const Hash32& h) {
+    if (limits.recent_committed == 0 || !committed.insert(h).second) return;
+    committed_order.push_back(h);
+    while (committed_order.size() > limits.recent_committed) {
+      committed.erase(committed_order.front());
+      committed_order.pop_front();
+    }
   }
 
   // Removes one entry of `queue` (caller holds mu); returns the next iterator.
@@ -58,8 +73,9 @@ struct Mempool::Impl {
   }
 
   Result<types::TxRef> admit_unverified(types::Transaction tx, const Hash32& hash) {
-    // Gossip delivers each transaction many times: answer duplicates before paying for recovery.
-    if (known(hash)) return make_error(Errc::state, "already known");
+    // Gossip delivers each transaction many times, and a copy may arrive after its block
+    // committed: answer duplicates before paying for recovery.
+    OL_TRY(check_new(hash));
     OL_TRY_ASSIGN(auto verified, types::VerifiedTransaction::verify(std::move(tx), chain_id));
     return admit(std::make_shared<const types::VerifiedTransaction>(std::move(verified)));
   }
@@ -175,6 +191,7 @@ void Mempool::remove_committed(std::span<const types::TxRef> committed) {
   std::unordered_map<crypto::Address, bool, AddressHash> senders;
   for (const auto& tx : committed) {
     senders.emplace(tx->sender, true);
+    impl_->remember_committed(tx->hash);
     // A committed transaction leaves whatever its receipt: its id is now in a block, and a
     // failed one must be re-signed rather than included twice.
     auto it = impl_->by_sender.find(tx->sender);

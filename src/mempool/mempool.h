@@ -43,6 +43,9 @@ struct Limits {
   std::size_t max_txs = 200'000;        // total pending transactions
   std::size_t max_bytes = 64u << 20;    // total encoded bytes pending
   std::size_t max_per_account = 1'000;  // pending per sender, and the furthest nonce ahead
+  // Ids of the most recently committed transactions remembered, so that a late gossip copy is
+  // answered "already committed" without a second signature recovery.
+  std::size_t recent_committed = 131'072;
 };
 
 struct BatchLimits {
@@ -69,6 +72,8 @@ class Mempool {
   Mempool& operator=(const Mempool&) = delete;
 
   /// Admits a transaction from its canonical encoding (RPC, gossip). Returns the pending entry.
+  /// Errc::state "already known" / "already committed" (one of the last
+  /// Limits::recent_committed) are answered before any signature recovery.
   Result<types::TxRef> add_encoded(ByteView encoded);
   /// Admits a decoded transaction (signature not yet checked).
   Result<types::TxRef> add(types::Transaction tx);

@@ -39,8 +39,7 @@ std::string short_hex(const Hash32& h) {
 }  // namespace
 
 std::vector<ResolvedBlock> resolve_transactions(const consensus::Message& message,
-                                                const mempool::Mempool& pool,
-                                                std::uint64_t chain_id) {
+                                                mempool::Mempool& pool, std::uint64_t chain_id) {
   std::vector<ResolvedBlock> out;
   auto resolve = [&](const types::Block& b) {
     const auto* txs = transactions_of(b);
@@ -59,7 +58,12 @@ std::vector<ResolvedBlock> resolve_transactions(const consensus::Message& messag
         r.txs.clear();
         break;
       }
-      r.txs.push_back(std::make_shared<const types::VerifiedTransaction>(std::move(*verified)));
+      auto ref = std::make_shared<const types::VerifiedTransaction>(std::move(*verified));
+      // Pooled, so that its gossip copy (perhaps still queued behind this proposal) is "already
+      // known" rather than recovered again, and so that we can propose it ourselves should this
+      // block fail. Refusals (nonce, capacity) change nothing here.
+      (void)pool.add_verified(ref);
+      r.txs.push_back(std::move(ref));
     }
     out.push_back(std::move(r));
   };

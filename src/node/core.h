@@ -53,8 +53,7 @@ struct InboundMessage {
 /// Resolves the transactions of every block `message` carries (proposals, sync responses).
 /// Runs off the core thread; empty for messages without transaction payloads.
 std::vector<ResolvedBlock> resolve_transactions(const consensus::Message& message,
-                                                const mempool::Mempool& pool,
-                                                std::uint64_t chain_id);
+                                                mempool::Mempool& pool, std::uint64_t chain_id);
 
 struct CoreConfig {
   consensus::ReplicaConfig replica;

@@ -2,7 +2,8 @@
 //
 // The consumer sleeps in pop_until() until an item arrives, the deadline passes or the queue is
 // closed: nothing spins. Producers never block: push() on a full queue fails and the caller
-// drops the item (consensus tolerates lost messages; a client gets "busy").
+// drops the item (consensus tolerates lost messages; a client gets "busy"). push_urgent() items
+// are served before ordinary ones (first in, first out within each lane).
 #pragma once
 
 #include <chrono>
@@ -31,6 +32,18 @@ class EventQueue {
     return true;
   }
 
+  /// Like push(), but ahead of every ordinary item (behind earlier urgent ones).
+  bool push_urgent(T item) {
+    {
+      std::lock_guard lock(mu_);
+      if (closed_ || items_.size() >= capacity_) return false;
+      items_.insert(items_.begin() + static_cast<std::ptrdiff_t>(urgent_), std::move(item));
+      ++urgent_;
+    }
+    cv_.notify_one();
+    return true;
+  }
+
   /// The oldest item, waiting until `deadline` at most. nullopt on timeout or once closed (items
   /// still queued at close are discarded).
   std::optional<T> pop_until(Clock::time_point deadline) {
@@ -39,6 +52,7 @@ class EventQueue {
     if (closed_ || items_.empty()) return std::nullopt;
     T item = std::move(items_.front());
     items_.pop_front();
+    if (urgent_ > 0) --urgent_;
     return item;
   }
 
@@ -65,6 +79,7 @@ class EventQueue {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<T> items_;
+  std::size_t urgent_ = 0;  // items_[0, urgent_) came from push_urgent
   bool closed_ = false;
 };
 

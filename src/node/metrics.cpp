@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "types/transaction.h"
+
 namespace ol::node {
 namespace {
 
@@ -100,6 +102,14 @@ std::string Metrics::render(const MetricGauges& g) const {
          "Gossiped transactions dropped unverified because the verifier was behind (they are "
          "verified when a proposal carries them).",
          tx_gossip_shed_total.load());
+  metric(out, "openliquid_tx_busy_total", "counter",
+         "Transactions refused at the RPC with 503 busy: too many gossiped transactions await "
+         "signature checks on this node.",
+         tx_busy_total.load());
+  metric(out, "openliquid_tx_signature_checks_total", "counter",
+         "Transaction signature recoveries (each transaction should cost one per node: at "
+         "admission, or on first sight in a proposal or a synced block).",
+         types::signature_recoveries());
   return out;
 }
 

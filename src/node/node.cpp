@@ -321,6 +321,8 @@ Status Node::start_services() {
   rc.payload_ready = &payload_ready_;
   rc.core_status = [this] { return status(); };
   rc.sync_phase = [this] { return std::string(to_string(sync_phase())); };
+  rc.verify_backlog = [this] { return gossip_backlog_.load(); };
+  rc.busy_backlog = kRpcBusyBacklogTxs;
   OL_TRY_ASSIGN(rpc_, RpcServer::start(*io_, config_.rpc.listen, std::move(rc)));
 
   verifier_ = std::thread([this] {
@@ -673,8 +675,8 @@ void Node::stop() {
   }
 }
 
-bool Node::verify_later(std::function<void()> job) {
-  return verify_queue_.push(std::move(job));
+bool Node::verify_later(std::function<void()> job, bool urgent) {
+  return urgent ? verify_queue_.push_urgent(std::move(job)) : verify_queue_.push(std::move(job));
 }
 
 void Node::on_consensus_frame(types::ValidatorIndex from, ByteView frame) {
@@ -687,12 +689,14 @@ void Node::on_consensus_frame(types::ValidatorIndex from, ByteView frame) {
     return;
   }
   auto shared = std::make_shared<consensus::Message>(std::move(*message));
-  verify_later([this, from, shared] {
-    auto resolved = resolve_transactions(*shared, *mempool_, genesis_.app.chain_id);
-    if (auto now = core()) {
-      now->deliver(InboundMessage{from, std::move(*shared), std::move(resolved)});
-    }
-  });
+  verify_later(
+      [this, from, shared] {
+        auto resolved = resolve_transactions(*shared, *mempool_, genesis_.app.chain_id);
+        if (auto now = core()) {
+          now->deliver(InboundMessage{from, std::move(*shared), std::move(resolved)});
+        }
+      },
+      /*urgent=*/true);
 }
 
 void Node::on_transaction_gossip(ByteView batch) {
@@ -719,7 +723,9 @@ void Node::on_transaction_gossip(ByteView batch) {
       if (admitted) {
         tx_status_.set((*admitted)->hash, TxStatus{TxState::pending, 0, {}});
         any = true;
-      } else if (admitted.error().message != "already known") {
+      } else if (admitted.error().code != Errc::state ||
+                 (admitted.error().message != "already known" &&
+                  admitted.error().message != "already committed")) {
         metrics_.tx_rejected_total.fetch_add(1);
       }
     }

@@ -84,7 +84,8 @@ class Node {
   Status open_ledger();
   Status create_core();
   std::shared_ptr<Core> core() const;
-  bool verify_later(std::function<void()> job);
+  /// Queues `job` for the verifier thread; `urgent` (consensus input) goes ahead of gossip.
+  bool verify_later(std::function<void()> job, bool urgent = false);
   void fail(const Error& e);
 
   // Io-thread coroutines (see the header comment).
@@ -133,9 +134,12 @@ class Node {
   std::atomic<SyncPhase> phase_{SyncPhase::starting};
   std::atomic<bool> stopping_{false};
   EventQueue<std::function<void()>> verify_queue_{20'000};
-  /// Gossiped transactions queued for the verifier; beyond the bound further batches are
-  /// dropped (about 0.1 s of signature recovery).
-  static constexpr std::size_t kMaxGossipBacklogTxs = 2'048;
+  /// Gossiped transactions queued for the verifier (proposals go ahead of them); beyond the
+  /// bound further batches are dropped (about 0.75 s of signature recovery). Dropping breaks
+  /// other accounts' nonce runs in this node's pool (it can then propose only what its own RPC
+  /// admitted), so the RPC refuses new transactions with 503 "busy" well before: at a quarter.
+  static constexpr std::size_t kMaxGossipBacklogTxs = 16'384;
+  static constexpr std::size_t kRpcBusyBacklogTxs = kMaxGossipBacklogTxs / 4;
   std::atomic<std::size_t> gossip_backlog_{0};
   std::thread verifier_;
   std::shared_ptr<RpcServer> rpc_;

@@ -125,13 +125,22 @@ class Router {
       return error_reply(http::status::conflict,
                          "this node orders benchmark commands, not transactions");
     }
+    if (ctx_.verify_backlog && ctx_.busy_backlog > 0) {
+      if (const std::size_t backlog = ctx_.verify_backlog(); backlog >= ctx_.busy_backlog) {
+        ctx_.metrics->tx_busy_total.fetch_add(1);
+        return error_reply(http::status::service_unavailable,
+                           "busy: " + std::to_string(backlog) +
+                               " gossiped transactions await signature checks here; retry later");
+      }
+    }
     auto admitted = ctx_.mempool->add_encoded(*raw);
     if (!admitted) {
       const Error& e = admitted.error();
       const bool decoded = e.code != Errc::decode &&
                            !(e.code == Errc::limit && e.message.starts_with("transaction too"));
       const Hash32 hash = crypto::keccak256(*raw);
-      if (e.code == Errc::state && e.message == "already known") {
+      if (e.code == Errc::state &&
+          (e.message == "already known" || e.message == "already committed")) {
         return json_reply(json{{"hash", hex0x(hash)}});  // idempotent resubmission
       }
       ctx_.metrics->tx_rejected_total.fetch_add(1);

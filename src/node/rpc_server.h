@@ -41,6 +41,11 @@ struct RpcContext {
   std::function<CoreStatus()> core_status;
   /// The node's sync phase (starting, state_sync, block_sync, consensus, following); may be empty.
   std::function<std::string()> sync_phase;
+  /// Gossiped transactions waiting for this node's verifier; at `busy_backlog` or more, POST /tx
+  /// answers 503 "busy" before any signature recovery (the network is not keeping up with
+  /// verification).
+  std::function<std::size_t()> verify_backlog;
+  std::size_t busy_backlog = 0;
 };
 
 class RpcServer : public std::enable_shared_from_this<RpcServer> {

@@ -1,5 +1,7 @@
 #include "types/transaction.h"
 
+#include <atomic>
+
 #include "crypto/hash.h"
 
 namespace ol::types {
@@ -57,7 +59,16 @@ Hash32 Transaction::hash() const {
   return crypto::keccak256(codec::encode(*this));
 }
 
+namespace {
+std::atomic<std::uint64_t> g_recoveries{0};
+}  // namespace
+
+std::uint64_t signature_recoveries() {
+  return g_recoveries.load(std::memory_order_relaxed);
+}
+
 Result<crypto::Address> Transaction::recover_sender() const {
+  g_recoveries.fetch_add(1, std::memory_order_relaxed);
   return crypto::recover_address(signing_hash(), signature);
 }
 

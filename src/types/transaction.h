@@ -55,4 +55,8 @@ struct Transaction {
   bool operator==(const Transaction&) const = default;
 };
 
+/// Signature recoveries (recover_sender calls) made in this process so far: a node's
+/// `openliquid_tx_signature_checks_total`, which should grow by one per transaction, not more.
+std::uint64_t signature_recoveries();
+
 }  // namespace ol::types

@@ -83,6 +83,37 @@ TEST(Admission, RejectsDuplicatesByHash) {
   EXPECT_EQ(f.pool.size(), 1u);
 }
 
+TEST(Admission, LateCopiesOfCommittedTransactionsCostNoRecovery) {
+  Limits limits;
+  limits.recent_committed = 2;
+  Fixture f(limits);
+  const auto key = test_key(0);
+  std::vector<types::Transaction> txs;
+  std::vector<TxRef> refs;
+  for (std::uint64_t n = 0; n < 3; ++n) {
+    txs.push_back(signed_tx(key, n));
+    refs.push_back(f.add(txs.back()));
+  }
+  f.committed[key.address()] = 3;
+  f.pool.remove_committed(refs);
+  EXPECT_EQ(f.pool.size(), 0u);
+
+  // The two most recent are remembered: answered before any signature recovery.
+  const auto before = types::signature_recoveries();
+  for (std::size_t i : {1u, 2u}) {
+    auto e = f.reject(txs[i]);
+    EXPECT_EQ(e.code, Errc::state);
+    EXPECT_EQ(e.message, "already committed");
+  }
+  EXPECT_EQ(types::signature_recoveries(), before);
+  // The oldest fell out of the bounded memory: recovered, then refused by its nonce.
+  auto old = f.reject(txs[0]);
+  EXPECT_EQ(old.code, Errc::invalid_argument);
+  EXPECT_EQ(old.message.rfind("nonce too low", 0), 0u) << old.message;
+  EXPECT_EQ(types::signature_recoveries(), before + 1);
+  EXPECT_EQ(f.pool.size(), 0u);
+}
+
 TEST(Admission, RejectsMalformedBytes) {
   Fixture f;
   Bytes good = codec::encode(signed_tx(test_key(0), 0));

@@ -60,6 +60,15 @@ class FourValidators : public ::testing::Test {
     return j.is_object() && j.contains("nonce") ? j["nonce"].get<std::uint64_t>() : 0;
   }
 
+  /// A counter or gauge from node i's GET /metrics (-1 when absent).
+  double metric(std::size_t i, const std::string& name) {
+    auto r = call(ports_[i], "GET", "/metrics");
+    const std::string needle = "\n" + name + " ";
+    const auto at = r.raw.find(needle);
+    if (at == std::string::npos) return -1;
+    return std::stod(r.raw.substr(at + needle.size()));
+  }
+
   /// Submits transfers with nonces [from, to) to the given nodes in turn; returns the hashes.
   std::vector<std::string> transfer(std::uint64_t from, std::uint64_t to,
                                     const std::vector<std::size_t>& via) {
@@ -130,6 +139,11 @@ TEST_F(FourValidators, CommitAgreeSurviveAKillAndRejoin) {
     EXPECT_EQ(account(i, faucet)["balance"], account(0, faucet)["balance"]);
   }
   EXPECT_EQ(expected_balance, std::to_string(8 * 1000 + (0 + 7) * 8 / 2));
+  // Each node recovered each transaction's signature exactly once, whether it first saw it in
+  // its RPC, in gossip or in a proposal.
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(metric(i, "openliquid_tx_signature_checks_total"), 8.0) << "node " << i;
+  }
   // Gossip carries each transaction from the node whose RPC admitted it (nonce n went to node
   // n % 4) to the others: some are committed in blocks that another validator proposed.
   std::size_t proposed_elsewhere = 0;

@@ -106,7 +106,9 @@ TEST(NodeMetrics, PrometheusTextHasEveryDocumentedMetric) {
                            "openliquid_net_bytes_total{direction=\"out\"} 0",
                            "openliquid_txs_committed_total 0",
                            "openliquid_tx_rejected_total 0",
-                           "openliquid_tx_gossip_shed_total 0"}) {
+                           "openliquid_tx_gossip_shed_total 0",
+                           "openliquid_tx_busy_total 0",
+                           "openliquid_tx_signature_checks_total "}) {
     EXPECT_NE(text.find(name), std::string::npos) << name;
   }
   // Every sample line is "name{labels} value" and every family has HELP and TYPE.
@@ -198,6 +200,24 @@ TEST(NodeEventQueue, BoundedAndWakesTheConsumer) {
   q.close();
   EXPECT_FALSE(q.push(5));
   EXPECT_FALSE(q.pop_until(std::chrono::steady_clock::now() + std::chrono::seconds(30)));
+}
+
+TEST(NodeEventQueue, UrgentItemsGoFirstInTheirOwnOrder) {
+  EventQueue<int> q(4);
+  const auto now = [] { return std::chrono::steady_clock::now(); };
+  EXPECT_TRUE(q.push(1));
+  EXPECT_TRUE(q.push(2));
+  EXPECT_TRUE(q.push_urgent(10));
+  EXPECT_TRUE(q.push_urgent(11));
+  EXPECT_FALSE(q.push_urgent(12));  // the bound covers both lanes
+  EXPECT_EQ(*q.pop_until(now()), 10);
+  EXPECT_TRUE(q.push_urgent(12));  // behind 11, ahead of 1 and 2
+  for (int expected : {11, 12, 1, 2}) EXPECT_EQ(*q.pop_until(now()), expected);
+  EXPECT_TRUE(q.push(3));
+  EXPECT_TRUE(q.push_urgent(13));
+  EXPECT_EQ(*q.pop_until(now()), 13);
+  EXPECT_EQ(*q.pop_until(now()), 3);
+  EXPECT_FALSE(q.pop_until(now()).has_value());
 }
 
 TEST(NodeHttpClient, ParsesUrls) {
