@@ -72,11 +72,13 @@ struct Mempool::Impl {
     return queue.erase(it);
   }
 
-  Result<types::TxRef> admit_unverified(types::Transaction tx, const Hash32& hash) {
+  Result<types::TxRef> admit_unverified(types::Transaction tx, const Hash32& hash,
+                                        std::size_t encoded_size) {
     // Gossip delivers each transaction many times, and a copy may arrive after its block
     // committed: answer duplicates before paying for recovery.
     OL_TRY(check_new(hash));
-    OL_TRY_ASSIGN(auto verified, types::VerifiedTransaction::verify(std::move(tx), chain_id));
+    OL_TRY_ASSIGN(auto verified,
+                  types::VerifiedTransaction::verify(std::move(tx), chain_id, hash, encoded_size));
     return admit(std::make_shared<const types::VerifiedTransaction>(std::move(verified)));
   }
 
@@ -133,12 +135,13 @@ Result<types::TxRef> Mempool::add_encoded(ByteView encoded) {
   }
   OL_TRY_ASSIGN(auto tx, codec::decode_exact<types::Transaction>(encoded));
   // Decoding is strict, so these bytes are the canonical encoding and hash to the tx id.
-  return impl_->admit_unverified(std::move(tx), crypto::keccak256(encoded));
+  return impl_->admit_unverified(std::move(tx), crypto::keccak256(encoded), encoded.size());
 }
 
 Result<types::TxRef> Mempool::add(types::Transaction tx) {
-  const Hash32 hash = tx.hash();
-  return impl_->admit_unverified(std::move(tx), hash);
+  const Bytes encoded = codec::encode(tx);
+  const Hash32 hash = crypto::keccak256(encoded);
+  return impl_->admit_unverified(std::move(tx), hash, encoded.size());
 }
 
 Result<types::TxRef> Mempool::add_verified(types::TxRef tx) {

@@ -1,6 +1,7 @@
 #include "node/command_pool.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 namespace ol::node {
@@ -27,19 +28,97 @@ CommandId command_id(ByteView command) {
   return id;
 }
 
+std::size_t CommandPool::IdIndex::probe_start(const CommandId& id) const {
+  std::uint64_t a, b;
+  std::memcpy(&a, id.data(), 8);
+  std::memcpy(&b, id.data() + 8, 8);
+  // Fibonacci hashing: only the top bits of a product depend on every bit of its input (ids
+  // are structured: client || big-endian sequence, whose low bytes land in b's high bits).
+  const std::uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ull)) * 0xbf58476d1ce4e5b9ull;
+  return static_cast<std::size_t>(h >> shift_);
+}
+
+std::optional<std::uint64_t> CommandPool::IdIndex::find(const CommandId& id) const {
+  if (slots_.empty()) return std::nullopt;
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t i = probe_start(id);; i = (i + 1) & mask) {
+    const Slot& s = slots_[i];
+    if (s.state == 0) return std::nullopt;
+    if (s.state == 1 && s.id == id) return s.seq;
+  }
+}
+
+void CommandPool::IdIndex::insert(const CommandId& id, std::uint64_t seq) {
+  // At most 5/8 of the slots used or erased, so probes stay short and an empty slot exists.
+  if ((live_ + erased_ + 1) * 8 > slots_.size() * 5) {
+    std::size_t capacity = 64;
+    while ((live_ + 1) * 4 > capacity) capacity *= 2;  // at most 1/4 live after a rebuild
+    rebuild(capacity);
+  }
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t i = probe_start(id);; i = (i + 1) & mask) {
+    Slot& s = slots_[i];
+    if (s.state != 1) {
+      if (s.state == 2) --erased_;
+      s = Slot{id, seq, 1};
+      ++live_;
+      return;
+    }
+  }
+}
+
+void CommandPool::IdIndex::erase(const CommandId& id) {
+  if (slots_.empty()) return;
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t i = probe_start(id);; i = (i + 1) & mask) {
+    Slot& s = slots_[i];
+    if (s.state == 0) return;
+    if (s.state == 1 && s.id == id) {
+      s.state = 2;
+      --live_;
+      ++erased_;
+      return;
+    }
+  }
+}
+
+void CommandPool::IdIndex::rebuild(std::size_t capacity) {
+  std::vector<Slot> old(capacity);
+  old.swap(slots_);
+  shift_ = 64 - static_cast<unsigned>(std::countr_zero(capacity));
+  live_ = erased_ = 0;
+  for (const Slot& s : old) {
+    if (s.state == 1) insert(s.id, s.seq);
+  }
+}
+
+CommandPool::Batch* CommandPool::batch_of(std::uint64_t seq) {
+  // Batches hold consecutive ranges in increasing order.
+  auto it = std::upper_bound(batches_.begin(), batches_.end(), seq,
+                             [](std::uint64_t s, const Batch& b) { return s < b.first; });
+  if (it == batches_.begin()) return nullptr;
+  --it;
+  return seq < it->first + it->live.size() ? &*it : nullptr;
+}
+
 bool CommandPool::add(ByteView data, std::size_t size) {
   if (size == 0 || data.size() % size != 0) return false;
   const std::size_t n = data.size() / size;
   {
     std::lock_guard lock(mu_);
-    if (order_.size() + n > max_commands_ || bytes_ + data.size() > max_bytes_) return false;
+    if (by_id_.size() + n > max_commands_ || bytes_ + data.size() > max_bytes_) return false;
+    Batch batch{to_bytes(data), size, next_seq_, std::vector<std::uint8_t>(n, 0), 0};
     for (std::size_t i = 0; i < n; ++i) {
-      ByteView cmd = data.subspan(i * size, size);
-      const CommandId id = command_id(cmd);
-      if (by_id_.contains(id)) continue;
-      order_.push_back(to_bytes(cmd));
-      by_id_.emplace(id, std::prev(order_.end()));
-      bytes_ += size;
+      const CommandId id = command_id(data.subspan(i * size, size));
+      if (by_id_.find(id)) continue;  // already pooled (perhaps earlier in this batch)
+      by_id_.insert(id, next_seq_ + i);
+      batch.live[i] = 1;
+      ++batch.live_count;
+    }
+    next_seq_ += n;
+    if (batch.live_count > 0) {
+      bytes_ += batch.data.size();
+      batches_.push_back(std::move(batch));
     }
   }
   if (wake_ != nullptr) wake_->notify();
@@ -50,12 +129,18 @@ std::vector<Bytes> CommandPool::take(std::size_t max_count, std::size_t max_byte
                                      const CommandIdSet& exclude) const {
   std::lock_guard lock(mu_);
   std::vector<Bytes> out;
+  out.reserve(std::min<std::size_t>(max_count, by_id_.size()));
   std::size_t bytes = 0;
-  for (const auto& cmd : order_) {
-    if (out.size() >= max_count || bytes + cmd.size() > max_bytes) break;
-    if (!exclude.empty() && exclude.contains(command_id(cmd))) continue;
-    bytes += cmd.size();
-    out.push_back(cmd);
+  for (const Batch& b : batches_) {
+    if (b.live_count == 0) continue;
+    for (std::size_t i = 0; i < b.live.size(); ++i) {
+      if (!b.live[i]) continue;
+      if (out.size() >= max_count || bytes + b.size > max_bytes) return out;
+      const ByteView cmd = ByteView(b.data).subspan(i * b.size, b.size);
+      if (!exclude.empty() && exclude.contains(command_id(cmd))) continue;
+      bytes += b.size;
+      out.emplace_back(cmd.begin(), cmd.end());
+    }
   }
   return out;
 }
@@ -63,17 +148,26 @@ std::vector<Bytes> CommandPool::take(std::size_t max_count, std::size_t max_byte
 void CommandPool::remove(std::span<const Bytes> committed) {
   std::lock_guard lock(mu_);
   for (const auto& cmd : committed) {
-    auto it = by_id_.find(command_id(cmd));
-    if (it == by_id_.end()) continue;
-    bytes_ -= it->second->size();
-    order_.erase(it->second);
-    by_id_.erase(it);
+    const CommandId id = command_id(cmd);
+    const auto seq = by_id_.find(id);
+    if (!seq) continue;
+    by_id_.erase(id);
+    Batch* b = batch_of(*seq);
+    if (b == nullptr) continue;  // unreachable: every indexed id has its batch
+    const std::size_t i = static_cast<std::size_t>(*seq - b->first);
+    if (!b->live[i]) continue;
+    b->live[i] = 0;
+    if (--b->live_count == 0) {
+      bytes_ -= b->data.size();
+      Bytes().swap(b->data);
+    }
   }
+  while (!batches_.empty() && batches_.front().live_count == 0) batches_.pop_front();
 }
 
 std::size_t CommandPool::size() const {
   std::lock_guard lock(mu_);
-  return order_.size();
+  return by_id_.size();
 }
 
 void BenchCommitLog::record(std::uint64_t height, std::uint64_t commit_ms,

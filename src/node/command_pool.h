@@ -6,13 +6,18 @@
 // proposal lost to a timeout loses nothing; leaders skip commands already in an uncommitted
 // ancestor. A client may send the same commands to every node: whichever leader proposes them
 // first, the others drop them from their pools when that block commits. Thread-safe.
+//
+// The pool handles every command of the benchmark several times (admission, proposal, commit),
+// so it avoids a heap node per command: each admitted batch is kept as one buffer, in arrival
+// order, with a live flag per command, and ids map to arrival sequence numbers in an
+// open-addressing table.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <deque>
-#include <list>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <unordered_map>
 #include <unordered_set>
@@ -55,12 +60,45 @@ class CommandPool {
   std::size_t size() const;
 
  private:
+  // Commands of one add(), back to back; their sequence numbers are [first, first + live.size()).
+  struct Batch {
+    Bytes data;
+    std::size_t size = 0;  // bytes per command
+    std::uint64_t first = 0;
+    std::vector<std::uint8_t> live;
+    std::size_t live_count = 0;
+  };
+
+  // Command id -> sequence number: linear probing over a power-of-two table, with tombstones.
+  class IdIndex {
+   public:
+    std::optional<std::uint64_t> find(const CommandId& id) const;
+    void insert(const CommandId& id, std::uint64_t seq);  // id not present
+    void erase(const CommandId& id);
+    std::size_t size() const { return live_; }
+
+   private:
+    struct Slot {
+      CommandId id{};
+      std::uint64_t seq = 0;
+      std::uint8_t state = 0;  // 0 empty, 1 full, 2 erased
+    };
+    std::size_t probe_start(const CommandId& id) const;
+    void rebuild(std::size_t capacity);
+    std::vector<Slot> slots_;
+    unsigned shift_ = 64;  // 64 - log2(slots_.size())
+    std::size_t live_ = 0, erased_ = 0;
+  };
+
+  Batch* batch_of(std::uint64_t seq);
+
   const std::size_t max_commands_, max_bytes_;
   WakeSignal* wake_;
   mutable std::mutex mu_;
-  std::list<Bytes> order_;
-  std::unordered_map<CommandId, std::list<Bytes>::iterator, CommandIdHash> by_id_;
-  std::size_t bytes_ = 0;
+  std::deque<Batch> batches_;  // arrival order; fully removed batches leave from the front
+  IdIndex by_id_;
+  std::uint64_t next_seq_ = 0;
+  std::size_t bytes_ = 0;  // buffers held (a batch's buffer goes when its last command does)
 };
 
 /// Recent committed command blocks, encoded for GET /bench/commits. Thread-safe.

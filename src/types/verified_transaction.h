@@ -26,6 +26,13 @@ struct VerifiedTransaction {
     v.hash = crypto::keccak256(encoded);
     return v;
   }
+  /// The same for a transaction decoded (strictly) from `encoded_size` bytes whose Keccak-256
+  /// is `hash`: it is not encoded and hashed again.
+  static Result<VerifiedTransaction> verify(Transaction tx, std::uint64_t chain_id,
+                                            const Hash32& hash, std::size_t encoded_size) {
+    OL_TRY_ASSIGN(crypto::Address sender, tx.validate(chain_id));
+    return VerifiedTransaction{std::move(tx), sender, hash, encoded_size};
+  }
 };
 
 /// Shared, immutable: the mempool, a proposal and execution hold the same object.

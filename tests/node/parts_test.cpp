@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -167,6 +168,70 @@ TEST(NodeCommandPool, AllOrNothingAdmissionAndSkipsInFlight) {
   EXPECT_EQ(rest[0], all[1]);
   pool.remove(std::span<const Bytes>(all.data(), 1));
   EXPECT_EQ(pool.size(), 1u);
+}
+
+// Many rounds of add / take / remove against a plain model (arrival-ordered list of ids): the
+// pool keeps arrival order, skips duplicates and in-flight ids, and its id index stays right
+// through growth, erasures and rebuilds.
+TEST(NodeCommandPool, MatchesASimpleModelOverManyRounds) {
+  CommandPool pool(100'000, 64u << 20);
+  std::vector<std::uint64_t> model;  // live ids in arrival order
+  std::mt19937_64 rng(7);
+  auto command = [](std::uint64_t id, std::size_t size) {
+    Bytes c(size, 0x5a);
+    for (int i = 0; i < 8; ++i) c[8 + i] = static_cast<std::uint8_t>(id >> (8 * (7 - i)));
+    return c;
+  };
+  auto id_of = [](const Bytes& c) {
+    std::uint64_t id = 0;
+    for (int i = 0; i < 8; ++i) id = (id << 8) | c[8 + i];
+    return id;
+  };
+  std::uint64_t next = 0;
+  for (int round = 0; round < 300; ++round) {
+    const std::size_t size = 16 + (rng() % 3) * 16;
+    const std::size_t n = 1 + rng() % 200;
+    Bytes data;
+    for (std::size_t i = 0; i < n; ++i) {
+      // Now and then resend a pooled id (skipped) or repeat one within the batch.
+      const bool dup = !model.empty() && rng() % 10 == 0;
+      const std::uint64_t id = dup ? model[rng() % model.size()] : next++;
+      append(data, command(id, size));
+      if (!dup && std::find(model.begin(), model.end(), id) == model.end()) model.push_back(id);
+    }
+    ASSERT_TRUE(pool.add(data, size));
+    ASSERT_EQ(pool.size(), model.size());
+
+    CommandIdSet in_flight;
+    for (std::size_t i = 0; i < model.size(); i += 3)
+      in_flight.insert(command_id(command(model[i], 16)));
+    const auto taken = pool.take(150, 1u << 20, in_flight);
+    std::vector<std::uint64_t> expected;
+    for (std::size_t i = 0; i < model.size() && expected.size() < 150; ++i) {
+      if (i % 3 != 0) expected.push_back(model[i]);
+    }
+    std::vector<std::uint64_t> got;
+    for (const auto& c : taken) got.push_back(id_of(c));
+    ASSERT_EQ(got, expected) << "round " << round;
+
+    // Commit most of what was taken plus a few never-pooled ids (ignored).
+    std::vector<Bytes> committed;
+    for (const auto& c : taken) {
+      if (rng() % 4 != 0) committed.push_back(c);
+    }
+    committed.push_back(command(1'000'000 + round, 16));
+    pool.remove(committed);
+    for (const auto& c : committed) std::erase(model, id_of(c));
+    ASSERT_EQ(pool.size(), model.size());
+  }
+  // Draining everything empties it; an emptied pool takes new commands again.
+  std::vector<Bytes> rest;
+  for (std::uint64_t id : model) rest.push_back(command(id, 16));
+  pool.remove(rest);
+  EXPECT_EQ(pool.size(), 0u);
+  EXPECT_TRUE(pool.take(10, 1u << 20, {}).empty());
+  ASSERT_TRUE(pool.add(command(next, 32), 32));
+  EXPECT_EQ(pool.take(10, 1u << 20, {}).size(), 1u);
 }
 
 TEST(NodeBenchCommitLog, EncodesBlocksAboveAHeightBigEndian) {
