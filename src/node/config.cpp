@@ -114,7 +114,8 @@ Result<NodeConfig> parse_config(std::string_view toml_text, const std::string& o
     OL_TRY(r.read("max_block_txs", c.consensus.max_block_txs));
     OL_TRY(r.read("max_block_bytes", c.consensus.max_block_bytes));
     OL_TRY(r.read("payload", c.consensus.payload));
-    return r.read("empty_block_wait_ms", c.consensus.empty_block_wait_ms);
+    OL_TRY(r.read("empty_block_wait_ms", c.consensus.empty_block_wait_ms));
+    return r.read("min_block_interval_ms", c.consensus.min_block_interval_ms);
   }));
   OL_TRY(read_section(root, top, "storage", origin, [&](TableReader& r) -> Status {
     OL_TRY(r.read("path", c.storage.path));
@@ -158,6 +159,11 @@ Result<NodeConfig> parse_config(std::string_view toml_text, const std::string& o
     return make_error(
         Errc::invalid_argument,
         origin + ": consensus.empty_block_wait_ms must be below round_timeout_base_ms");
+  }
+  if (c.consensus.min_block_interval_ms * 2 > c.consensus.round_timeout_base_ms) {
+    return make_error(
+        Errc::invalid_argument,
+        origin + ": consensus.min_block_interval_ms must be at most half of round_timeout_base_ms");
   }
   if (c.network.redial_base_ms == 0 || c.network.redial_cap_ms < c.network.redial_base_ms) {
     return make_error(Errc::invalid_argument,
@@ -212,7 +218,9 @@ std::string NodeConfig::to_toml() const {
     << "max_block_txs = " << consensus.max_block_txs << "\n"
     << "max_block_bytes = " << consensus.max_block_bytes << "\n"
     << "payload = " << q(consensus.payload) << "   # transactions, or commands (benchmark mode)\n"
-    << "empty_block_wait_ms = " << consensus.empty_block_wait_ms << "\n\n"
+    << "empty_block_wait_ms = " << consensus.empty_block_wait_ms << "\n"
+    << "min_block_interval_ms = " << consensus.min_block_interval_ms
+    << "   # a leader that cannot fill a block waits this long after the last proposal\n\n"
     << "[storage]\n"
     << "path = " << q(storage.path) << "\n"
     << "keep_blocks = " << storage.keep_blocks << "   # 0 = archival\n\n"

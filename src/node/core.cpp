@@ -156,6 +156,7 @@ void Core::handle(InboundMessage& in) {
     return;
   }
   if (const auto* p = std::get_if<consensus::ProposalMsg>(&in.message)) {
+    last_proposal_ = Clock::now();
     // The block's certificate first, alone: the blocks it commits are executed before the
     // replica decides on its vote (votable checks the block against the executed state).
     apply(replica_->on_message(unix_ms(), in.from, consensus::SyncInfo{p->block.justify, p->tc}));
@@ -347,6 +348,17 @@ types::Payload Core::next_payload(types::Round round, types::Height /*height*/,
   CommandIdSet in_flight;
   bool recent_payload = false;
   const mempool::PendingNonces pending = ancestor_nonces(parent_id, &recent_payload, &in_flight);
+
+  // Under load, fewer and fuller blocks: unless the pool could fill one now, wait out the
+  // minimum interval since the last proposal (transactions keep arriving meanwhile).
+  if (config_.min_block_interval.count() > 0 && !stopping_) {
+    const auto not_before = last_proposal_ + config_.min_block_interval;
+    const std::size_t pooled = config_.commands ? ctx_.commands->size() : ctx_.mempool->size();
+    if (Clock::now() < not_before && pooled < config_.batch.max_txs) {
+      std::this_thread::sleep_until(not_before);  // bounded: at most the interval
+    }
+  }
+  last_proposal_ = Clock::now();
 
   const auto deadline = Clock::now() + config_.empty_block_wait;
   for (;;) {

@@ -60,6 +60,7 @@ struct CoreConfig {
   mempool::BatchLimits batch;
   bool commands = false;  // consensus-only benchmark payloads
   std::chrono::milliseconds empty_block_wait{100};
+  std::chrono::milliseconds min_block_interval{0};  // see ConsensusConfig::min_block_interval_ms
   std::size_t queue_capacity = 100'000;
 };
 
@@ -160,6 +161,7 @@ class Core final : public consensus::PayloadSource {
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> dropped_{0};
+  std::chrono::steady_clock::time_point last_proposal_{};  // received or made (core thread)
   bool failed_ = false;
 
   // Core-thread state.

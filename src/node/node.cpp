@@ -201,6 +201,7 @@ Result<std::unique_ptr<Node>> Node::open(const std::filesystem::path& home, Node
   cc.batch.max_bytes = c.consensus.max_block_bytes;
   cc.commands = c.consensus.payload == "commands";
   cc.empty_block_wait = std::chrono::milliseconds(c.consensus.empty_block_wait_ms);
+  cc.min_block_interval = std::chrono::milliseconds(c.consensus.min_block_interval_ms);
   node->core_context_ = std::move(ctx);
   node->core_config_ = cc;
   return node;

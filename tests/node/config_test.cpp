@@ -23,6 +23,7 @@ TEST(NodeConfig, EmptyFileGivesDefaults) {
   EXPECT_EQ(c->log_level, "info");
   EXPECT_EQ(c->network.heartbeat_ms, 1000u);
   EXPECT_EQ(c->storage.keep_blocks, 0u);
+  EXPECT_EQ(c->consensus.min_block_interval_ms, 5u);
 }
 
 TEST(NodeConfig, WrittenConfigParsesBackIdentically) {
@@ -32,6 +33,7 @@ TEST(NodeConfig, WrittenConfigParsesBackIdentically) {
   c.network.bootstrap = {"/ip4/127.0.0.1/tcp/1", "/dns4/a\"b/tcp/2"};
   c.rpc.listen = "127.0.0.1:9999";
   c.consensus.max_block_txs = 7;
+  c.consensus.min_block_interval_ms = 0;
   c.storage.keep_blocks = 100;
   c.mempool.capacity = 5;
   auto back = parse_config(c.to_toml());
@@ -55,6 +57,9 @@ TEST(NodeConfig, ErrorsNameTheKeyAndTheProblem) {
   EXPECT_NE(error_of("[consensus]\nround_timeout_base_ms = 0\n").find("round_timeout_base_ms"),
             std::string::npos);
   EXPECT_NE(error_of("this is = not [toml").find("invalid TOML"), std::string::npos);
+  EXPECT_NE(error_of("[consensus]\nround_timeout_base_ms = 200\nmin_block_interval_ms = 101\n")
+                .find("min_block_interval_ms must be at most half of round_timeout_base_ms"),
+            std::string::npos);
 }
 
 TEST(NodeConfig, SyncSection) {

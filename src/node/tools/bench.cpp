@@ -97,6 +97,10 @@ int run_bench(const BenchOptions& opts) {
       lo.config_edits.push_back({"consensus", "payload", "\"commands\""});
       lo.config_edits.push_back({"consensus", "max_block_txs", std::to_string(opts.batch)});
     }
+    if (opts.min_block_interval_ms) {
+      lo.config_edits.push_back(
+          {"consensus", "min_block_interval_ms", std::to_string(*opts.min_block_interval_ms)});
+    }
     auto created = LocalNetwork::create(lo);
     if (!created) {
       std::fprintf(stderr, "openliquid bench: %s\n", created.error().message.c_str());

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,8 @@ struct BenchOptions {
   std::size_t command_size = 32;
   std::size_t outstanding = 8000;
   std::size_t batch = 400;  // commands per submission, and (--local) consensus.max_block_txs
+  // With --local: consensus.min_block_interval_ms for the nodes (unset: the config default).
+  std::optional<std::uint32_t> min_block_interval_ms;
 };
 
 Status validate(const DevnetOptions& o);

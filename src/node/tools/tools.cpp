@@ -80,6 +80,8 @@ void add_commands(CLI::App& app) {
   b->add_option("--batch", bench->batch,
                 "commands per submission (and, with --local, consensus.max_block_txs)")
       ->capture_default_str();
+  b->add_option("--min-block-interval-ms", bench->min_block_interval_ms,
+                "with --local: the nodes' consensus.min_block_interval_ms (default: the config's)");
   b->callback([bench] {
     if (int rc = run_bench(*bench); rc != 0) throw CLI::RuntimeError(rc);
   });
