@@ -225,8 +225,10 @@ TEST(Commit, RemovesCommittedAndStaleTransactions) {
   EXPECT_EQ(f.pool.bytes(), a2->encoded_size + b0->encoded_size);
   using P = std::vector<std::pair<std::uint8_t, std::uint64_t>>;
   EXPECT_EQ(describe(f.pool.build_batch({})), (P{{0, 2}, {1, 0}}));
-  // Once committed, the same bytes are refused as a replay.
-  EXPECT_EQ(f.reject(a0->tx).message, "nonce too low: 0, account nonce 2");
+  // Once committed, the same bytes are refused as a replay (recognised by id, before any
+  // recovery), and the stale a1, never committed itself, by its nonce.
+  EXPECT_EQ(f.reject(a0->tx).message, "already committed");
+  EXPECT_EQ(f.reject(a1->tx).message, "nonce too low: 1, account nonce 2");
 }
 
 TEST(Commit, AFailedCommittedTransactionAlsoLeaves) {
