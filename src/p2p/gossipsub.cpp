@@ -825,11 +825,7 @@ struct Gossipsub::Impl {
       }
     }
     const std::string id = message_id(m);
-    if (seen.contains(id)) {
-      ++stats.duplicates;
-      promises.erase(id);
-      return;
-    }
+    if (already_seen(id)) return;
     // Verified before it is marked seen: a forged copy must not shadow the real message.
     if (!verify_signature(m, *key)) {
       reject(source, "bad signature");
@@ -837,22 +833,16 @@ struct Gossipsub::Impl {
     }
     seen.insert(id, Clock::now());
     if (content) seen_origin.insert(origin, Clock::now());
-    promises.erase(id);
     // Signed by its author, so not a forgery that could make peers withhold the real message.
-    if (m.data().size() >= config.idontwant_min_size) send_idontwant(m.topic(), id, source);
-    const Message msg = to_message(m, *author, id, source);
-    switch (validate(msg)) {
-      case ValidationResult::reject:
-        reject(source, "rejected by validator");
-        return;
-      case ValidationResult::ignore:
-        ++stats.ignored;
-        return;
-      case ValidationResult::accept:
-        break;
-    }
-    if (stopped) return;
-    forward_and_deliver(source, &*author, id, m, msg);
+    validate_and_forward(source, &*author, id, m);
+  }
+
+  // A duplicate of a message we have: counted, and a pending IWANT promise for it is fulfilled.
+  bool already_seen(const std::string& id) {
+    if (!seen.contains(id)) return false;
+    ++stats.duplicates;
+    promises.erase(id);
+    return true;
   }
 
   // A topic under StrictNoSign (set_unsigned): the message must carry no author, seqno,
@@ -865,15 +855,19 @@ struct Gossipsub::Impl {
       return;
     }
     const std::string id = message_id(m);
-    if (seen.contains(id)) {
-      ++stats.duplicates;
-      promises.erase(id);
-      return;
-    }
+    if (already_seen(id)) return;
     seen.insert(id, Clock::now());
+    // Its id is its content's hash, so an IDONTWANT for it cannot withhold another message.
+    validate_and_forward(source, nullptr, id, m);
+  }
+
+  // A new message, now in `seen` (signature checked where the topic has one): IDONTWANT to the
+  // sender's mesh, the topic's validator, then forwarding and delivery.
+  void validate_and_forward(const PeerId& source, const PeerId* author, const std::string& id,
+                            const proto::Message& m) {
     promises.erase(id);
     if (m.data().size() >= config.idontwant_min_size) send_idontwant(m.topic(), id, source);
-    const Message msg = to_message(m, PeerId{}, id, source);
+    const Message msg = to_message(m, author != nullptr ? *author : PeerId{}, id, source);
     switch (validate(msg)) {
       case ValidationResult::reject:
         reject(source, "rejected by validator");
@@ -885,7 +879,7 @@ struct Gossipsub::Impl {
         break;
     }
     if (stopped) return;
-    forward_and_deliver(source, nullptr, id, m, msg);
+    forward_and_deliver(source, author, id, m, msg);
   }
 
   // Forwards an accepted message to mesh and direct peers (not back to where it came from, nor

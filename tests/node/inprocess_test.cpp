@@ -154,6 +154,16 @@ class InProcessNetwork : public ::testing::Test {
     auto pos = text.find("\n" + name + " ");
     return pos == std::string::npos ? 0 : std::stoull(text.substr(pos + name.size() + 2));
   }
+  void load_faucet() {
+    auto key = crypto::load_secp256k1_key_file(dir_.path() / "faucet_key.json");
+    ASSERT_TRUE(key.ok()) << key.error().to_string();
+    faucet_.emplace(std::move(*key));
+  }
+  /// The canonical encoding of the faucet's transfer with nonce n (10 units to sink_).
+  Bytes faucet_tx(std::uint64_t n) {
+    return codec::encode(
+        types::Transaction::sign(genesis_.app.chain_id, n, types::Transfer{sink_, 10}, *faucet_));
+  }
   std::uint64_t nonce(std::size_t i, const crypto::Address& a) {
     auto j = call(port(i), "GET", "/account/" + a.to_checksum_hex()).body;
     return j.is_object() ? j.value("nonce", std::uint64_t{0}) : 0;
@@ -161,6 +171,8 @@ class InProcessNetwork : public ::testing::Test {
 
   TempDir dir_;
   Genesis genesis_;
+  std::optional<crypto::Secp256k1Key> faucet_;  // load_faucet()
+  crypto::Address sink_ = crypto::Secp256k1Key::generate().address();
   std::vector<NodeConfig> configs_;
   Hub hub_{4};
   p2p::asio::io_context io_;
@@ -294,13 +306,7 @@ TEST_F(InProcessNetwork, AWrongExecutionAnchorIsNeverCertified) {
 
 TEST_F(InProcessNetwork, GossipedBatchesAdmitTheirGoodTransactionsOnly) {
   start_all();
-  auto faucet = crypto::load_secp256k1_key_file(dir_.path() / "faucet_key.json");
-  ASSERT_TRUE(faucet.ok());
-  const auto to = crypto::Secp256k1Key::generate().address();
-  auto signed_tx = [&](std::uint64_t n) {
-    return codec::encode(
-        types::Transaction::sign(genesis_.app.chain_id, n, types::Transfer{to, 10}, *faucet));
-  };
+  load_faucet();
   std::vector<std::uint64_t> rejected_before;
   for (std::size_t i = 0; i < 4; ++i) {
     rejected_before.push_back(metric(i, "openliquid_tx_rejected_total"));
@@ -310,10 +316,10 @@ TEST_F(InProcessNetwork, GossipedBatchesAdmitTheirGoodTransactionsOnly) {
   // promises a second transaction that is cut off. Nothing from them is admitted.
   codec::Writer cut;
   cut.u32(2);
-  cut.bytes(signed_tx(0));
+  cut.bytes(faucet_tx(0));
   cut.u32(200);
   for (std::size_t i = 0; i < 4; ++i) {
-    nodes_[i]->on_transaction_gossip(signed_tx(0));
+    nodes_[i]->on_transaction_gossip(faucet_tx(0));
     nodes_[i]->on_transaction_gossip(cut.data());
   }
   ASSERT_TRUE(eventually([&] {
@@ -325,52 +331,46 @@ TEST_F(InProcessNetwork, GossipedBatchesAdmitTheirGoodTransactionsOnly) {
 
   // A well-formed batch: two good transactions around a bad one, gossiped to every node.
   types::TxBatchBuilder batch;
-  ASSERT_TRUE(batch.add(signed_tx(0)).ok());
+  ASSERT_TRUE(batch.add(faucet_tx(0)).ok());
   ASSERT_TRUE(batch.add(Bytes(40, 0xee)).ok());
-  ASSERT_TRUE(batch.add(signed_tx(1)).ok());
+  ASSERT_TRUE(batch.add(faucet_tx(1)).ok());
   const Bytes good = batch.take();
   for (std::size_t i = 0; i < 4; ++i) nodes_[i]->on_transaction_gossip(good);
   ASSERT_TRUE(eventually([&] {
     for (std::size_t i = 0; i < 4; ++i) {
-      if (nonce(i, faucet->address()) != 2) return false;
+      if (nonce(i, faucet_->address()) != 2) return false;
     }
     return true;
   }));
   for (std::size_t i = 0; i < 4; ++i) {
-    EXPECT_EQ(call(port(i), "GET", "/account/" + to.to_checksum_hex()).body["balance"], "20");
+    EXPECT_EQ(call(port(i), "GET", "/account/" + sink_.to_checksum_hex()).body["balance"], "20");
     EXPECT_EQ(metric(i, "openliquid_tx_rejected_total"), rejected_before[i] + 3) << i;
   }
 }
 
 TEST_F(InProcessNetwork, RpcAnswersBusyWhileGossipAwaitsVerification) {
   start_all();
-  auto faucet = crypto::load_secp256k1_key_file(dir_.path() / "faucet_key.json");
-  ASSERT_TRUE(faucet.ok());
-  const auto to = crypto::Secp256k1Key::generate().address();
-  auto signed_tx = [&](std::uint64_t n) {
-    return codec::encode(
-        types::Transaction::sign(genesis_.app.chain_id, n, types::Transfer{to, 10}, *faucet));
-  };
+  load_faucet();
   // 15,360 gossiped transactions (nonces too far ahead: each costs a recovery, then is refused)
   // queue up on node 0's verifier, which clears them at some 20k/s at most.
   std::vector<Bytes> batches;
   for (std::uint64_t b = 0; b < 60; ++b) {
     types::TxBatchBuilder batch;
     for (std::uint64_t k = 0; k < 256; ++k)
-      ASSERT_TRUE(batch.add(signed_tx(5000 + b * 256 + k)).ok());
+      ASSERT_TRUE(batch.add(faucet_tx(5000 + b * 256 + k)).ok());
     batches.push_back(batch.take());
   }
-  const json body{{"tx", to_hex(signed_tx(0), true)}};
+  const json body{{"tx", to_hex(faucet_tx(0), true)}};
   for (const auto& b : batches) nodes_[0]->on_transaction_gossip(b);
   auto busy = call(port(0), "POST", "/tx", body.dump());
   EXPECT_EQ(busy.status, 503) << busy.raw;
   EXPECT_NE(busy.body.value("error", std::string()).find("busy"), std::string::npos) << busy.raw;
   EXPECT_EQ(metric(0, "openliquid_tx_busy_total"), 1u);
-  EXPECT_EQ(call(port(0), "GET", "/tx/" + to_hex(crypto::keccak256(signed_tx(0)), true)).status,
+  EXPECT_EQ(call(port(0), "GET", "/tx/" + to_hex(crypto::keccak256(faucet_tx(0)), true)).status,
             404);  // refused before admission: not even recorded
   // Other nodes are not behind; node 0 takes it again once its verifier has caught up.
   ASSERT_TRUE(eventually([&] { return call(port(0), "POST", "/tx", body.dump()).status == 200; }));
-  ASSERT_TRUE(eventually([&] { return nonce(1, faucet->address()) == 1; }));
+  ASSERT_TRUE(eventually([&] { return nonce(1, faucet_->address()) == 1; }));
   EXPECT_EQ(metric(0, "openliquid_tx_gossip_shed_total"), 0u);
 }
 
