@@ -84,7 +84,8 @@ class HubTransport final : public Transport {
 
 class InProcessNetwork : public ::testing::Test {
  protected:
-  void start_all(const std::string& payload = "transactions") {
+  void start_all(const std::string& payload = "transactions",
+                 const std::function<void(NodeConfig&)>& edit = {}) {
     genesis_ = init_into(dir_.path(), 4);
     ASSERT_EQ(genesis_.validators.size(), 4u);
     for (std::size_t i = 0; i < 4; ++i) {
@@ -93,6 +94,7 @@ class InProcessNetwork : public ::testing::Test {
       ASSERT_TRUE(config.ok());
       config->rpc.listen = "127.0.0.1:0";
       config->consensus.payload = payload;
+      if (edit) edit(*config);
       configs_.push_back(*config);
     }
     for (std::size_t i = 0; i < 4; ++i) open(i);
@@ -372,6 +374,37 @@ TEST_F(InProcessNetwork, RpcAnswersBusyWhileGossipAwaitsVerification) {
   ASSERT_TRUE(eventually([&] { return call(port(0), "POST", "/tx", body.dump()).status == 200; }));
   ASSERT_TRUE(eventually([&] { return nonce(1, faucet_->address()) == 1; }));
   EXPECT_EQ(metric(0, "openliquid_tx_gossip_shed_total"), 0u);
+}
+
+// A leader that cannot fill a block proposes no sooner than min_block_interval_ms after the last
+// proposal it saw, so under a trickle of transactions consecutive blocks are at least that far
+// apart (a slow machine only widens the gaps).
+TEST_F(InProcessNetwork, BlocksKeepTheMinimumIntervalUnderATrickleOfTransactions) {
+  start_all("transactions", [](NodeConfig& c) { c.consensus.min_block_interval_ms = 120; });
+  load_faucet();
+  for (std::uint64_t n = 0; n < 12; ++n) {
+    auto r = call(port(n % 4), "POST", "/tx", json{{"tx", to_hex(faucet_tx(n), true)}}.dump());
+    ASSERT_EQ(r.status, 200) << r.raw;
+    std::this_thread::sleep_for(std::chrono::milliseconds(40));
+  }
+  ASSERT_TRUE(eventually([&] { return nonce(0, faucet_->address()) == 12; }));
+  std::uint64_t height = 0;
+  ASSERT_TRUE(eventually([&] {
+    height = call(port(0), "GET", "/status").body["height"].get<std::uint64_t>();
+    return height >= 8;
+  }));
+  std::uint64_t previous = 0, with_txs = 0;
+  for (std::uint64_t h = 2; h <= height; ++h) {  // the first proposal has nothing to wait for
+    auto b = call(port(0), "GET", "/block/" + std::to_string(h));
+    ASSERT_EQ(b.status, 200) << b.raw;
+    const auto ts = b.body["timestamp_ms"].get<std::uint64_t>();
+    if (h > 2) {
+      EXPECT_GE(ts - previous, 120u) << "blocks " << h - 1 << " and " << h;
+    }
+    previous = ts;
+    with_txs += b.body["tx_count"].get<std::uint64_t>() > 0;
+  }
+  EXPECT_LT(with_txs, 12u);  // 40 ms apart, the transactions shared blocks
 }
 
 TEST_F(InProcessNetwork, AReplayedTransactionIsNeverCertifiedTwice) {
