@@ -282,15 +282,15 @@ TEST_F(InProcessNetwork, AWrongExecutionAnchorIsNeverCertified) {
   start_all();
   // Validator 0 lies about the state after the heights it anchors (a flipped bit in the first
   // exec_commitment of each of its proposals that anchors any).
-  std::atomic<int> tampered{0};
-  byzantine_proposer(0, [&](types::Block& b) {
+  auto tampered = std::make_shared<std::atomic<int>>(0);  // outlives this body (the hub)
+  byzantine_proposer(0, [tampered](types::Block& b) {
     if (b.exec_roots.empty()) return false;
     b.exec_roots[0][0] ^= 1;
-    ++tampered;
+    ++*tampered;
     return true;
   });
   // The chain goes on (validator 0's rounds time out) and every node has refused such a block.
-  ASSERT_TRUE(eventually([&] { return nodes_[1]->status().height >= 14 && tampered >= 2; },
+  ASSERT_TRUE(eventually([&] { return nodes_[1]->status().height >= 14 && *tampered >= 2; },
                          std::chrono::seconds(120)));
   for (std::size_t i = 1; i < 4; ++i) {
     EXPECT_GE(metric(i, "openliquid_state_root_mismatches_total"), 1u) << "node " << i;
@@ -423,13 +423,15 @@ TEST_F(InProcessNetwork, AReplayedTransactionIsNeverCertifiedTwice) {
   const types::Transaction first = submit(0);
   ASSERT_TRUE(eventually([&] { return nonce(1, faucet->address()) == 1; }));
 
-  // Validator 0 now includes the committed transaction again in every block it proposes.
-  std::atomic<int> tampered{0};
-  byzantine_proposer(0, [&](types::Block& b) {
+  // Validator 0 now includes the committed transaction again in every block it proposes. The
+  // hub keeps the mutator until the nodes close, after this body's locals are gone: it owns what
+  // it uses.
+  auto tampered = std::make_shared<std::atomic<int>>(0);
+  byzantine_proposer(0, [first, tampered](types::Block& b) {
     auto* txs = std::get_if<std::vector<types::Transaction>>(&b.payload);
     if (txs == nullptr) return false;
     txs->insert(txs->begin(), first);
-    ++tampered;
+    ++*tampered;
     return true;
   });
   const std::uint64_t from = nodes_[1]->status().height;
@@ -437,7 +439,7 @@ TEST_F(InProcessNetwork, AReplayedTransactionIsNeverCertifiedTwice) {
   ASSERT_TRUE(eventually(
       [&] {
         return nonce(1, faucet->address()) == 5 && nodes_[1]->status().height >= from + 10 &&
-               tampered >= 2;
+               *tampered >= 2;
       },
       std::chrono::seconds(120)));
   const std::string first_hash = to_hex(first.hash(), true);
