@@ -205,8 +205,19 @@ Status Store::write(const WriteBatch& batch, Durability durability) {
     new_tip = CommittedTip{c.height, c.hash};
   }
 
+  // Applied in key order per column (stable, so later writes to one key still win): each
+  // memtable insert then starts from the previous one's position in the skip list rather than
+  // from the top, which matters for the many hash-keyed records of a committed block.
+  const auto& ops = batch.ops();
+  std::vector<std::uint32_t> order(ops.size());
+  for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+    if (ops[a].column != ops[b].column) return ops[a].column < ops[b].column;
+    return ops[a].key < ops[b].key;
+  });
   rocksdb::WriteBatch wb;
-  for (const auto& op : batch.ops()) {
+  for (const std::uint32_t i : order) {
+    const auto& op = ops[i];
     auto s = op.is_delete ? wb.Delete(d.handle(op.column), slice(op.key))
                           : wb.Put(d.handle(op.column), slice(op.key), slice(op.value));
     if (!s.ok()) return to_error(s, "build write batch");

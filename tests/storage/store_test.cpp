@@ -165,6 +165,28 @@ TEST(Store, AStateViewKeepsSeeingTheStateItWasTakenAt) {
   EXPECT_EQ(scan(*store), (KV{{b("a/1"), b("ONE")}, {b("a/3"), b("three")}}));
 }
 
+// Store::write applies a batch in key order; writes to one key keep their order (the last wins),
+// whatever other keys come between them.
+TEST(Store, LaterWritesToAKeyWinInsideOneBatch) {
+  TempDir tmp;
+  auto store = must_open(tmp.db());
+  WriteBatch batch;
+  batch.put_state(b("z"), b("z1"));
+  batch.put_state(b("k"), b("first"));
+  batch.put_state(b("a"), b("a1"));
+  batch.delete_state(b("k"));
+  batch.put_state(b("m"), b("m1"));
+  batch.put_state(b("k"), b("last"));
+  batch.put_state(b("gone"), b("x"));
+  batch.delete_state(b("gone"));
+  batch.put_meta("k", b("meta"));  // same key, another column
+  ASSERT_TRUE(store->write(batch).ok());
+  EXPECT_EQ(*store->get_state(b("k")).value(), b("last"));
+  EXPECT_FALSE(store->get_state(b("gone")).value().has_value());
+  EXPECT_EQ(*store->get_state(b("z")).value(), b("z1"));
+  EXPECT_EQ(*store->get_meta("k").value(), b("meta"));
+}
+
 TEST(Store, EmptyStoreHasNoTip) {
   TempDir tmp;
   auto store = must_open(tmp.db());
