@@ -149,7 +149,6 @@ Result<std::unique_ptr<Ledger>> Ledger::open(storage::Store& store, const Genesi
   OL_TRY(for_each_stored_account(store, [&](const crypto::Address& address, const Account& a) {
     ledger->accounts_.emplace(address, a);
   }));
-  Status decode_status;
 
   OL_TRY_ASSIGN(auto root, store.get_state(as_bytes(kRootKey)));
   OL_TRY_ASSIGN(auto height, store.get_state(as_bytes(kHeightKey)));
@@ -159,6 +158,7 @@ Result<std::unique_ptr<Ledger>> Ledger::open(storage::Store& store, const Genesi
   std::memcpy(ledger->root_.data(), root->data(), 32);
   codec::Reader hr(*height);
   OL_TRY_ASSIGN(ledger->height_, hr.u64());
+  Status decode_status;
   OL_TRY(store.for_each_state(as_bytes(kRootHistoryPrefix), [&](ByteView key, ByteView value) {
     if (key.size() != kRootHistoryPrefix.size() + 8 || value.size() != 64) {
       decode_status = make_error(Errc::io, "corrupt state root history record");

@@ -28,6 +28,9 @@ struct Entry {
 
 using NonceQueue = std::map<std::uint64_t, Entry>;
 
+constexpr const char* kAlreadyKnown = "already known";
+constexpr const char* kAlreadyCommitted = "already committed";
+
 }  // namespace
 
 std::size_t AddressHash::operator()(const crypto::Address& a) const {
@@ -51,8 +54,8 @@ struct Mempool::Impl {
 
   Status check_new(const Hash32& h) const {
     std::lock_guard lock(mu);
-    if (by_hash.contains(h)) return make_error(Errc::state, "already known");
-    if (committed.contains(h)) return make_error(Errc::state, "already committed");
+    if (by_hash.contains(h)) return make_error(Errc::state, kAlreadyKnown);
+    if (committed.contains(h)) return make_error(Errc::state, kAlreadyCommitted);
     return ok_status();
   }
 
@@ -87,7 +90,7 @@ struct Mempool::Impl {
       return make_error(Errc::limit, "transaction too large");
     }
     std::lock_guard lock(mu);
-    if (by_hash.contains(tx->hash)) return make_error(Errc::state, "already known");
+    if (by_hash.contains(tx->hash)) return make_error(Errc::state, kAlreadyKnown);
     const std::uint64_t committed = committed_nonce(tx->sender);
     const std::uint64_t nonce = tx->tx.nonce;
     if (nonce < committed) {
@@ -127,6 +130,10 @@ Mempool::Mempool(std::uint64_t chain_id, Limits limits, NonceSource committed_no
 }
 
 Mempool::~Mempool() = default;
+
+bool is_duplicate(const Error& e) {
+  return e.code == Errc::state && (e.message == kAlreadyKnown || e.message == kAlreadyCommitted);
+}
 
 Result<types::TxRef> Mempool::add_encoded(ByteView encoded) {
   if (encoded.size() > types::Transaction::kMaxEncodedSize) {

@@ -102,4 +102,8 @@ class Mempool {
   std::unique_ptr<Impl> impl_;
 };
 
+/// True for the admission errors that mean "a copy of a transaction this node has" ("already
+/// known", "already committed"): a resubmission or a gossip duplicate, not a bad transaction.
+bool is_duplicate(const Error& e);
+
 }  // namespace ol::mempool

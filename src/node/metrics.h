@@ -43,9 +43,8 @@ struct Metrics {
   std::atomic<std::uint64_t> rounds_total{0};
   std::atomic<std::uint64_t> txs_committed_total{0};
   std::atomic<std::uint64_t> tx_rejected_total{0};
-  std::atomic<std::uint64_t> tx_gossip_shed_total{0};
-  std::atomic<std::uint64_t> tx_busy_total{0};  // POST /tx refused 503 "busy" (verifier backlog) //
-                                                // gossiped txs dropped: verifier backlog
+  std::atomic<std::uint64_t> tx_gossip_shed_total{0};  // gossiped txs dropped: verifier backlog
+  std::atomic<std::uint64_t> tx_busy_total{0};  // POST /tx refused 503 "busy" (verifier backlog)
   LatencyHistogram commit_latency;
 
   /// The whole exposition text.

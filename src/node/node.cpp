@@ -724,9 +724,7 @@ void Node::on_transaction_gossip(ByteView batch) {
       if (admitted) {
         tx_status_.set((*admitted)->hash, TxStatus{TxState::pending, 0, {}});
         any = true;
-      } else if (admitted.error().code != Errc::state ||
-                 (admitted.error().message != "already known" &&
-                  admitted.error().message != "already committed")) {
+      } else if (!mempool::is_duplicate(admitted.error())) {
         metrics_.tx_rejected_total.fetch_add(1);
       }
     }

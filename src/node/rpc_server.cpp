@@ -139,8 +139,7 @@ class Router {
       const bool decoded = e.code != Errc::decode &&
                            !(e.code == Errc::limit && e.message.starts_with("transaction too"));
       const Hash32 hash = crypto::keccak256(*raw);
-      if (e.code == Errc::state &&
-          (e.message == "already known" || e.message == "already committed")) {
+      if (mempool::is_duplicate(e)) {
         return json_reply(json{{"hash", hex0x(hash)}});  // idempotent resubmission
       }
       ctx_.metrics->tx_rejected_total.fetch_add(1);

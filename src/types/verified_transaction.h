@@ -20,11 +20,8 @@ struct VerifiedTransaction {
   /// Runs tx.validate(chain_id) (chain id, shape, signature recovery) once and caches the
   /// results. Errors are validate()'s.
   static Result<VerifiedTransaction> verify(Transaction tx, std::uint64_t chain_id) {
-    OL_TRY_ASSIGN(crypto::Address sender, tx.validate(chain_id));
-    Bytes encoded = codec::encode(tx);
-    VerifiedTransaction v{std::move(tx), sender, {}, encoded.size()};
-    v.hash = crypto::keccak256(encoded);
-    return v;
+    const Bytes encoded = codec::encode(tx);
+    return verify(std::move(tx), chain_id, crypto::keccak256(encoded), encoded.size());
   }
   /// The same for a transaction decoded (strictly) from `encoded_size` bytes whose Keccak-256
   /// is `hash`: it is not encoded and hashed again.

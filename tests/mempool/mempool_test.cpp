@@ -79,6 +79,7 @@ TEST(Admission, RejectsDuplicatesByHash) {
   auto e = f.reject(tx);
   EXPECT_EQ(e.code, Errc::state);
   EXPECT_EQ(e.message, "already known");
+  EXPECT_TRUE(is_duplicate(e));
   EXPECT_EQ(f.pool.add(tx).error().message, "already known");
   EXPECT_EQ(f.pool.size(), 1u);
 }
@@ -104,12 +105,14 @@ TEST(Admission, LateCopiesOfCommittedTransactionsCostNoRecovery) {
     auto e = f.reject(txs[i]);
     EXPECT_EQ(e.code, Errc::state);
     EXPECT_EQ(e.message, "already committed");
+    EXPECT_TRUE(is_duplicate(e));
   }
   EXPECT_EQ(types::signature_recoveries(), before);
   // The oldest fell out of the bounded memory: recovered, then refused by its nonce.
   auto old = f.reject(txs[0]);
   EXPECT_EQ(old.code, Errc::invalid_argument);
   EXPECT_EQ(old.message.rfind("nonce too low", 0), 0u) << old.message;
+  EXPECT_FALSE(is_duplicate(old));
   EXPECT_EQ(types::signature_recoveries(), before + 1);
   EXPECT_EQ(f.pool.size(), 0u);
 }
