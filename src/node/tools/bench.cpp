@@ -221,8 +221,10 @@ int run_bench(const BenchOptions& opts) {
     }
     std::fflush(stdout);
     SignedLoadReport rep;
+    double nodes_cpu = 0, run_s = 0;
     Status prepared;
-    double cpu0 = 0;
+    double cpu0 = 0, nodes_cpu0 = 0;
+    Clock::time_point run_start;
     asio::co_spawn(
         io,
         [&]() -> Task<void> {
@@ -231,7 +233,13 @@ int run_bench(const BenchOptions& opts) {
             std::fflush(stdout);
           });
           cpu0 = own_cpu_seconds();
+          nodes_cpu0 = net ? net->cpu_seconds() : 0;
+          run_start = Clock::now();
           if (prepared) rep = co_await load.run();
+          if (net) {
+            nodes_cpu = net->cpu_seconds() - nodes_cpu0;
+            run_s = std::chrono::duration<double>(Clock::now() - run_start).count();
+          }
           io.stop();
         },
         asio::detached);
@@ -255,6 +263,17 @@ int run_bench(const BenchOptions& opts) {
       print_latency(rep.latency, "tx");
       std::printf("client: the load generator used %.2f cores (transactions signed beforehand)\n",
                   (own_cpu_seconds() - cpu0) / std::max(rep.window_s, 1e-3));
+      if (net && rep.accepted > 0 && run_s > 0) {
+        // All of the validators' CPU while the load ran (and drained), per transaction they
+        // accepted: the cluster-wide cost of one transaction, beside the part that is
+        // signature recovery (one per validator).
+        const double per_tx_us = nodes_cpu * 1e6 / static_cast<double>(rep.accepted);
+        const double recovery_us = static_cast<double>(validators) * recover_us;
+        std::printf(
+            "validators: %.2f cores in all; %.0f us of CPU per transaction, of which %zu "
+            "recoveries = %.0f us (%.0f%%)\n",
+            nodes_cpu / run_s, per_tx_us, validators, recovery_us, 100.0 * recovery_us / per_tx_us);
+      }
       std::printf(
           "limit: %u cores / (%zu validators x %.1f us per signature recovery) = %.0f "
           "tx/s; result = %.1f%% of it\n",

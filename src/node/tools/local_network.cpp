@@ -264,6 +264,29 @@ std::vector<ChildExit> LocalNetwork::reap() {
   return out;
 }
 
+double LocalNetwork::cpu_seconds() const {
+  const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  double total = 0;
+  for (const auto& c : children_) {
+    if (c.pid <= 0) continue;
+    std::ifstream in("/proc/" + std::to_string(c.pid) + "/stat");
+    std::string line;
+    if (!std::getline(in, line)) continue;
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    const auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 1));
+    std::string field;
+    unsigned long long utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {
+      if (i == 14) utime = std::strtoull(field.c_str(), nullptr, 10);
+      if (i == 15) stime = std::strtoull(field.c_str(), nullptr, 10);
+    }
+    total += static_cast<double>(utime + stime) / tick;
+  }
+  return total;
+}
+
 std::size_t LocalNetwork::stop(std::chrono::milliseconds grace) {
   for (auto& c : children_) {
     if (c.pid > 0) ::kill(c.pid, SIGTERM);

@@ -88,6 +88,8 @@ class LocalNetwork {
   std::filesystem::path faucet_key_file() const { return dir_ / "faucet_key.json"; }
   const Genesis& genesis() const { return genesis_; }
   bool running(std::size_t index) const { return children_[index].pid > 0; }
+  /// CPU seconds (user + system, from /proc/<pid>/stat) used so far by the running children.
+  double cpu_seconds() const;
 
  private:
   LocalNetwork() = default;
