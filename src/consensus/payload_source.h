@@ -28,6 +28,11 @@ class PayloadSource {
   /// passed: what only the application can judge (its anchored execution entries, replayed
   /// transactions). False = no vote (always safe). The default accepts.
   virtual bool votable(const types::Block& /*block*/, const Hash32& /*id*/) { return true; }
+
+  /// The timestamp (Unix ms) of the block next_payload just filled, given the time of the
+  /// input that made this replica propose. A source that waits for transactions in next_payload
+  /// answers the time after its wait; the default (no wait: tests, simulator) is `input_ms`.
+  virtual std::uint64_t proposal_time_ms(std::uint64_t input_ms) { return input_ms; }
 };
 
 /// Read access to committed blocks the replica has pruned from its tree (the node's block

@@ -178,11 +178,12 @@ void Replica::maybe_propose() {
   b.parent_id = hqc.block_id;
   b.justify = hqc;
   b.proposer = self_;
-  b.timestamp_ms = std::max(now_ms_, parent->timestamp_ms);
   auto anchor = payloads_.exec_anchor(*parent);
   b.exec_height = anchor.height;
   b.exec_roots = std::move(anchor.roots);
   b.payload = payloads_.next_payload(round, b.height, b.parent_id);
+  // Stamped once its payload is in: a source may have waited for transactions.
+  b.timestamp_ms = std::max(payloads_.proposal_time_ms(now_ms_), parent->timestamp_ms);
   const Hash32 id = b.compute_id();
   proposed_round_ = round;
   auto signature = safety_.sign_proposal(round, id);

@@ -386,6 +386,12 @@ types::Payload Core::next_payload(types::Round round, types::Height /*height*/,
   }
 }
 
+// The wall clock after next_payload's waits (the minimum interval, an empty pool), never
+// before the input's time.
+std::uint64_t Core::proposal_time_ms(std::uint64_t input_ms) {
+  return std::max(input_ms, unix_ms());
+}
+
 consensus::PayloadSource::ExecAnchor Core::exec_anchor(const types::Block& parent) {
   ExecAnchor anchor{parent.exec_height, {}};
   const types::Height executed = ctx_.ledger->applied_height();

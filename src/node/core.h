@@ -145,6 +145,7 @@ class Core final : public consensus::PayloadSource {
   /// The block's anchored entries all equal this node's and it replays no transaction (see
   /// core.cpp).
   bool votable(const types::Block& block, const Hash32& id) override;
+  std::uint64_t proposal_time_ms(std::uint64_t input_ms) override;
   /// Each sender's next nonce after the uncommitted ancestors of a block on `parent_id` (only
   /// senders those ancestors name; the ledger's next_nonce for the others).
   mempool::PendingNonces ancestor_nonces(const Hash32& parent_id, bool* recent_payload = nullptr,
