@@ -74,6 +74,9 @@ class Replica {
 
   Round current_round() const { return pacemaker_.current_round(); }
   const QuorumCert& high_qc() const { return high_qc_; }
+  /// The effects of the input being handled, so far (for a PayloadSource called during it:
+  /// blocks committed in this input are not yet executed, and the tree keeps only the newest).
+  const Effects& pending_effects() const { return out_; }
   const BlockTree& tree() const { return tree_; }
   const SafetyData& safety_data() const { return safety_.data(); }
   const ReplicaStats& stats() const { return stats_; }

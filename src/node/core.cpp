@@ -317,25 +317,32 @@ mempool::PendingNonces Core::ancestor_nonces(const Hash32& parent_id, bool* rece
   const consensus::BlockTree& tree = replica_->tree();
   const types::Height executed = ctx_.ledger->applied_height();
   mempool::PendingNonces pending;
-  int depth = 0;
-  for (const types::Block* b = tree.find(parent_id); b != nullptr; b = tree.find(b->parent_id)) {
-    // A payload in the parent or grandparent is still in the commit pipeline: do not wait.
-    if (depth++ < 2 && has_payload(*b) && recent_payload != nullptr) *recent_payload = true;
-    if (b->height <= executed) {
-      if (depth >= 2) break;
-      continue;
-    }
-    if (const auto* cmds = commands_of(*b)) {
+  const auto count = [&](const types::Block& b) {
+    if (b.height <= executed) return;
+    if (const auto* cmds = commands_of(b)) {
       if (in_flight != nullptr) {
         for (const auto& c : *cmds) in_flight->insert(command_id(c));
       }
-    } else if (const auto* txs = transactions_of(*b); txs && !txs->empty()) {
-      for (const auto& tx : block_txs(*b, b->compute_id())) {
+    } else if (const auto* txs = transactions_of(b); txs && !txs->empty()) {
+      for (const auto& tx : block_txs(b, b.compute_id())) {
         auto [it, fresh] = pending.try_emplace(tx->sender, 0);
         if (fresh) it->second = ctx_.ledger->next_nonce(tx->sender);
         it->second = std::max(it->second, tx->tx.nonce + 1);
       }
     }
+  };
+  int depth = 0;
+  for (const types::Block* b = tree.find(parent_id); b != nullptr; b = tree.find(b->parent_id)) {
+    // A payload in the parent or grandparent is still in the commit pipeline: do not wait.
+    if (depth++ < 2 && has_payload(*b) && recent_payload != nullptr) *recent_payload = true;
+    if (b->height <= executed && depth >= 2) break;
+    count(*b);
+  }
+  // Blocks this very input committed are not executed yet, and the tree keeps only the newest
+  // of them (its root): when one certificate commits several (a lagging node catching up), the
+  // older ones are found among the replica's pending effects.
+  for (const auto& effect : replica_->pending_effects()) {
+    if (const auto* c = std::get_if<consensus::Commit>(&effect)) count(c->block);
   }
   return pending;
 }
@@ -423,6 +430,7 @@ bool Core::votable(const types::Block& proposal, const Hash32& id) {
             "core: round {} block from validator {} includes transaction {} again (nonce {} below "
             "the sender's next {}); not voting",
             block->round, block->proposer, to_hex(tx->hash), tx->tx.nonce, it->second);
+        ctx_.metrics->replayed_proposals.fetch_add(1);
         return false;
       }
       it->second = tx->tx.nonce + 1;

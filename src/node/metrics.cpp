@@ -75,6 +75,10 @@ std::string Metrics::render(const MetricGauges& g) const {
   metric(out, "openliquid_state_root_mismatches_total", "counter",
          "Votes withheld because a block anchored a state root that differs from this node's.",
          state_root_mismatches.load());
+  metric(out, "openliquid_replayed_proposals_total", "counter",
+         "Votes withheld because a block included a transaction already committed or pending in "
+         "its ancestors.",
+         replayed_proposals.load());
   metric(out, "openliquid_rounds_total", "counter", "Rounds entered.", rounds_total.load());
   family(out, "openliquid_commit_latency_seconds", "histogram",
          "Proposal timestamp to local commit.");

@@ -40,6 +40,7 @@ struct Metrics {
   std::atomic<std::uint64_t> commits_total{0};
   std::atomic<std::uint64_t> timeouts_total{0};
   std::atomic<std::uint64_t> state_root_mismatches{0};  // votes withheld: an anchored root differs
+  std::atomic<std::uint64_t> replayed_proposals{0};  // votes withheld: a transaction proposed again
   std::atomic<std::uint64_t> rounds_total{0};
   std::atomic<std::uint64_t> txs_committed_total{0};
   std::atomic<std::uint64_t> tx_rejected_total{0};

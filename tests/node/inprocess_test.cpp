@@ -39,8 +39,15 @@ class Hub {
     std::lock_guard lock(mu_);
     tamper_ = std::move(t);
   }
+  /// Loses frames in flight: true = `frame` from `from` never reaches `to`.
+  using Drop = std::function<bool(std::size_t from, std::size_t to, const Bytes& frame)>;
+  void set_drop(Drop d) {
+    std::lock_guard lock(mu_);
+    drop_ = std::move(d);
+  }
   void send(std::size_t from, std::size_t to, const Bytes& frame) {
     std::lock_guard lock(mu_);
+    if (drop_ && drop_(from, to, frame)) return;
     if (to < nodes_.size() && nodes_[to] != nullptr) {
       std::optional<Bytes> rewritten = tamper_ ? tamper_(from, frame) : std::nullopt;
       nodes_[to]->on_consensus_frame(static_cast<types::ValidatorIndex>(from),
@@ -63,6 +70,7 @@ class Hub {
   std::mutex mu_;
   std::vector<Node*> nodes_;
   Tamper tamper_;
+  Drop drop_;
 };
 
 class HubTransport final : public Transport {
@@ -409,6 +417,39 @@ TEST_F(InProcessNetwork, BlocksKeepTheMinimumIntervalUnderATrickleOfTransactions
     }
   }
   EXPECT_LT(with_txs, 12u);  // 40 ms apart, the transactions shared blocks
+}
+
+// Validator 3 never receives a proposal, so it learns the chain only when it must lead: a
+// certificate (from the votes sent to it) for a block it lacks, then the blocks it asks for, whose
+// certificates commit several blocks at once in the very input where it proposes. Those are not
+// executed yet, and the tree keeps only the newest; gossip has put their transactions in its
+// mempool. It must not propose them again (the others would refuse to vote: a lost round).
+TEST_F(InProcessNetwork, ALaggingLeaderDoesNotProposeWhatItJustCommitted) {
+  hub_.set_drop([](std::size_t, std::size_t to, const Bytes& frame) {
+    if (to != 3) return false;
+    auto m = consensus::decode_message(frame);
+    return m.ok() && std::holds_alternative<consensus::ProposalMsg>(*m);
+  });
+  start_all();
+  load_faucet();
+  constexpr std::uint64_t kTxs = 60;
+  for (std::uint64_t n = 0; n < kTxs; ++n) {
+    auto r = call(port(n % 3), "POST", "/tx", json{{"tx", to_hex(faucet_tx(n), true)}}.dump());
+    ASSERT_EQ(r.status, 200) << r.raw;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(eventually([&] { return nonce(0, faucet_->address()) == kTxs; }));
+  // Validator 3 did lead blocks that carry transactions.
+  const auto height = call(port(0), "GET", "/status").body["height"].get<std::uint64_t>();
+  std::uint64_t led_with_txs = 0;
+  for (std::uint64_t h = 1; h <= height; ++h) {
+    auto b = call(port(0), "GET", "/block/" + std::to_string(h)).body;
+    led_with_txs += b["proposer"] == 3 && b["tx_count"].get<std::uint64_t>() > 0;
+  }
+  EXPECT_GT(led_with_txs, 0u);
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(metric(i, "openliquid_replayed_proposals_total"), 0u) << "node " << i;
+  }
 }
 
 TEST_F(InProcessNetwork, AReplayedTransactionIsNeverCertifiedTwice) {
