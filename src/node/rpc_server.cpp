@@ -78,6 +78,10 @@ class Router {
       if (method != http::verb::post) return method_not_allowed("POST");
       return submit_tx(body);
     }
+    if (path == "/txs") {
+      if (method != http::verb::post) return method_not_allowed("POST");
+      return submit_txs(body);
+    }
     if (path.starts_with("/tx/")) {
       if (method != http::verb::get) return method_not_allowed("GET");
       return get_tx(path.substr(4));
@@ -106,21 +110,20 @@ class Router {
   }
 
  private:
-  Reply submit_tx(const std::string& body) {
-    json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.is_object()) {
-      return error_reply(http::status::bad_request, "body must be a JSON object {\"tx\": \"0x…\"}");
-    }
-    auto it = j.find("tx");
-    if (it == j.end() || !it->is_string()) {
-      return error_reply(http::status::bad_request, "missing string field 'tx'");
-    }
-    const std::string& text = it->get_ref<const std::string&>();
+  // The 0x-hex transaction in `v` (a JSON value named `what` in errors).
+  static Result<Bytes> tx_bytes(const json& v, const std::string& what) {
+    if (!v.is_string()) return make_error(Errc::invalid_argument, what + " must be a string");
+    const std::string& text = v.get_ref<const std::string&>();
     if (!text.starts_with("0x")) {
-      return error_reply(http::status::bad_request, "'tx' must be 0x-prefixed hex");
+      return make_error(Errc::invalid_argument, what + " must be 0x-prefixed hex");
     }
     auto raw = from_hex(text);
-    if (!raw) return error_reply(http::status::bad_request, "'tx': " + raw.error().message);
+    if (!raw) return make_error(Errc::invalid_argument, what + ": " + raw.error().message);
+    return std::move(*raw);
+  }
+
+  // Refusals that concern a whole submission before any transaction is looked at.
+  std::optional<Reply> refuse_submission() {
     if (ctx_.commands_mode) {
       return error_reply(http::status::conflict,
                          "this node orders benchmark commands, not transactions");
@@ -133,27 +136,96 @@ class Router {
                                " gossiped transactions await signature checks here; retry later");
       }
     }
-    auto admitted = ctx_.mempool->add_encoded(*raw);
+    return std::nullopt;
+  }
+
+  // One transaction's admission: its hash (also for a copy already pooled or recently
+  // committed: resubmission is idempotent), or why not.
+  struct Admission {
+    http::status status = http::status::ok;
+    std::optional<Hash32> hash;  // absent when the bytes are not a transaction
+    std::string error;           // empty when admitted
+  };
+  Admission admit(Bytes raw) {
+    auto admitted = ctx_.mempool->add_encoded(raw);
     if (!admitted) {
       const Error& e = admitted.error();
       const bool decoded = e.code != Errc::decode &&
                            !(e.code == Errc::limit && e.message.starts_with("transaction too"));
-      const Hash32 hash = crypto::keccak256(*raw);
-      if (mempool::is_duplicate(e)) {
-        return json_reply(json{{"hash", hex0x(hash)}});  // idempotent resubmission
-      }
+      const Hash32 hash = crypto::keccak256(raw);
+      if (mempool::is_duplicate(e)) return Admission{http::status::ok, hash, {}};
       ctx_.metrics->tx_rejected_total.fetch_add(1);
       if (decoded) ctx_.tx_status->set(hash, TxStatus{TxState::rejected, 0, e.message});
       if (e.code == Errc::limit && e.message.starts_with("mempool full")) {
-        return error_reply(http::status::service_unavailable, "mempool full");
+        return Admission{http::status::service_unavailable, hash, "mempool full"};
       }
-      return error_reply(http::status::bad_request, e.message);
+      return Admission{http::status::bad_request, decoded ? std::optional(hash) : std::nullopt,
+                       e.message};
     }
     const Hash32 hash = (*admitted)->hash;
     ctx_.tx_status->set(hash, TxStatus{TxState::pending, 0, {}});
-    ctx_.transport->publish_transaction(std::move(*raw));
+    ctx_.transport->publish_transaction(std::move(raw));
+    return Admission{http::status::ok, hash, {}};
+  }
+
+  Reply submit_tx(const std::string& body) {
+    json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object()) {
+      return error_reply(http::status::bad_request, "body must be a JSON object {\"tx\": \"0x…\"}");
+    }
+    auto it = j.find("tx");
+    if (it == j.end() || !it->is_string()) {
+      return error_reply(http::status::bad_request, "missing string field 'tx'");
+    }
+    auto raw = tx_bytes(*it, "'tx'");
+    if (!raw) return error_reply(http::status::bad_request, raw.error().message);
+    if (auto refused = refuse_submission()) return std::move(*refused);
+    Admission a = admit(std::move(*raw));
+    if (!a.error.empty()) return error_reply(a.status, a.error);
     if (ctx_.payload_ready != nullptr) ctx_.payload_ready->notify();
-    return json_reply(json{{"hash", hex0x(hash)}});
+    return json_reply(json{{"hash", hex0x(*a.hash)}});
+  }
+
+  // Many transactions in one request (a market maker's quotes): each is admitted or refused on
+  // its own, in order, as POST /tx would; a malformed body admits none.
+  Reply submit_txs(const std::string& body) {
+    json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object()) {
+      return error_reply(http::status::bad_request,
+                         "body must be a JSON object {\"txs\": [\"0x…\", …]}");
+    }
+    auto it = j.find("txs");
+    if (it == j.end() || !it->is_array() || it->empty()) {
+      return error_reply(http::status::bad_request, "missing non-empty array field 'txs'");
+    }
+    if (it->size() > RpcServer::kMaxSubmitBatch) {
+      return error_reply(http::status::bad_request,
+                         "'txs' holds " + std::to_string(it->size()) + " transactions; at most " +
+                             std::to_string(RpcServer::kMaxSubmitBatch) + " per request");
+    }
+    std::vector<Bytes> raws;
+    raws.reserve(it->size());
+    for (std::size_t i = 0; i < it->size(); ++i) {
+      auto raw = tx_bytes((*it)[i], "'txs[" + std::to_string(i) + "]'");
+      if (!raw) return error_reply(http::status::bad_request, raw.error().message);
+      raws.push_back(std::move(*raw));
+    }
+    if (auto refused = refuse_submission()) return std::move(*refused);
+    json results = json::array();
+    std::size_t accepted = 0;
+    for (auto& raw : raws) {
+      Admission a = admit(std::move(raw));
+      json r = json::object();
+      if (a.hash) r["hash"] = hex0x(*a.hash);
+      if (a.error.empty()) {
+        ++accepted;
+      } else {
+        r["error"] = a.error;
+      }
+      results.push_back(std::move(r));
+    }
+    if (accepted > 0 && ctx_.payload_ready != nullptr) ctx_.payload_ready->notify();
+    return json_reply(json{{"accepted", accepted}, {"results", std::move(results)}});
   }
 
   Reply get_tx(std::string_view text) {

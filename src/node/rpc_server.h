@@ -51,6 +51,8 @@ struct RpcContext {
 class RpcServer : public std::enable_shared_from_this<RpcServer> {
  public:
   static constexpr std::size_t kMaxBodyBytes = 1u << 20;
+  /// Transactions in one POST /txs.
+  static constexpr std::size_t kMaxSubmitBatch = 1000;
 
   /// Listens on "host:port" (port 0 picks a free one). Io thread.
   static Result<std::shared_ptr<RpcServer>> start(p2p::asio::io_context& io,

@@ -18,6 +18,7 @@
 #include "node/config.h"
 #include "node/harness.h"
 #include "node/node.h"
+#include "node/rpc_server.h"
 #include "types/transaction.h"
 #include "types/tx_batch.h"
 
@@ -384,11 +385,64 @@ TEST_F(InProcessNetwork, RpcAnswersBusyWhileGossipAwaitsVerification) {
   EXPECT_EQ(metric(0, "openliquid_tx_gossip_shed_total"), 0u);
 }
 
+// POST /txs admits each transaction as POST /tx would, in order, and answers for each; a
+// malformed body admits none.
+TEST_F(InProcessNetwork, BatchSubmissionAnswersForEachTransaction) {
+  start_all();
+  load_faucet();
+  const auto hex = [](const Bytes& b) { return to_hex(b, true); };
+  const std::string tx0 = hex(faucet_tx(0)), tx1 = hex(faucet_tx(1)), tx2 = hex(faucet_tx(2));
+  const auto post = [&](const json& body) { return call(port(0), "POST", "/txs", body.dump()); };
+
+  // Malformed: 400, nothing admitted (tx0 stays unknown).
+  for (const json& bad :
+       {json::array(), json{{"tx", tx0}}, json{{"txs", json::array()}}, json{{"txs", tx0}},
+        json{{"txs", {tx0, 7}}}, json{{"txs", {tx0, "ab"}}}, json{{"txs", {tx0, "0xzz"}}}}) {
+    auto r = post(bad);
+    EXPECT_EQ(r.status, 400) << bad.dump() << " -> " << r.raw;
+    EXPECT_FALSE(r.body.value("error", std::string()).empty()) << r.raw;
+  }
+  auto bad_entry = post(json{{"txs", {tx0, tx1, "0x0g"}}});
+  EXPECT_NE(bad_entry.body.value("error", std::string()).find("txs[2]"), std::string::npos)
+      << bad_entry.raw;
+  json too_many = json{{"txs", json::array()}};
+  for (std::size_t i = 0; i <= RpcServer::kMaxSubmitBatch; ++i) too_many["txs"].push_back(tx0);
+  EXPECT_EQ(post(too_many).status, 400);
+  EXPECT_EQ(call(port(0), "GET", "/tx/" + to_hex(crypto::keccak256(faucet_tx(0)), true)).status,
+            404);
+  EXPECT_EQ(call(port(0), "GET", "/txs").status, 405);
+
+  // Mixed: good ones admitted in order, a non-transaction refused alone, a copy idempotent.
+  auto r = post(json{{"txs", {tx0, tx1, "0x00010203", tx0, tx2}}});
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["accepted"], 4) << r.raw;
+  const json& results = r.body["results"];
+  ASSERT_EQ(results.size(), 5u) << r.raw;
+  EXPECT_EQ(results[0]["hash"], to_hex(crypto::keccak256(faucet_tx(0)), true));
+  EXPECT_EQ(results[1]["hash"], to_hex(crypto::keccak256(faucet_tx(1)), true));
+  EXPECT_TRUE(results[2].contains("error") && !results[2].contains("hash")) << r.raw;
+  EXPECT_EQ(results[3]["hash"], results[0]["hash"]);
+  EXPECT_FALSE(results[3].contains("error")) << r.raw;
+  EXPECT_EQ(results[4]["hash"], to_hex(crypto::keccak256(faucet_tx(2)), true));
+  ASSERT_TRUE(eventually([&] { return nonce(2, faucet_->address()) == 3; }));
+
+  // Admission errors are per transaction: a replay of a committed nonce beside a new one.
+  auto again =
+      post(json{{"txs",
+                 {hex(faucet_tx(3)),
+                  hex(codec::encode(types::Transaction::sign(
+                      genesis_.app.chain_id, 1, types::Transfer{sink_, 99}, *faucet_)))}}});
+  ASSERT_EQ(again.status, 200) << again.raw;
+  EXPECT_EQ(again.body["accepted"], 1) << again.raw;
+  EXPECT_NE(again.body["results"][1].value("error", std::string()).find("nonce"), std::string::npos)
+      << again.raw;
+  ASSERT_TRUE(eventually([&] { return nonce(1, faucet_->address()) == 4; }));
+}
+
 // A leader that cannot fill a block proposes no sooner than min_block_interval_ms after the last
-// proposal it saw. A block's timestamp is taken when its leader starts on the input that makes it
-// propose (before that wait), so it is blocks two apart that are at least the interval apart:
-// ts(h+2) >= arrival of h+1 > its leader's wait, which began on the arrival of h >= ts(h). A slow
-// machine only widens the gaps; 1 ms is for the timestamps' truncation to milliseconds.
+// proposal it saw, and stamps its block after that wait: ts(h+1) >= (arrival of h) + interval >=
+// ts(h) + interval. A slow machine only widens the gaps; 1 ms is for the timestamps' truncation
+// to milliseconds.
 TEST_F(InProcessNetwork, BlocksKeepTheMinimumIntervalUnderATrickleOfTransactions) {
   start_all("transactions", [](NodeConfig& c) { c.consensus.min_block_interval_ms = 120; });
   load_faucet();
