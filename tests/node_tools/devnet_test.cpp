@@ -105,12 +105,17 @@ TEST(Devnet, SigintStopsEveryChild) {
 TEST(Bench, LocalPrintsTheFigures) {
   TempDir tmp;
   const std::string dir = (tmp.path() / "net").string();
-  ChildProcess p({kBinary, "bench", "--local", "--duration", "10", "--rate", "300", "--dir", dir},
+  // Batched submission (POST /txs); the devnet test covers one transaction per request.
+  ChildProcess p({kBinary, "bench", "--local", "--duration", "10", "--rate", "300", "--dir", dir,
+                  "--submit-batch", "8"},
                  "", true);
   ASSERT_TRUE(p.started());
   const std::string out = p.read_all();
   EXPECT_EQ(p.wait(), 0) << out;
   EXPECT_GT(number_after(out, R"(result: committed (\d+) tx in)"), 0u) << out;
+  // Every transaction admitted (through POST /txs) and none refused.
+  EXPECT_TRUE(std::regex_search(out, std::regex(R"(tx/s; (\d+) accepted, 0 rejected)"))) << out;
+  EXPECT_GT(number_after(out, R"(tx/s; (\d+) accepted)"), 0u) << out;
   EXPECT_TRUE(std::regex_search(out, std::regex(R"(latency: submit-to-commit p50 [0-9.]+ ms, )"
                                                 R"(p90 [0-9.]+ ms, p99 [0-9.]+ ms)")))
       << out;
@@ -145,6 +150,7 @@ TEST(Tools, BadArgumentsGiveOneLineReasons) {
       {"bench", "--rpc", "http://127.0.0.1:8600"},
       {"bench", "--local", "--commands", "--command-size", "8"},
       {"bench", "--local", "--duration", "0"},
+      {"bench", "--local", "--submit-batch", "0"},
   };
   for (auto args : cases) {
     args.insert(args.begin(), kBinary);

@@ -204,6 +204,7 @@ int run_bench(const BenchOptions& opts) {
     so.faucet_key = faucet;
     so.presign = true;
     so.connections_per_node = opts.connections;
+    so.submit_batch = opts.submit_batch;
     if (opts.open_loop) {
       so.presign_count = static_cast<std::uint64_t>(limit_tps * opts.duration_s * 1.2) + 1000;
     }

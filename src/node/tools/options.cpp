@@ -52,6 +52,9 @@ Status validate(const BenchOptions& o) {
   const std::size_t nodes = o.local ? o.validators : o.rpc.size();
   if (o.accounts < nodes) return bad("--accounts must be at least the number of nodes");
   if (o.connections < 1 || o.connections > 64) return bad("--connections must be between 1 and 64");
+  if (o.submit_batch < 1 || o.submit_batch > 1000) {
+    return bad("--submit-batch must be between 1 and 1000 transactions");
+  }
   return {};
 }
 

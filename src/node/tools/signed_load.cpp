@@ -29,8 +29,9 @@ struct HashKey {
 };
 
 struct SignedTx {
-  std::string body;  // {"tx":"0x..."}
+  std::string hex;  // 0x...
   Hash32 hash{};
+  std::string body() const { return "{\"tx\":\"" + hex + "\"}"; }
 };
 
 struct Account {
@@ -45,7 +46,7 @@ SignedTx sign_transfer(std::uint64_t chain_id, std::uint64_t nonce, const crypto
   codec::Writer w(256);
   tx.encode(w);
   SignedTx out;
-  out.body = "{\"tx\":\"" + to_hex(w.data(), true) + "\"}";
+  out.hex = to_hex(w.data(), true);
   out.hash = tx.hash();
   return out;
 }
@@ -135,47 +136,102 @@ struct SignedLoad::Impl {
     if (now <= window_end) ++report.committed_in_window;
   }
 
+  // What became of one submitted transaction that was not admitted: true = it goes back to be
+  // submitted again (pushed back by the node), false = dropped.
+  bool settle_refused(NodeLoad& n, SignedTx& tx, unsigned status, const std::string& reason) {
+    if (reason.find("already") != std::string::npos) {  // admitted by an earlier attempt
+      ++report.accepted;
+      return false;
+    }
+    if (status == 503 || reason.find("full") != std::string::npos ||
+        reason.find("too far") != std::string::npos) {
+      ++report.retried;
+      n.retry.push_front(std::move(tx));
+      if (!opts.open_loop) ++n.credit;
+      return true;
+    }
+    ++report.rejected;
+    if (report.first_error.empty()) report.first_error = reason;
+    inflight.erase(tx.hash);
+    return false;
+  }
+
   Task<void> submitter(std::size_t node) {
     ++live;
     AsyncHttpConnection conn = connect(node);
     open_connections.push_back(&conn);
     auto& n = nodes[node];
+    std::vector<SignedTx> txs;
     while (submitting) {
+      std::size_t take = opts.submit_batch;
       if (!opts.open_loop) {
         while (submitting && n.credit == 0) co_await n.wake->wait();
         if (!submitting) break;
-        --n.credit;
+        take = static_cast<std::size_t>(std::min<std::uint64_t>(n.credit, take));
+        n.credit -= take;
       }
-      auto tx = next_tx(node);
-      if (!tx) break;
-      inflight.try_emplace(tx->hash, Clock::now());
-      auto r = co_await conn.request(verb::post, "/tx", tx->body, std::chrono::seconds(5));
+      txs.clear();
+      while (txs.size() < take) {
+        auto tx = next_tx(node);
+        if (!tx) break;
+        inflight.try_emplace(tx->hash, Clock::now());
+        txs.push_back(std::move(*tx));
+      }
+      if (txs.empty()) break;
+      if (!opts.open_loop) n.credit += take - txs.size();
+      const bool single = opts.submit_batch == 1;
+      std::string body;
+      if (single) {
+        body = txs[0].body();
+      } else {
+        body = "{\"txs\":[";
+        for (std::size_t i = 0; i < txs.size(); ++i) {
+          body += (i ? ",\"" : "\"") + txs[i].hex + "\"";
+        }
+        body += "]}";
+      }
+      auto r =
+          co_await conn.request(verb::post, single ? "/tx" : "/txs", body, std::chrono::seconds(5));
       if (!r) {
-        ++report.retried;
+        report.retried += txs.size();
         if (report.first_error.empty()) report.first_error = r.error().message;
-        n.retry.push_front(std::move(*tx));
-        ++n.credit;
+        for (auto it = txs.rbegin(); it != txs.rend(); ++it) n.retry.push_front(std::move(*it));
+        if (!opts.open_loop) n.credit += txs.size();
         co_await sleep_for(std::chrono::milliseconds(50));
         continue;
       }
-      if (r->status == 200) {
+      bool back_off = false;
+      if (r->status == 200 && single) {
         ++report.accepted;
-        continue;
-      }
-      const std::string reason = error_reason(*r);
-      if (reason.find("already") != std::string::npos) {  // admitted by an earlier attempt
-        ++report.accepted;
-      } else if (r->status == 503 || reason.find("full") != std::string::npos ||
-                 reason.find("too far") != std::string::npos) {
-        ++report.retried;
-        n.retry.push_front(std::move(*tx));
-        if (!opts.open_loop) ++n.credit;
-        co_await sleep_for(std::chrono::milliseconds(20));
+      } else if (r->status == 200) {
+        // One result per transaction, in order; settled last to first so that the ones pushed
+        // back keep their order (an account's nonces must arrive in sequence).
+        const json j = json::parse(r->body, nullptr, /*allow_exceptions=*/false);
+        const json* results = j.is_object() && j.contains("results") ? &j["results"] : nullptr;
+        if (results == nullptr || !results->is_array() || results->size() != txs.size()) {
+          for (auto it = txs.rbegin(); it != txs.rend(); ++it) {
+            back_off |=
+                settle_refused(n, *it, 500, "malformed /txs answer: " + r->body.substr(0, 200));
+          }
+        } else {
+          for (std::size_t i = txs.size(); i-- > 0;) {
+            const json& e = (*results)[i];
+            if (!e.is_object() || !e.contains("error")) {
+              ++report.accepted;
+            } else {
+              const std::string reason =
+                  e["error"].is_string() ? e["error"].get<std::string>() : "";
+              back_off |= settle_refused(n, txs[i], reason == "mempool full" ? 503 : 400, reason);
+            }
+          }
+        }
       } else {
-        ++report.rejected;
-        if (report.first_error.empty()) report.first_error = reason;
-        inflight.erase(tx->hash);
+        const std::string reason = error_reason(*r);
+        for (auto it = txs.rbegin(); it != txs.rend(); ++it) {
+          back_off |= settle_refused(n, *it, r->status, reason);
+        }
       }
+      if (back_off) co_await sleep_for(std::chrono::milliseconds(20));
     }
     std::erase(open_connections, &conn);
     --live;
@@ -357,7 +413,7 @@ Task<Status> SignedLoad::prepare(std::function<void(const std::string&)> progres
     auto tx = sign_transfer(m.chain_id, faucet_nonce + i, keys[i].address(), grant, *faucet);
     for (int attempt = 0;; ++attempt) {
       if (m.stopped) co_return make_error(Errc::state, "stopped");
-      auto r = co_await conn.request(verb::post, "/tx", tx.body, std::chrono::seconds(5));
+      auto r = co_await conn.request(verb::post, "/tx", tx.body(), std::chrono::seconds(5));
       if (r && r->status == 200) break;
       if (r && r->status != 503) {
         co_return make_error(Errc::state, "funding transfer refused: " + error_reason(*r));

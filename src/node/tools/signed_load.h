@@ -29,6 +29,8 @@ struct SignedLoadOptions {
   bool presign = false;
   std::uint64_t presign_count = 0;
   std::size_t connections_per_node = 4;
+  /// Transactions per request, at most: 1 = POST /tx each; more = POST /txs with what is due.
+  std::size_t submit_batch = 1;
   double drain_s = 5;  // after the load stops, how long to keep following commits
 };
 
@@ -41,7 +43,7 @@ struct LoadWindow {
 struct SignedLoadReport {
   double window_s = 0;         // from the first submission to the end of the load
   std::uint64_t offered = 0;   // transactions the pacer released
-  std::uint64_t accepted = 0;  // 200 from POST /tx
+  std::uint64_t accepted = 0;  // admitted by POST /tx or /txs
   std::uint64_t committed_in_window = 0;
   std::uint64_t committed = 0;  // including the drain
   std::uint64_t rejected = 0;   // a 4xx other than "full"; the transaction is dropped
