@@ -296,8 +296,14 @@ void Replica::handle(ValidatorIndex from, const SyncInfo& m) {
 void Replica::request_blocks(ValidatorIndex from, const Hash32& id) {
   if (from == self_) from = leaders_.leader(current_round());  // ask someone else
   if (from == self_) from = (self_ + 1) % static_cast<ValidatorIndex>(set_.size());
+  // Each vote or certificate naming a block we lack would ask again; once per interval is enough
+  // (a lost request or a silent peer is retried after it).
+  if (auto it = requested_.find(id);
+      it != requested_.end() && now_ms_ < it->second + kSyncRequestRetryMs) {
+    return;
+  }
   if (requested_.size() >= 64) requested_.clear();  // bound; lost requests are simply re-made
-  requested_.insert(id);
+  requested_[id] = now_ms_;
   ++stats_.sync_requests;
   out_.push_back(RequestBlocks{from, SyncRequest{id, tree_.root().height}});
 }

@@ -58,6 +58,9 @@ struct ReplicaStats {
 
 class Replica {
  public:
+  /// A block asked for is not asked for again (of anyone) sooner than this.
+  static constexpr std::uint64_t kSyncRequestRetryMs = 300;
+
   /// `set`, `storage`, `leaders`, `payloads` and `committed` (may be null) must outlive the
   /// replica. `key` is validator `self`'s key in `set`.
   Replica(const crypto::ValidatorSet& set, ValidatorIndex self, crypto::Ed25519KeyPair key,
@@ -128,8 +131,8 @@ class Replica {
   std::map<std::pair<Round, Hash32>, QuorumCert> verified_qcs_;
   std::map<Round, Hash32> proposals_seen_;  // first valid proposal per round
   std::optional<std::pair<ValidatorIndex, ProposalMsg>> waiting_proposal_;  // parent being synced
-  std::set<Hash32> requested_;                                              // outstanding syncs
-  std::map<ValidatorIndex, Round> helped_;  // last round a lagging peer was sent SyncInfo
+  std::map<Hash32, std::uint64_t> requested_;  // outstanding syncs: block id -> when asked (ms)
+  std::map<ValidatorIndex, Round> helped_;     // last round a lagging peer was sent SyncInfo
   Round timer_round_ = 0;
   Round proposed_round_ = 0;
   bool proposed_this_input_ = false;  // at most one own proposal per input (see maybe_propose)

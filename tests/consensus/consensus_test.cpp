@@ -412,6 +412,32 @@ TEST(ReplicaInput, UnknownParentProducesASyncRequest) {
   EXPECT_EQ(r.current_round(), 2u) << "the verified QC still advances the round";
 }
 
+// Every message naming a block we lack would ask for it again; within the retry interval one
+// request stands for all of them.
+TEST(ReplicaInput, ABlockAskedForIsNotAskedForAgainWithinTheRetryInterval) {
+  auto c = Committee::make(4);
+  MemorySafetyStorage storage;
+  RoundRobinLeaders leaders(4);
+  NoPayload payload;
+  Replica r(c.set, 0, c.keys[0], {}, {}, storage, leaders, payload, nullptr);
+  (void)r.start(0);
+  Block b1 = child_of(Block::genesis(), kGenesisId, 1, QuorumCert::genesis(kGenesisId));
+  const Hash32 b1_id = b1.compute_id();
+  const auto requests = [&](const Effects& effects) {
+    std::size_t n = 0;
+    for (const auto& e : effects) {
+      if (auto* rb = std::get_if<RequestBlocks>(&e)) n += rb->request.block_id == b1_id;
+    }
+    return n;
+  };
+  const SyncInfo names_b1{c.qc(b1_id, 1), std::nullopt};
+  EXPECT_EQ(requests(r.on_message(1'000, 1, names_b1)), 1u);
+  EXPECT_EQ(requests(r.on_message(1'001, 2, names_b1)), 0u);
+  EXPECT_EQ(requests(r.on_message(1'000 + Replica::kSyncRequestRetryMs - 1, 3, names_b1)), 0u);
+  EXPECT_EQ(requests(r.on_message(1'000 + Replica::kSyncRequestRetryMs, 3, names_b1)), 1u)
+      << "unanswered: asked again after the interval";
+}
+
 TEST(ReplicaInput, MisSignedAndMalformedInputIsDroppedAndCounted) {
   auto c = Committee::make(4);
   MemorySafetyStorage storage;
