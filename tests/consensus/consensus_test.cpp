@@ -390,12 +390,23 @@ struct NoPayload final : PayloadSource {
   }
 };
 
-TEST(ReplicaInput, UnknownParentProducesASyncRequest) {
-  auto c = Committee::make(4);
+// One replica of a 4-validator committee, fed by hand.
+class ReplicaInput : public ::testing::Test {
+ protected:
+  Replica& replica(ValidatorIndex self) {
+    r_ = std::make_unique<Replica>(c.set, self, c.keys[self], ReplicaConfig{}, RecoveryState{},
+                                   storage, leaders, payload, nullptr);
+    return *r_;
+  }
+  Committee c = Committee::make(4);
   MemorySafetyStorage storage;
-  RoundRobinLeaders leaders(4);
+  RoundRobinLeaders leaders{4};
   NoPayload payload;
-  Replica r(c.set, 0, c.keys[0], {}, {}, storage, leaders, payload, nullptr);
+  std::unique_ptr<Replica> r_;
+};
+
+TEST_F(ReplicaInput, UnknownParentProducesASyncRequest) {
+  Replica& r = replica(0);
   (void)r.start(0);
   // A valid round-2 proposal by leader 2 whose parent (a round-1 block) we never saw.
   Block b1 = child_of(Block::genesis(), kGenesisId, 1, QuorumCert::genesis(kGenesisId));
@@ -414,12 +425,8 @@ TEST(ReplicaInput, UnknownParentProducesASyncRequest) {
 
 // Every message naming a block we lack would ask for it again; within the retry interval one
 // request stands for all of them.
-TEST(ReplicaInput, ABlockAskedForIsNotAskedForAgainWithinTheRetryInterval) {
-  auto c = Committee::make(4);
-  MemorySafetyStorage storage;
-  RoundRobinLeaders leaders(4);
-  NoPayload payload;
-  Replica r(c.set, 0, c.keys[0], {}, {}, storage, leaders, payload, nullptr);
+TEST_F(ReplicaInput, ABlockAskedForIsNotAskedForAgainWithinTheRetryInterval) {
+  Replica& r = replica(0);
   (void)r.start(0);
   Block b1 = child_of(Block::genesis(), kGenesisId, 1, QuorumCert::genesis(kGenesisId));
   const Hash32 b1_id = b1.compute_id();
@@ -438,12 +445,8 @@ TEST(ReplicaInput, ABlockAskedForIsNotAskedForAgainWithinTheRetryInterval) {
       << "unanswered: asked again after the interval";
 }
 
-TEST(ReplicaInput, MisSignedAndMalformedInputIsDroppedAndCounted) {
-  auto c = Committee::make(4);
-  MemorySafetyStorage storage;
-  RoundRobinLeaders leaders(4);
-  NoPayload payload;
-  Replica r(c.set, 0, c.keys[0], {}, {}, storage, leaders, payload, nullptr);
+TEST_F(ReplicaInput, MisSignedAndMalformedInputIsDroppedAndCounted) {
+  Replica& r = replica(0);
   (void)r.start(0);
   Block b1 = child_of(Block::genesis(), kGenesisId, 1, QuorumCert::genesis(kGenesisId));
   b1.proposer = 1;
@@ -458,12 +461,8 @@ TEST(ReplicaInput, MisSignedAndMalformedInputIsDroppedAndCounted) {
   EXPECT_EQ(r.current_round(), 1u);
 }
 
-TEST(ReplicaInput, HonestLeaderProposesAndVotesThroughItsOwnSafetyRules) {
-  auto c = Committee::make(4);
-  MemorySafetyStorage storage;
-  RoundRobinLeaders leaders(4);
-  NoPayload payload;
-  Replica r(c.set, 1, c.keys[1], {}, {}, storage, leaders, payload, nullptr);  // leads round 1
+TEST_F(ReplicaInput, HonestLeaderProposesAndVotesThroughItsOwnSafetyRules) {
+  Replica& r = replica(1);  // leads round 1
   auto effects = r.start(0);
   bool proposed = false, voted = false, timer = false;
   for (const auto& e : effects) {
