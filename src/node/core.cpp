@@ -317,14 +317,16 @@ mempool::PendingNonces Core::ancestor_nonces(const Hash32& parent_id, bool* rece
   const consensus::BlockTree& tree = replica_->tree();
   const types::Height executed = ctx_.ledger->applied_height();
   mempool::PendingNonces pending;
-  const auto count = [&](const types::Block& b) {
+  // Ids are known from the links (a child's parent_id, a commit's certificate), so no block is
+  // hashed again here.
+  const auto count = [&](const types::Block& b, const Hash32& id) {
     if (b.height <= executed) return;
     if (const auto* cmds = commands_of(b)) {
       if (in_flight != nullptr) {
         for (const auto& c : *cmds) in_flight->insert(command_id(c));
       }
     } else if (const auto* txs = transactions_of(b); txs && !txs->empty()) {
-      for (const auto& tx : block_txs(b, b.compute_id())) {
+      for (const auto& tx : block_txs(b, id)) {
         auto [it, fresh] = pending.try_emplace(tx->sender, 0);
         if (fresh) it->second = ctx_.ledger->next_nonce(tx->sender);
         it->second = std::max(it->second, tx->tx.nonce + 1);
@@ -332,17 +334,20 @@ mempool::PendingNonces Core::ancestor_nonces(const Hash32& parent_id, bool* rece
     }
   };
   int depth = 0;
-  for (const types::Block* b = tree.find(parent_id); b != nullptr; b = tree.find(b->parent_id)) {
+  Hash32 id = parent_id;
+  for (const types::Block* b = tree.find(id); b != nullptr; id = b->parent_id, b = tree.find(id)) {
     // A payload in the parent or grandparent is still in the commit pipeline: do not wait.
     if (depth++ < 2 && has_payload(*b) && recent_payload != nullptr) *recent_payload = true;
     if (b->height <= executed && depth >= 2) break;
-    count(*b);
+    count(*b, id);
   }
   // Blocks this very input committed are not executed yet, and the tree keeps only the newest
   // of them (its root): when one certificate commits several (a lagging node catching up), the
   // older ones are found among the replica's pending effects.
   for (const auto& effect : replica_->pending_effects()) {
-    if (const auto* c = std::get_if<consensus::Commit>(&effect)) count(c->block);
+    if (const auto* c = std::get_if<consensus::Commit>(&effect)) {
+      count(c->block, c->certificate.block_id);  // a commit's certificate is for its block
+    }
   }
   return pending;
 }
