@@ -136,8 +136,9 @@ struct SignedLoad::Impl {
     if (now <= window_end) ++report.committed_in_window;
   }
 
-  // What became of one submitted transaction that was not admitted: true = it goes back to be
-  // submitted again (pushed back by the node), false = dropped.
+  // What became of one submitted transaction that was not admitted (`status` the request's, or
+  // 503 for a request lost on the way; `reason` the node's words): true = it goes back to be
+  // submitted again (pushed back by the node: busy, full, too far ahead), false = dropped.
   bool settle_refused(NodeLoad& n, SignedTx& tx, unsigned status, const std::string& reason) {
     if (reason.find("already") != std::string::npos) {  // admitted by an earlier attempt
       ++report.accepted;
@@ -192,11 +193,9 @@ struct SignedLoad::Impl {
       }
       auto r =
           co_await conn.request(verb::post, single ? "/tx" : "/txs", body, std::chrono::seconds(5));
-      if (!r) {
-        report.retried += txs.size();
+      if (!r) {  // lost on the way: every transaction goes back, as if pushed back
         if (report.first_error.empty()) report.first_error = r.error().message;
-        for (auto it = txs.rbegin(); it != txs.rend(); ++it) n.retry.push_front(std::move(*it));
-        if (!opts.open_loop) n.credit += txs.size();
+        for (auto it = txs.rbegin(); it != txs.rend(); ++it) settle_refused(n, *it, 503, {});
         co_await sleep_for(std::chrono::milliseconds(50));
         continue;
       }
@@ -221,7 +220,7 @@ struct SignedLoad::Impl {
             } else {
               const std::string reason =
                   e["error"].is_string() ? e["error"].get<std::string>() : "";
-              back_off |= settle_refused(n, txs[i], reason == "mempool full" ? 503 : 400, reason);
+              back_off |= settle_refused(n, txs[i], r->status, reason);
             }
           }
         }
