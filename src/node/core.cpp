@@ -157,10 +157,19 @@ void Core::handle(InboundMessage& in) {
   }
   if (const auto* p = std::get_if<consensus::ProposalMsg>(&in.message)) {
     last_proposal_ = Clock::now();
-    // The block's certificate first, alone: the blocks it commits are executed before the
-    // replica decides on its vote (votable checks the block against the executed state).
+    // The block's certificate first, alone, so that the replica has committed what it commits
+    // before it decides on its vote. Those blocks are executed after the vote has left: the
+    // proposer anchored only what it had executed before its own certificate committed them,
+    // and the replay check counts held commits as ancestors. Only a proposal anchoring a height
+    // these commits produce (its proposer executed them first) has them executed before.
+    hold_commits_ = true;
     apply(replica_->on_message(unix_ms(), in.from, consensus::SyncInfo{p->block.justify, p->tc}));
+    hold_commits_ = false;
     if (failed_) return;
+    if (!held_commits_.empty() && p->block.exec_height > ctx_.ledger->applied_height()) {
+      run_held_commits();
+      if (failed_) return;
+    }
   }
   current_ = &in;
   apply(replica_->on_message(unix_ms(), in.from, in.message));
@@ -201,7 +210,7 @@ void Core::apply(consensus::Effects effects) {
               ctx_.transport->send_to_validators(consensus::encode_message(e.message));
             },
             [&](consensus::PersistBlock& e) { persist(e.block, e.block.compute_id()); },
-            [&](consensus::Commit& e) { commit(e.block, e.certificate); },
+            [&](consensus::Commit& e) { held_commits_.push_back(std::move(e)); },
             [&](consensus::RequestBlocks& e) {
               spdlog::debug("core: asking validator {} for block {} above height {}", e.to,
                             short_hex(e.request.block_id), e.request.above_height);
@@ -213,11 +222,21 @@ void Core::apply(consensus::Effects effects) {
         },
         effect);
   }
+  if (!hold_commits_) run_held_commits();
   const types::Round round = replica_->current_round();
   if (round != last_round_) {
     last_round_ = round;
     ctx_.metrics->rounds_total.fetch_add(1);
     ctx_.metrics->round.store(round);
+  }
+}
+
+void Core::run_held_commits() {
+  auto commits = std::move(held_commits_);
+  held_commits_.clear();
+  for (auto& c : commits) {
+    if (failed_) return;
+    commit(c.block, c.certificate);
   }
 }
 
@@ -349,6 +368,8 @@ mempool::PendingNonces Core::ancestor_nonces(const Hash32& parent_id, bool* rece
       count(c->block, c->certificate.block_id);  // a commit's certificate is for its block
     }
   }
+  // So are commits held until this input's messages have left (see handle).
+  for (const auto& c : held_commits_) count(c.block, c.certificate.block_id);
   return pending;
 }
 

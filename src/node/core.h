@@ -130,7 +130,11 @@ class Core final : public consensus::PayloadSource {
   void run();
   void handle(InboundMessage& in);
   bool proposal_acceptable(const InboundMessage& in);
+  /// Carries out the replica's effects in order, except commits: those wait until the messages
+  /// (votes, proposals, timeouts) have left, so execution is not on the round's critical path
+  /// (see `handle`); they run at the end unless `hold_commits_` is set.
   void apply(consensus::Effects effects);
+  void run_held_commits();
   /// Journals `m` if it is a signed message and a journal is configured; false = fatal.
   bool journal(const consensus::Message& m);
   void persist(const types::Block& block, const Hash32& id);
@@ -170,8 +174,10 @@ class Core final : public consensus::PayloadSource {
   types::Round last_round_ = 0;
   const InboundMessage* current_ = nullptr;  // the input being handled (its resolved blocks)
   std::optional<std::pair<types::Round, std::vector<types::TxRef>>> own_payload_;
-  std::map<Hash32, BlockTxs> block_txs_;       // uncommitted blocks' resolved transactions
-  std::map<Hash32, types::Height> persisted_;  // uncommitted blocks already stored
+  std::map<Hash32, BlockTxs> block_txs_;         // uncommitted blocks' resolved transactions
+  std::map<Hash32, types::Height> persisted_;    // uncommitted blocks already stored
+  std::vector<consensus::Commit> held_commits_;  // committed by consensus, not yet executed
+  bool hold_commits_ = false;
 
   mutable std::mutex status_mu_;
   CoreStatus status_;

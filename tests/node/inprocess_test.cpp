@@ -551,5 +551,48 @@ TEST_F(InProcessNetwork, AReplayedTransactionIsNeverCertifiedTwice) {
   EXPECT_EQ(call(port(2), "GET", "/account/" + to.to_checksum_hex()).body["balance"], "50");
 }
 
+// Execution is off a round's critical path: a leader's proposal and a replica's vote leave
+// before the node executes the block that the certificate it has just handled commits (the
+// proposer anchored only what it had executed before that certificate), so the next round does
+// not wait for execution anywhere. Before, each node executed first, and a round took two
+// executions longer.
+TEST_F(InProcessNetwork, VotesAndProposalsLeaveBeforeWhatTheirCertificateCommitsIsExecuted) {
+  struct Seen {
+    std::mutex mu;
+    std::map<Hash32, types::Height> heights;  // of the proposed blocks
+    std::uint64_t before = 0, after = 0;      // messages sent before / after the execution
+  };
+  auto seen = std::make_shared<Seen>();
+  hub_.set_drop([this, seen](std::size_t from, std::size_t, const Bytes& frame) {
+    auto m = consensus::decode_message(frame);
+    if (!m.ok()) return false;
+    // The sender's core thread is sending: its executed height cannot move meanwhile.
+    const types::Height executed = nodes_[from]->status().height;
+    std::lock_guard lock(seen->mu);
+    std::optional<types::Height> h;
+    if (const auto* p = std::get_if<consensus::ProposalMsg>(&*m)) {
+      h = p->block.height;
+      seen->heights[p->block.compute_id()] = *h;
+    } else if (const auto* v = std::get_if<types::Vote>(&*m)) {
+      if (auto it = seen->heights.find(v->block_id); it != seen->heights.end()) h = it->second;
+    }
+    // A block at height h carries the certificate of h - 1, which commits h - 2.
+    if (h && *h >= 4) ++(executed < *h - 2 ? seen->before : seen->after);
+    return false;
+  });
+  start_all();
+  load_faucet();
+  for (std::uint64_t n = 0; n < 20; ++n) {
+    auto r = call(port(n % 4), "POST", "/tx", json{{"tx", to_hex(faucet_tx(n), true)}}.dump());
+    ASSERT_EQ(r.status, 200) << r.raw;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(eventually(
+      [&] { return nonce(0, faucet_->address()) == 20 && nodes_[0]->status().height >= 20; }));
+  std::lock_guard lock(seen->mu);
+  EXPECT_GT(seen->before, 20u);
+  EXPECT_GT(seen->before, 10 * seen->after) << seen->after << " sent after the execution";
+}
+
 }  // namespace
 }  // namespace ol::node::test
