@@ -39,7 +39,8 @@ std::string short_hex(const Hash32& h) {
 }  // namespace
 
 std::vector<ResolvedBlock> resolve_transactions(const consensus::Message& message,
-                                                mempool::Mempool& pool, std::uint64_t chain_id) {
+                                                mempool::Mempool& pool, std::uint64_t chain_id,
+                                                types::Height executed) {
   std::vector<ResolvedBlock> out;
   auto resolve = [&](const types::Block& b) {
     const auto* txs = transactions_of(b);
@@ -70,7 +71,9 @@ std::vector<ResolvedBlock> resolve_transactions(const consensus::Message& messag
   if (const auto* p = std::get_if<consensus::ProposalMsg>(&message)) {
     resolve(p->block);
   } else if (const auto* s = std::get_if<consensus::SyncResponse>(&message)) {
-    for (const auto& b : s->blocks) resolve(b);
+    for (const auto& b : s->blocks) {
+      if (b.height > executed) resolve(b);
+    }
   }
   return out;
 }

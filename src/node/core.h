@@ -51,9 +51,12 @@ struct InboundMessage {
 };
 
 /// Resolves the transactions of every block `message` carries (proposals, sync responses).
-/// Runs off the core thread; empty for messages without transaction payloads.
+/// Runs off the core thread; empty for messages without transaction payloads. A sync response's
+/// blocks at or below `executed` (this node's executed height) are skipped: their transactions
+/// are never needed again, and those that have left the pool would be recovered a second time.
 std::vector<ResolvedBlock> resolve_transactions(const consensus::Message& message,
-                                                mempool::Mempool& pool, std::uint64_t chain_id);
+                                                mempool::Mempool& pool, std::uint64_t chain_id,
+                                                types::Height executed = 0);
 
 struct CoreConfig {
   consensus::ReplicaConfig replica;

@@ -692,7 +692,8 @@ void Node::on_consensus_frame(types::ValidatorIndex from, ByteView frame) {
   auto shared = std::make_shared<consensus::Message>(std::move(*message));
   verify_later(
       [this, from, shared] {
-        auto resolved = resolve_transactions(*shared, *mempool_, genesis_.app.chain_id);
+        auto resolved = resolve_transactions(*shared, *mempool_, genesis_.app.chain_id,
+                                             ledger_->applied_height());
         if (auto now = core()) {
           now->deliver(InboundMessage{from, std::move(*shared), std::move(resolved)});
         }

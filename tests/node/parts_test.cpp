@@ -1,5 +1,6 @@
 // The node's small parts: config options of this issue, metrics text, transaction status book,
-// benchmark command pool and commit log, event queue, URL parsing.
+// benchmark command pool and commit log, event queue, URL parsing, resolving the transactions of
+// a sync response.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -8,14 +9,18 @@
 #include <thread>
 
 #include "common/hex.h"
+#include "crypto/secp256k1.h"
+#include "mempool/mempool.h"
 #include "node/command_pool.h"
 #include "node/config.h"
+#include "node/core.h"
 #include "node/event_queue.h"
 #include "node/http_client.h"
 #include "node/metrics.h"
 #include "node/signing_journal.h"
 #include "node/tx_status.h"
 #include "support/temp_dir.h"
+#include "types/transaction.h"
 
 namespace ol::node {
 namespace {
@@ -283,6 +288,43 @@ TEST(NodeEventQueue, UrgentItemsGoFirstInTheirOwnOrder) {
   EXPECT_EQ(*q.pop_until(now()), 13);
   EXPECT_EQ(*q.pop_until(now()), 3);
   EXPECT_FALSE(q.pop_until(now()).has_value());
+}
+
+// A sync response often carries blocks this node has executed meanwhile (it asked while their
+// proposal waited in its verifier queue); their transactions have left the pool, and resolving
+// them would recover every signature a second time.
+TEST(NodeResolve, ASyncResponseSkipsBlocksAlreadyExecutedHere) {
+  constexpr std::uint64_t kChain = 7;
+  mempool::Mempool pool(kChain, {}, [](const crypto::Address&) { return std::uint64_t{0}; });
+  const auto key = crypto::Secp256k1Key::generate();
+  const auto to = crypto::Secp256k1Key::generate().address();
+  consensus::SyncResponse response;
+  for (types::Height h = 1; h <= 4; ++h) {
+    types::Block b;
+    b.round = h;
+    b.height = h;
+    b.payload = std::vector<types::Transaction>{
+        types::Transaction::sign(kChain, h - 1, types::Transfer{to, 1}, key)};
+    response.blocks.push_back(std::move(b));
+  }
+  const consensus::Message message = response;
+
+  const auto before = types::signature_recoveries();
+  auto resolved = resolve_transactions(message, pool, kChain, /*executed=*/2);
+  EXPECT_EQ(types::signature_recoveries() - before, 2u);
+  ASSERT_EQ(resolved.size(), 2u);
+  EXPECT_EQ(resolved[0].id, response.blocks[2].compute_id());
+  EXPECT_EQ(resolved[1].id, response.blocks[3].compute_id());
+  for (const auto& r : resolved) {
+    EXPECT_TRUE(r.valid);
+    ASSERT_EQ(r.txs.size(), 1u);
+    EXPECT_EQ(r.txs[0]->sender, key.address());
+  }
+  // Resolved once, pooled: a second look recovers nothing.
+  EXPECT_EQ(resolve_transactions(message, pool, kChain, 2).size(), 2u);
+  EXPECT_EQ(types::signature_recoveries() - before, 2u);
+  // Nothing executed yet: every block is resolved.
+  EXPECT_EQ(resolve_transactions(message, pool, kChain, 0).size(), 4u);
 }
 
 TEST(NodeHttpClient, ParsesUrls) {
