@@ -56,6 +56,16 @@ class EventQueue {
     return item;
   }
 
+  /// The oldest urgent item, if one is queued now (never waits): lets the consumer serve urgent
+  /// items in the middle of a long ordinary one.
+  std::optional<T> pop_urgent() {
+    std::lock_guard lock(mu_);
+    if (closed_ || urgent_ == 0) return std::nullopt;
+    T item = std::move(items_.front());
+    items_.pop_front();
+    --urgent_;
+    return item;
+  }
   /// Wakes the consumer for good; later pushes fail.
   void close() {
     {

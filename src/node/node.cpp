@@ -721,6 +721,9 @@ void Node::on_transaction_gossip(ByteView batch) {
     bool any = false;
     const auto decoded = types::decode_tx_batch(bytes);  // well-formed: checked above
     for (ByteView encoded : *decoded) {
+      // A proposal arriving meanwhile is resolved first, not after the rest of this batch
+      // (up to 256 recoveries): it is on the round's critical path, gossip is not.
+      while (auto urgent = verify_queue_.pop_urgent()) (*urgent)();
       auto admitted = mempool_->add_encoded(encoded);
       if (admitted) {
         tx_status_.set((*admitted)->hash, TxStatus{TxState::pending, 0, {}});

@@ -288,6 +288,17 @@ TEST(NodeEventQueue, UrgentItemsGoFirstInTheirOwnOrder) {
   EXPECT_EQ(*q.pop_until(now()), 13);
   EXPECT_EQ(*q.pop_until(now()), 3);
   EXPECT_FALSE(q.pop_until(now()).has_value());
+  // pop_urgent takes only urgent items, oldest first, and never an ordinary one.
+  EXPECT_TRUE(q.push(4));
+  EXPECT_FALSE(q.pop_urgent().has_value());
+  EXPECT_TRUE(q.push_urgent(14));
+  EXPECT_TRUE(q.push_urgent(15));
+  EXPECT_EQ(*q.pop_urgent(), 14);
+  EXPECT_TRUE(q.push_urgent(16));  // behind 15, ahead of 4
+  EXPECT_EQ(*q.pop_urgent(), 15);
+  EXPECT_EQ(*q.pop_until(now()), 16);
+  EXPECT_FALSE(q.pop_urgent().has_value());
+  EXPECT_EQ(*q.pop_until(now()), 4);
 }
 
 // A sync response often carries blocks this node has executed meanwhile (it asked while their
