@@ -20,6 +20,7 @@ struct Broadcast {
 /// Store `block` (it entered the block tree); recovery after a crash may re-offer it.
 struct PersistBlock {
   Block block;
+  Hash32 id;  // block.compute_id(): the replica has it already, and hashing a block is not free
 };
 /// `block` is final. Commits arrive in height order, each height exactly once; `certificate` is a
 /// QC for the block (the proof a light client or syncing peer checks).

@@ -232,7 +232,7 @@ void Replica::handle(ValidatorIndex from, const ProposalMsg& m) {
     return;
   }
   if (Status s = tree_.insert(b, id); !s) return void(++stats_.invalid);
-  out_.push_back(PersistBlock{b});
+  out_.push_back(PersistBlock{b, id});
   try_vote(b, id, tc);
 }
 
@@ -348,7 +348,7 @@ void Replica::handle(ValidatorIndex from, const SyncResponse& m) {
       break;
     }
     if (!tree_.insert(b, ids[i]).ok()) return void(++stats_.invalid);
-    out_.push_back(PersistBlock{b});
+    out_.push_back(PersistBlock{b, ids[i]});
     process_qc(from, b.justify);
   }
   process_qc(from, high_qc_);  // its block may have just arrived

@@ -212,7 +212,7 @@ void Core::apply(consensus::Effects effects) {
               if (!journal(e.message)) return;
               ctx_.transport->send_to_validators(consensus::encode_message(e.message));
             },
-            [&](consensus::PersistBlock& e) { persist(e.block, e.block.compute_id()); },
+            [&](consensus::PersistBlock& e) { persist(e.block, e.id); },
             [&](consensus::Commit& e) { held_commits_.push_back(std::move(e)); },
             [&](consensus::RequestBlocks& e) {
               spdlog::debug("core: asking validator {} for block {} above height {}", e.to,
@@ -295,7 +295,7 @@ const std::vector<types::TxRef>& Core::block_txs(const types::Block& block, cons
 }
 
 void Core::commit(const types::Block& block, const types::QuorumCert& qc) {
-  const Hash32 id = block.compute_id();
+  const Hash32& id = qc.block_id;  // a commit's certificate is for its block
   static const std::vector<types::TxRef> kNone;
   const auto* tx_payload = transactions_of(block);
   const auto& txs = tx_payload && !tx_payload->empty() ? block_txs(block, id) : kNone;

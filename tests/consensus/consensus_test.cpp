@@ -536,9 +536,12 @@ struct Cluster {
       }
       if (auto* r = std::get_if<RequestBlocks>(&e)) wire.push_back({i, r->to, r->request});
       if (auto* t = std::get_if<SetTimer>(&e)) members[i].timer = t->round;
-      if (auto* p = std::get_if<PersistBlock>(&e))
-        members[i].store.blocks[p->block.compute_id()] = p->block;
+      if (auto* p = std::get_if<PersistBlock>(&e)) {
+        EXPECT_EQ(p->id, p->block.compute_id());
+        members[i].store.blocks[p->id] = p->block;
+      }
       if (auto* k = std::get_if<Commit>(&e)) {
+        EXPECT_EQ(k->certificate.block_id, k->block.compute_id());  // the node relies on it
         members[i].store.blocks[k->block.compute_id()] = k->block;
         members[i].store.committed.push_back(k->block);
         members[i].root_qc = k->certificate;
