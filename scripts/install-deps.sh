@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   clang libclang-rt-14-dev clang-format
   libsodium-dev libsecp256k1-dev libcrypto++-dev
-  librocksdb-dev libboost-dev libboost-system-dev libasio-dev
+  librocksdb-dev libjemalloc-dev libboost-dev libboost-system-dev libasio-dev
   libprotobuf-dev protobuf-compiler
   libtoml11-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
