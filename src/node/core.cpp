@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/hex.h"
+#include "common/thread_name.h"
 
 namespace ol::node {
 namespace {
@@ -114,7 +115,10 @@ Result<std::unique_ptr<Core>> Core::create(CoreContext context, crypto::Ed25519K
 }
 
 void Core::start() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    set_thread_name("ol-core");
+    run();
+  });
 }
 
 void Core::stop() {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/hex.h"
+#include "common/thread_name.h"
 #include "consensus/messages.h"
 #include "crypto/ed25519.h"
 #include "network/network_manager.h"
@@ -327,6 +328,7 @@ Status Node::start_services() {
   OL_TRY_ASSIGN(rpc_, RpcServer::start(*io_, config_.rpc.listen, std::move(rc)));
 
   verifier_ = std::thread([this] {
+    set_thread_name("ol-verify");
     while (auto job = verify_queue_.pop_until(std::chrono::steady_clock::time_point::max())) {
       (*job)();
     }

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/hex.h"
+#include "common/thread_name.h"
 #include "node/chain_store.h"
 
 namespace ol::node {
@@ -20,7 +21,11 @@ double ms_since(Clock::time_point t) {
 
 CheckpointTaker::CheckpointTaker(storage::Store& store, sync::CheckpointConfig config)
     : checkpoints_(store, config), store_(store) {
-  if (config.interval != 0) writer_ = std::thread([this] { run(); });
+  if (config.interval != 0)
+    writer_ = std::thread([this] {
+      set_thread_name("ol-checkpoint");
+      run();
+    });
 }
 
 CheckpointTaker::~CheckpointTaker() {

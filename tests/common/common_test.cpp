@@ -1,9 +1,14 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
 
 #include "common/bytes.h"
 #include "common/hex.h"
 #include "common/log.h"
 #include "common/result.h"
+#include "common/thread_name.h"
 
 namespace ol {
 namespace {
@@ -83,6 +88,25 @@ TEST(Log, RejectsUnknownLevelAndAcceptsKnownOnes) {
   auto bad = log::set_level("verbose");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("verbose"), std::string::npos);
+}
+
+// The name shows in /proc (top -H, ps -L, perf), cut to Linux's 15 characters.
+TEST(ThreadName, NamesTheCallingThreadCutTo15Characters) {
+  std::string seen_short, seen_long;
+  auto name_of_self = [] {
+    std::ifstream in("/proc/self/task/" + std::to_string(::gettid()) + "/comm");
+    std::string name;
+    std::getline(in, name);
+    return name;
+  };
+  std::thread([&] {
+    set_thread_name("ol-test");
+    seen_short = name_of_self();
+    set_thread_name("ol-a-much-longer-thread-name");
+    seen_long = name_of_self();
+  }).join();
+  EXPECT_EQ(seen_short, "ol-test");
+  EXPECT_EQ(seen_long, "ol-a-much-longe");
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 // anchor or a replayed transaction certified; a gossiped transaction batch admits its good
 // transactions and nothing from a malformed batch.
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <future>
 #include <map>
@@ -191,6 +193,19 @@ class InProcessNetwork : public ::testing::Test {
   std::thread io_thread_;
   std::vector<std::unique_ptr<Node>> nodes_;
 };
+
+// Each node's consensus and verifier threads carry names an operator can find with top -H.
+TEST_F(InProcessNetwork, ANodesThreadsAreNamed) {
+  start_all();
+  std::map<std::string, int> names;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream in(task.path() / "comm");
+    std::string name;
+    if (std::getline(in, name)) ++names[name];
+  }
+  EXPECT_EQ(names["ol-core"], 4);
+  EXPECT_EQ(names["ol-verify"], 4);
+}
 
 TEST_F(InProcessNetwork, TransfersCommitEverywhereAndSurviveAReopen) {
   start_all();

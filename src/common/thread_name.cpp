@@ -1,0 +1,16 @@
+#include "common/thread_name.h"
+
+#include <pthread.h>
+
+#include <cstring>
+#include <string>
+
+namespace ol {
+
+void set_thread_name(const char* name) {
+  constexpr std::size_t kMaxLen = 15;  // Linux's limit, without the terminating NUL
+  const std::string cut(name, std::min(std::strlen(name), kMaxLen));
+  (void)pthread_setname_np(pthread_self(), cut.c_str());
+}
+
+}  // namespace ol
