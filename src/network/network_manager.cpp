@@ -718,6 +718,10 @@ struct NetworkManager::Impl : std::enable_shared_from_this<NetworkManager::Impl>
         auto self = weak.lock();
         return self ? self->validate_gossip(m) : p2p::gossipsub::ValidationResult::ignore;
       });
+      if (std::find(config.publish_only.begin(), config.publish_only.end(), topic) !=
+          config.publish_only.end()) {
+        continue;
+      }
       gossip->subscribe(topic, [weak](const p2p::gossipsub::Message& m) {
         if (auto self = weak.lock()) self->on_gossip(m);
       });

@@ -70,6 +70,10 @@ struct Config {
   /// and counts it. Runs on the io thread.
   std::function<bool(ByteView)> frame_check;
   p2p::gossipsub::Config gossip;
+  /// OpenLiquid topics this node publishes on without subscribing: it receives nothing there,
+  /// and its messages go to the peers that do subscribe (gossipsub fanout). Validators publish
+  /// commit notices this way, for full nodes only.
+  std::vector<std::string> publish_only;
   std::string agent_version = "openliquid/0.1.0";
 };
 

@@ -597,6 +597,9 @@ Status Node::start_network() {
   nc.peer_max_bytes_per_sec = static_cast<double>(c.network.peer_max_bytes_per_sec);
   nc.gossip.heartbeat = std::chrono::milliseconds(c.network.heartbeat_ms);
   nc.frame_check = [](ByteView frame) { return consensus::decode_message(frame).ok(); };
+  // Validators commit by consensus and ignore each other's commit notices, so they do not
+  // subscribe to them: a notice goes from its validator to the full nodes only (fanout).
+  if (is_validator()) nc.publish_only.emplace_back(network::kQcsTopic);
   // A full node has no validator key: a fresh p2p identity per run.
   auto net = network::NetworkManager::create(
       *io_, p2p::Identity(core_key_ ? *core_key_ : crypto::Ed25519KeyPair::generate()),

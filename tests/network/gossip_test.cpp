@@ -152,6 +152,45 @@ TEST_F(NetworkGossipTest, FourValidatorsEveryMessageOnceEverywhere) {
   EXPECT_GE(h.p99_propagation_ms, 0.0);
 }
 
+// Validators publish commit notices without subscribing to them (Config::publish_only): node 0's
+// notice reaches the subscribed nodes once each, and what they publish there never reaches it.
+TEST_F(NetworkGossipTest, APublishOnlyTopicReachesSubscribersAndDeliversNothingToThePublisher) {
+  Config publisher = fast_config();
+  publisher.publish_only.emplace_back(kQcsTopic);
+  cluster.add(publisher);
+  for (std::size_t i = 1; i < 4; ++i) cluster.add();
+  for (std::size_t i = 0; i < 4; ++i) cluster.start(i);
+  cluster.make_validators(4);
+  ASSERT_TRUE(cluster.fully_connected(4));
+  const std::string qcs(kQcsTopic);
+  // Nodes 1-3 see each other subscribed to the notices, and node 0 nowhere.
+  ASSERT_TRUE(cluster.eventually_io([&] {
+    for (std::size_t i = 1; i < 4; ++i) {
+      if (node(i).net->gossip()->topic_peers(qcs).size() != 2) return false;
+    }
+    return node(0).net->gossip()->topic_peers(qcs).size() == 3 &&
+           !node(0).net->gossip()->topic_peers(std::string(kTransactionsTopic)).empty();
+  }));
+  node(0).net->broadcast(kQcsTopic, text("notice from 0"));
+  node(1).net->broadcast(kQcsTopic, text("notice from 1"));
+  node(0).net->broadcast(kTransactionsTopic, text("tx from 0"));
+  ASSERT_TRUE(cluster.eventually([&] {
+    for (std::size_t i = 1; i < 4; ++i) {
+      if (!node(i).gossip.contains(qcs + "|notice from 0")) return false;
+    }
+    return node(2).gossip.contains(qcs + "|notice from 1") &&
+           node(3).gossip.contains(qcs + "|notice from 1") &&
+           node(1).gossip.contains(std::string(kTransactionsTopic) + "|tx from 0");
+  }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // room for late copies
+  std::lock_guard lock(cluster.mu);
+  for (std::size_t i = 1; i < 4; ++i) EXPECT_EQ(node(i).gossip[qcs + "|notice from 0"], 1) << i;
+  EXPECT_FALSE(node(0).gossip.contains(qcs + "|notice from 1"));
+  for (std::size_t i = 0; i < 4; ++i) {
+    for (const auto& [key, count] : node(i).gossip) EXPECT_EQ(count, 1) << i << " " << key;
+  }
+}
+
 TEST_F(NetworkGossipTest, TheSamePayloadPublishedTwiceIsOneMessage) {
   start_validators(4);
   ASSERT_TRUE(overlay_connected());
