@@ -1,5 +1,6 @@
 // Names the calling thread (Linux: at most 15 characters, shown by top -H, ps -L and perf), so
-// that an operator can tell a node's threads apart: ol-io, ol-core, ol-verify, ol-checkpoint.
+// that an operator can tell a node's threads apart: ol-core, ol-verify, ol-checkpoint (the io
+// thread keeps the process name, so `ps -C openliquid` and `pkill openliquid` still find it).
 #pragma once
 
 namespace ol {
