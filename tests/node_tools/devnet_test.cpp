@@ -125,6 +125,18 @@ TEST(Bench, LocalPrintsTheFigures) {
   const auto recoveries = number_after(out, R"(of which 4 recoveries = (\d+) us)");
   EXPECT_GT(recoveries, 0u) << out;
   EXPECT_GE(per_tx, recoveries) << out;
+  // The same CPU by thread: the io thread, the verifier and the core all work for every
+  // transaction, and the groups add up to the whole (threads are named by the node).
+  std::uint64_t by_thread = 0;
+  for (const char* group : {"io", "ol-verify", "ol-core"}) {
+    const auto us = number_after(
+        out, std::string("validators by thread:.* ") + group + R"( [0-9.]+ cores \((\d+) us/tx\))");
+    EXPECT_GT(us, 0u) << group << "\n" << out;
+    by_thread += us;
+  }
+  by_thread +=
+      number_after(out, R"(validators by thread:.* rocksdb [0-9.]+ cores \((\d+) us/tx\))");
+  EXPECT_NEAR(static_cast<double>(by_thread), static_cast<double>(per_tx), 0.1 * per_tx + 3) << out;
   EXPECT_TRUE(processes_mentioning(dir).empty());
 }
 

@@ -7,7 +7,9 @@
 #include <csignal>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <optional>
+#include <string>
 #include <thread>
 
 #include "crypto/secp256k1.h"
@@ -41,6 +43,24 @@ double measure_recovery_us() {
   }
   if (ok != 5 * sigs.size()) std::fprintf(stderr, "openliquid bench: recovery self-check failed\n");
   return summarize(rounds).p50;
+}
+
+// CPU seconds per group of validator threads between two readings of
+// LocalNetwork::cpu_seconds_by_thread: "io" (the thread that keeps the process name: RPC,
+// gossip, p2p, and any unnamed thread), "rocksdb" (its background threads), and the named
+// ones as they are (ol-core, ol-verify, ol-checkpoint).
+std::map<std::string, double> thread_groups(const std::map<std::string, double>& now,
+                                            const std::map<std::string, double>& before) {
+  std::map<std::string, double> out;
+  for (const auto& [name, seconds] : now) {
+    const auto b = before.find(name);
+    const double used = seconds - (b == before.end() ? 0.0 : b->second);
+    const std::string group = name.starts_with("ol-")       ? name
+                              : name.starts_with("rocksdb") ? std::string("rocksdb")
+                                                            : std::string("io");
+    out[group] += std::max(used, 0.0);
+  }
+  return out;
 }
 
 // CPU seconds this process (the load generator alone, not its children) has used.
@@ -223,6 +243,7 @@ int run_bench(const BenchOptions& opts) {
     std::fflush(stdout);
     SignedLoadReport rep;
     double nodes_cpu = 0, run_s = 0;
+    std::map<std::string, double> threads_cpu0, threads_cpu;
     Status prepared;
     double cpu0 = 0, nodes_cpu0 = 0;
     Clock::time_point run_start;
@@ -235,10 +256,12 @@ int run_bench(const BenchOptions& opts) {
           });
           cpu0 = own_cpu_seconds();
           nodes_cpu0 = net ? net->cpu_seconds() : 0;
+          if (net) threads_cpu0 = net->cpu_seconds_by_thread();
           run_start = Clock::now();
           if (prepared) rep = co_await load.run();
           if (net) {
             nodes_cpu = net->cpu_seconds() - nodes_cpu0;
+            threads_cpu = thread_groups(net->cpu_seconds_by_thread(), threads_cpu0);
             run_s = std::chrono::duration<double>(Clock::now() - run_start).count();
           }
           io.stop();
@@ -274,6 +297,17 @@ int run_bench(const BenchOptions& opts) {
             "validators: %.2f cores in all; %.0f us of CPU per transaction, of which %zu "
             "recoveries = %.0f us (%.0f%%)\n",
             nodes_cpu / run_s, per_tx_us, validators, recovery_us, 100.0 * recovery_us / per_tx_us);
+        // The same split by thread: the io thread (RPC, gossip, p2p), the verifier (gossiped
+        // and proposed transactions' recoveries), the core (consensus, execution, storage).
+        std::string line = "validators by thread:";
+        for (const auto& [group, seconds] : threads_cpu) {
+          char part[96];
+          std::snprintf(part, sizeof part, " %s %.2f cores (%.0f us/tx),", group.c_str(),
+                        seconds / run_s, seconds * 1e6 / static_cast<double>(rep.accepted));
+          line += part;
+        }
+        line.pop_back();
+        std::printf("%s\n", line.c_str());
       }
       std::printf(
           "limit: %u cores / (%zu validators x %.1f us per signature recovery) = %.0f "

@@ -264,27 +264,52 @@ std::vector<ChildExit> LocalNetwork::reap() {
   return out;
 }
 
+namespace {
+
+// User + system CPU seconds from a /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat file; 0 if
+// it cannot be read (the process or thread has gone).
+double stat_cpu_seconds(const std::filesystem::path& stat) {
+  static const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  std::ifstream in(stat);
+  std::string line;
+  if (!std::getline(in, line)) return 0;
+  // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+  const auto close = line.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(line.substr(close + 1));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::strtoull(field.c_str(), nullptr, 10);
+    if (i == 15) stime = std::strtoull(field.c_str(), nullptr, 10);
+  }
+  return static_cast<double>(utime + stime) / tick;
+}
+
+}  // namespace
+
 double LocalNetwork::cpu_seconds() const {
-  const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
   double total = 0;
   for (const auto& c : children_) {
-    if (c.pid <= 0) continue;
-    std::ifstream in("/proc/" + std::to_string(c.pid) + "/stat");
-    std::string line;
-    if (!std::getline(in, line)) continue;
-    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
-    const auto close = line.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(line.substr(close + 1));
-    std::string field;
-    unsigned long long utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && rest >> field; ++i) {
-      if (i == 14) utime = std::strtoull(field.c_str(), nullptr, 10);
-      if (i == 15) stime = std::strtoull(field.c_str(), nullptr, 10);
-    }
-    total += static_cast<double>(utime + stime) / tick;
+    if (c.pid > 0) total += stat_cpu_seconds("/proc/" + std::to_string(c.pid) + "/stat");
   }
   return total;
+}
+
+std::map<std::string, double> LocalNetwork::cpu_seconds_by_thread() const {
+  std::map<std::string, double> out;
+  for (const auto& c : children_) {
+    if (c.pid <= 0) continue;
+    std::error_code ec;
+    for (const auto& task :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(c.pid) + "/task", ec)) {
+      std::ifstream comm(task.path() / "comm");
+      std::string name;
+      if (!std::getline(comm, name)) continue;
+      out[name] += stat_cpu_seconds(task.path() / "stat");
+    }
+  }
+  return out;
 }
 
 std::size_t LocalNetwork::stop(std::chrono::milliseconds grace) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -90,6 +91,10 @@ class LocalNetwork {
   bool running(std::size_t index) const { return children_[index].pid > 0; }
   /// CPU seconds (user + system, from /proc/<pid>/stat) used so far by the running children.
   double cpu_seconds() const;
+  /// The same per thread name, summed over the children's live threads
+  /// (/proc/<pid>/task/<tid>): "ol-core", "ol-verify", "rocksdb:low", ... and the process name
+  /// for the io thread (and any unnamed thread). A thread that has exited no longer counts.
+  std::map<std::string, double> cpu_seconds_by_thread() const;
 
  private:
   LocalNetwork() = default;
