@@ -8,10 +8,10 @@
 
 namespace ol {
 
-void set_thread_name(const char* name) {
+void set_thread_name(std::thread& thread, const char* name) {
   constexpr std::size_t kMaxLen = 15;  // Linux's limit, without the terminating NUL
   const std::string cut(name, std::min(std::strlen(name), kMaxLen));
-  (void)pthread_setname_np(pthread_self(), cut.c_str());
+  (void)pthread_setname_np(thread.native_handle(), cut.c_str());
 }
 
 }  // namespace ol

@@ -115,10 +115,8 @@ Result<std::unique_ptr<Core>> Core::create(CoreContext context, crypto::Ed25519K
 }
 
 void Core::start() {
-  thread_ = std::thread([this] {
-    set_thread_name("ol-core");
-    run();
-  });
+  thread_ = std::thread([this] { run(); });
+  set_thread_name(thread_, "ol-core");
 }
 
 void Core::stop() {

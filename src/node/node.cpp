@@ -328,11 +328,11 @@ Status Node::start_services() {
   OL_TRY_ASSIGN(rpc_, RpcServer::start(*io_, config_.rpc.listen, std::move(rc)));
 
   verifier_ = std::thread([this] {
-    set_thread_name("ol-verify");
     while (auto job = verify_queue_.pop_until(std::chrono::steady_clock::time_point::max())) {
       (*job)();
     }
   });
+  set_thread_name(verifier_, "ol-verify");
   if (is_validator()) {
     spdlog::info("node: validator {} of {} on chain {}; RPC on {}:{} ({} mode)", self_,
                  validators_->size(), genesis_.app.chain_id,

@@ -21,11 +21,10 @@ double ms_since(Clock::time_point t) {
 
 CheckpointTaker::CheckpointTaker(storage::Store& store, sync::CheckpointConfig config)
     : checkpoints_(store, config), store_(store) {
-  if (config.interval != 0)
-    writer_ = std::thread([this] {
-      set_thread_name("ol-checkpoint");
-      run();
-    });
+  if (config.interval != 0) {
+    writer_ = std::thread([this] { run(); });
+    set_thread_name(writer_, "ol-checkpoint");
+  }
 }
 
 CheckpointTaker::~CheckpointTaker() {

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <future>
 #include <thread>
 
 #include "common/bytes.h"
@@ -90,23 +91,28 @@ TEST(Log, RejectsUnknownLevelAndAcceptsKnownOnes) {
   EXPECT_NE(bad.error().message.find("verbose"), std::string::npos);
 }
 
-// The name shows in /proc (top -H, ps -L, perf), cut to Linux's 15 characters.
-TEST(ThreadName, NamesTheCallingThreadCutTo15Characters) {
-  std::string seen_short, seen_long;
-  auto name_of_self = [] {
-    std::ifstream in("/proc/self/task/" + std::to_string(::gettid()) + "/comm");
+// The name shows in /proc (top -H, ps -L, perf) as soon as set_thread_name returns, cut to
+// Linux's 15 characters.
+TEST(ThreadName, NamesAThreadCutTo15Characters) {
+  std::promise<void> named;
+  std::promise<pid_t> tid;
+  std::thread t([&] {
+    tid.set_value(::gettid());
+    named.get_future().wait();
+  });
+  const pid_t id = tid.get_future().get();
+  auto name_of = [&] {
+    std::ifstream in("/proc/self/task/" + std::to_string(id) + "/comm");
     std::string name;
     std::getline(in, name);
     return name;
   };
-  std::thread([&] {
-    set_thread_name("ol-test");
-    seen_short = name_of_self();
-    set_thread_name("ol-a-much-longer-thread-name");
-    seen_long = name_of_self();
-  }).join();
-  EXPECT_EQ(seen_short, "ol-test");
-  EXPECT_EQ(seen_long, "ol-a-much-longe");
+  set_thread_name(t, "ol-test");
+  EXPECT_EQ(name_of(), "ol-test");
+  set_thread_name(t, "ol-a-much-longer-thread-name");
+  EXPECT_EQ(name_of(), "ol-a-much-longe");
+  named.set_value();
+  t.join();
 }
 
 }  // namespace
