@@ -612,8 +612,8 @@ Status Node::start_network() {
                                           : p2p::gossipsub::ValidationResult::reject;
   });
   // Commit notices matter to full nodes only: they check the QC (a bad one is the sender's
-  // fault) and pass good ones on to other full nodes; validators publish their own and neither
-  // check nor relay others'.
+  // fault) and pass good ones on to other full nodes. Validators do not subscribe (publish_only
+  // above), so only their own notices, on publishing, pass here; anything else is ignored.
   net->set_gossip_validator(
       network::kQcsTopic, [this, self_id = net->peer_id()](const p2p::gossipsub::Message& m) {
         using p2p::gossipsub::ValidationResult;

@@ -299,15 +299,15 @@ int run_bench(const BenchOptions& opts) {
             nodes_cpu / run_s, per_tx_us, validators, recovery_us, 100.0 * recovery_us / per_tx_us);
         // The same split by thread: the io thread (RPC, gossip, p2p), the verifier (gossiped
         // and proposed transactions' recoveries), the core (consensus, execution, storage).
-        std::string line = "validators by thread:";
+        std::string line;
         for (const auto& [group, seconds] : threads_cpu) {
           char part[96];
-          std::snprintf(part, sizeof part, " %s %.2f cores (%.0f us/tx),", group.c_str(),
-                        seconds / run_s, seconds * 1e6 / static_cast<double>(rep.accepted));
+          std::snprintf(part, sizeof part, "%s %s %.2f cores (%.0f us/tx)", line.empty() ? "" : ",",
+                        group.c_str(), seconds / run_s,
+                        seconds * 1e6 / static_cast<double>(rep.accepted));
           line += part;
         }
-        line.pop_back();
-        std::printf("%s\n", line.c_str());
+        if (!line.empty()) std::printf("validators by thread:%s\n", line.c_str());
       }
       std::printf(
           "limit: %u cores / (%zu validators x %.1f us per signature recovery) = %.0f "
