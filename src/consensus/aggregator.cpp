@@ -2,20 +2,22 @@
 
 namespace ol::consensus {
 
-std::optional<types::QuorumCert> VoteAggregator::add(const types::Vote& vote, RoundWindow window) {
+std::optional<types::QuorumCert> VoteAggregator::add(const types::Vote& vote, RoundWindow window,
+                                                     bool own) {
   if (!window.contains(vote.round)) return ++drops_.wrong_round, std::nullopt;
   if (vote.voter >= set_.size()) return ++drops_.unknown_signer, std::nullopt;
   auto& r = rounds_[vote.round];
   auto prior = r.by_voter.find(vote.voter);
-  // An exact replay is dropped without paying for a signature check. Anything else is verified
-  // first, so a forged vote "from" X cannot block X's real one.
+  // An exact replay is dropped without paying for a signature check, and so is any vote once
+  // the round is certified (one QC per round: it would change nothing). Anything else is
+  // verified first, so a forged vote "from" X cannot block X's real one.
   if (prior != r.by_voter.end() && prior->second == vote) return ++drops_.duplicate, std::nullopt;
-  if (!vote.verify(set_).ok()) return ++drops_.bad_signature, std::nullopt;
+  if (r.certified) return ++drops_.after_quorum, std::nullopt;
+  if (!own && !vote.verify(set_).ok()) return ++drops_.bad_signature, std::nullopt;
   if (prior != r.by_voter.end()) {
     if (prior->second.block_id == vote.block_id) return ++drops_.duplicate, std::nullopt;
     return ++drops_.equivocation, std::nullopt;
   }
-  if (r.certified) return ++drops_.after_quorum, std::nullopt;
   r.by_voter.emplace(vote.voter, vote);
 
   std::vector<std::pair<std::size_t, crypto::Ed25519Signature>> parts;

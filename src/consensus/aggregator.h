@@ -39,8 +39,12 @@ class VoteAggregator {
  public:
   explicit VoteAggregator(const crypto::ValidatorSet& set) : set_(set) {}
 
-  /// Adds `vote`; returns the QC the moment its block reaches a quorum (once per round).
-  std::optional<types::QuorumCert> add(const types::Vote& vote, RoundWindow window);
+  /// Adds `vote`; returns the QC the moment its block reaches a quorum (once per round). Once a
+  /// round is certified, further votes for it are dropped (after_quorum) before their signature
+  /// is checked: they could change nothing. `own` marks this replica's own vote, which its
+  /// SafetyRules just signed: its signature is not checked again.
+  std::optional<types::QuorumCert> add(const types::Vote& vote, RoundWindow window,
+                                       bool own = false);
   /// Forgets rounds below `round`.
   void prune_below(Round round);
   const DropCounts& drops() const { return drops_; }

@@ -43,13 +43,16 @@ Effects Replica::run(std::uint64_t now_ms, F&& handle) {
   proposed_this_input_ = false;
   handle();
   // Messages to ourselves (our vote when we lead the next round, our own proposal and timeout)
-  // go through the same validation as anyone else's, after the input that produced them. The
-  // loop ends: at most one own proposal per input, so a self-certifying replica (n = 1) cannot
-  // feed it forever.
+  // go through the same validation as anyone else's, after the input that produced them,
+  // except for the signatures our own SafetyRules just made (own_input_). The loop ends: at
+  // most one own proposal per input, so a self-certifying replica (n = 1) cannot feed it
+  // forever.
   while (!self_inbox_.empty()) {
     Message m = std::move(self_inbox_.front());
     self_inbox_.pop_front();
+    own_input_ = true;
     dispatch(self_, m);
+    own_input_ = false;
   }
   // On failure nothing was signed on them (try_vote and on_timer check first); retried later.
   (void)persist_certificates();
@@ -211,8 +214,10 @@ void Replica::handle(ValidatorIndex from, const ProposalMsg& m) {
     return void(++stats_.invalid);
   }
   const Hash32 id = b.compute_id();
-  if (!crypto::ed25519_verify(set_.key(b.proposer), types::proposal_digest(id), m.signature) ||
-      !verify_qc(b.justify)) {
+  const bool signature_ok =
+      own_input_ ||
+      crypto::ed25519_verify(set_.key(b.proposer), types::proposal_digest(id), m.signature);
+  if (!signature_ok || !verify_qc(b.justify)) {
     return void(++stats_.invalid);
   }
   const TimeoutCert* tc = nullptr;
@@ -255,7 +260,7 @@ void Replica::try_vote(const Block& block, const Hash32& id, const TimeoutCert* 
 
 void Replica::handle(ValidatorIndex from, const Vote& m) {
   if (leaders_.leader(m.round + 1) != self_) return void(++stats_.invalid);  // not ours to count
-  auto qc = votes_.add(m, {current_round(), current_round() + config_.round_window});
+  auto qc = votes_.add(m, {current_round(), current_round() + config_.round_window}, own_input_);
   if (!qc) return;
   verified_qcs_.insert_or_assign({qc->round, qc->block_id}, *qc);
   process_qc(from, *qc);

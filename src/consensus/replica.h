@@ -135,6 +135,9 @@ class Replica {
   std::map<ValidatorIndex, Round> helped_;     // last round a lagging peer was sent SyncInfo
   Round timer_round_ = 0;
   Round proposed_round_ = 0;
+  // True while run() hands this replica its own messages (self_inbox_): their signatures were
+  // just made by its own SafetyRules and are not checked again; everything else is.
+  bool own_input_ = false;
   bool proposed_this_input_ = false;  // at most one own proposal per input (see maybe_propose)
   Round deferred_proposal_round_ = 0;
   Round saved_qc_round_ = 0;  // certificates durable through SafetyStorage::save_certificates

@@ -32,54 +32,71 @@ std::size_t CommandPool::IdIndex::probe_start(const CommandId& id) const {
   std::uint64_t a, b;
   std::memcpy(&a, id.data(), 8);
   std::memcpy(&b, id.data() + 8, 8);
-  // Fibonacci hashing: only the top bits of a product depend on every bit of its input (ids
-  // are structured: client || big-endian sequence, whose low bytes land in b's high bits).
-  const std::uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ull)) * 0xbf58476d1ce4e5b9ull;
+  // Ids are structured (client || big-endian sequence): a client's consecutive ids differ in
+  // b's high bits, clients' ids perhaps only in a's. The splitmix64 finalizer (a bijection)
+  // spreads every bit of its input over the whole word; applied to b, and again after a is
+  // folded in, it leaves no structure in the top bits, which pick the slot.
+  auto mix = [](std::uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  };
+  const std::uint64_t h = mix(a ^ mix(b));
   return static_cast<std::size_t>(h >> shift_);
 }
 
-std::optional<std::uint64_t> CommandPool::IdIndex::find(const CommandId& id) const {
-  if (slots_.empty()) return std::nullopt;
-  const std::size_t mask = slots_.size() - 1;
+std::size_t CommandPool::IdIndex::locate(const CommandId& id, std::size_t* insert_at) const {
+  const std::size_t n = slots_.size();
+  if (insert_at != nullptr) *insert_at = n;
+  if (n == 0) return n;
+  const std::size_t mask = n - 1;
   for (std::size_t i = probe_start(id);; i = (i + 1) & mask) {
+    ++probes_;
     const Slot& s = slots_[i];
-    if (s.state == 0) return std::nullopt;
-    if (s.state == 1 && s.id == id) return s.seq;
+    if (s.state == 1) {
+      if (s.id == id) return i;
+      continue;
+    }
+    if (insert_at != nullptr && *insert_at == n) *insert_at = i;
+    if (s.state == 0) return n;  // at most 5/8 used or erased: an empty slot ends every probe
   }
 }
 
-void CommandPool::IdIndex::insert(const CommandId& id, std::uint64_t seq) {
+bool CommandPool::IdIndex::insert(const CommandId& id, std::uint64_t seq) {
   // At most 5/8 of the slots used or erased, so probes stay short and an empty slot exists.
   if ((live_ + erased_ + 1) * 8 > slots_.size() * 5) {
     std::size_t capacity = 64;
     while ((live_ + 1) * 4 > capacity) capacity *= 2;  // at most 1/4 live after a rebuild
     rebuild(capacity);
   }
-  const std::size_t mask = slots_.size() - 1;
-  for (std::size_t i = probe_start(id);; i = (i + 1) & mask) {
-    Slot& s = slots_[i];
-    if (s.state != 1) {
-      if (s.state == 2) --erased_;
-      s = Slot{id, seq, 1};
-      ++live_;
-      return;
-    }
-  }
+  std::size_t at = 0;
+  if (locate(id, &at) != slots_.size()) return false;
+  Slot& s = slots_[at];
+  if (s.state == 2) --erased_;
+  s = Slot{id, seq, 1};
+  ++live_;
+  return true;
 }
 
-void CommandPool::IdIndex::erase(const CommandId& id) {
-  if (slots_.empty()) return;
+std::optional<std::uint64_t> CommandPool::IdIndex::erase(const CommandId& id) {
+  const std::size_t i = locate(id, nullptr);
+  if (i == slots_.size()) return std::nullopt;
+  const std::uint64_t seq = slots_[i].seq;
+  --live_;
   const std::size_t mask = slots_.size() - 1;
-  for (std::size_t i = probe_start(id);; i = (i + 1) & mask) {
-    Slot& s = slots_[i];
-    if (s.state == 0) return;
-    if (s.state == 1 && s.id == id) {
-      s.state = 2;
-      --live_;
-      ++erased_;
-      return;
-    }
+  if (slots_[(i + 1) & mask].state != 0) {
+    slots_[i].state = 2;  // a probe may pass here to reach a later slot
+    ++erased_;
+    return seq;
   }
+  // The next slot is empty, so no probe needs to pass this one, nor the tombstones just before
+  // it: empty them all (a client's commands leave in order, so whole groups empty again).
+  slots_[i].state = 0;
+  for (std::size_t j = (i + mask) & mask; slots_[j].state == 2; j = (j + mask) & mask) {
+    slots_[j].state = 0;
+    --erased_;
+  }
+  return seq;
 }
 
 void CommandPool::IdIndex::rebuild(std::size_t capacity) {
@@ -110,8 +127,8 @@ bool CommandPool::add(ByteView data, std::size_t size) {
     Batch batch{to_bytes(data), size, next_seq_, std::vector<std::uint8_t>(n, 0), 0};
     for (std::size_t i = 0; i < n; ++i) {
       const CommandId id = command_id(data.subspan(i * size, size));
-      if (by_id_.find(id)) continue;  // already pooled (perhaps earlier in this batch)
-      by_id_.insert(id, next_seq_ + i);
+      // Already pooled (perhaps earlier in this batch): skipped.
+      if (!by_id_.insert(id, next_seq_ + i)) continue;
       batch.live[i] = 1;
       ++batch.live_count;
     }
@@ -147,11 +164,10 @@ std::vector<Bytes> CommandPool::take(std::size_t max_count, std::size_t max_byte
 
 void CommandPool::remove(std::span<const Bytes> committed) {
   std::lock_guard lock(mu_);
-  for (const auto& cmd : committed) {
-    const CommandId id = command_id(cmd);
-    const auto seq = by_id_.find(id);
+  for (std::size_t k = 0; k < committed.size(); ++k) {
+    const CommandId id = command_id(committed[k]);
+    const auto seq = by_id_.erase(id);
     if (!seq) continue;
-    by_id_.erase(id);
     Batch* b = batch_of(*seq);
     if (b == nullptr) continue;  // unreachable: every indexed id has its batch
     const std::size_t i = static_cast<std::size_t>(*seq - b->first);
@@ -168,6 +184,11 @@ void CommandPool::remove(std::span<const Bytes> committed) {
 std::size_t CommandPool::size() const {
   std::lock_guard lock(mu_);
   return by_id_.size();
+}
+
+std::uint64_t CommandPool::index_probes() const {
+  std::lock_guard lock(mu_);
+  return by_id_.probes();
 }
 
 void BenchCommitLog::record(std::uint64_t height, std::uint64_t commit_ms,

@@ -57,6 +57,8 @@ class CommandPool {
   void remove(std::span<const Bytes> committed);
 
   std::size_t size() const;
+  /// Slots the id index has probed so far, over all lookups (for tests of its spread).
+  std::uint64_t index_probes() const;
 
  private:
   // Commands of one add(), back to back; their sequence numbers are [first, first + live.size()).
@@ -68,13 +70,17 @@ class CommandPool {
     std::size_t live_count = 0;
   };
 
-  // Command id -> sequence number: linear probing over a power-of-two table, with tombstones.
+  // Command id -> sequence number: linear probing over a power-of-two table, with tombstones
+  // (emptied again when nothing probes past them).
   class IdIndex {
    public:
-    std::optional<std::uint64_t> find(const CommandId& id) const;
-    void insert(const CommandId& id, std::uint64_t seq);  // id not present
-    void erase(const CommandId& id);
+    /// Adds id -> seq unless the id is present; false (nothing changed) if it is.
+    bool insert(const CommandId& id, std::uint64_t seq);
+    /// Removes the id; its sequence number, or nullopt if it was absent.
+    std::optional<std::uint64_t> erase(const CommandId& id);
     std::size_t size() const { return live_; }
+    /// Probes made by all lookups so far (a quality check for the tests).
+    std::uint64_t probes() const { return probes_; }
 
    private:
     struct Slot {
@@ -83,10 +89,14 @@ class CommandPool {
       std::uint8_t state = 0;  // 0 empty, 1 full, 2 erased
     };
     std::size_t probe_start(const CommandId& id) const;
+    // The slot holding `id`, or slots_.size() if absent; `*insert_at` (if given) receives the
+    // first free (empty or erased) slot on the probe path.
+    std::size_t locate(const CommandId& id, std::size_t* insert_at) const;
     void rebuild(std::size_t capacity);
     std::vector<Slot> slots_;
     unsigned shift_ = 64;  // 64 - log2(slots_.size())
     std::size_t live_ = 0, erased_ = 0;
+    mutable std::uint64_t probes_ = 0;
   };
 
   Batch* batch_of(std::uint64_t seq);

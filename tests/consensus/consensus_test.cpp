@@ -268,6 +268,29 @@ TEST(VoteAggregatorRule, QcFormsAtExactlyQuorumDistinctValidSigners) {
   EXPECT_EQ(agg.drops().after_quorum, 1u);
 }
 
+// Once a round is certified, a vote for it is dropped before its signature is checked (it could
+// change nothing); before that, only the replica's own vote skips the check.
+TEST(VoteAggregatorRule, VotesAfterQuorumAndOwnVotesAreNotVerified) {
+  auto c = Committee::make(4);
+  VoteAggregator agg(c.set);
+  Hash32 id{};
+  id[0] = 3;
+  RoundWindow w{5, 10};
+  auto forged = c.vote(1, id, 5);
+  forged.voter = 0;  // signed by 1, claims 0
+  EXPECT_FALSE(agg.add(forged, w));
+  EXPECT_EQ(agg.drops().bad_signature, 1u) << "someone else's vote is verified";
+  EXPECT_FALSE(agg.add(forged, w, /*own=*/true)) << "as its own vote it is counted unchecked";
+  EXPECT_EQ(agg.drops().bad_signature, 1u);
+  EXPECT_FALSE(agg.add(c.vote(2, id, 5), w));
+  ASSERT_TRUE(agg.add(c.vote(3, id, 5), w));
+  auto late = c.vote(2, id, 5);
+  late.voter = 1;  // a bad signature, after the QC formed
+  EXPECT_FALSE(agg.add(late, w));
+  EXPECT_EQ(agg.drops().after_quorum, 1u);
+  EXPECT_EQ(agg.drops().bad_signature, 1u) << "not checked once the round is certified";
+}
+
 TEST(VoteAggregatorRule, DropsAndCountsDuplicatesUnknownWrongRoundBadSignatureAndEquivocation) {
   auto c = Committee::make(4);
   VoteAggregator agg(c.set);

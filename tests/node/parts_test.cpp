@@ -3,6 +3,7 @@
 // a sync response.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -173,6 +174,56 @@ TEST(NodeCommandPool, AllOrNothingAdmissionAndSkipsInFlight) {
   EXPECT_EQ(rest[0], all[1]);
   pool.remove(std::span<const Bytes>(all.data(), 1));
   EXPECT_EQ(pool.size(), 1u);
+}
+
+// The id index stays cheap for the ids clients really send: each client's consecutive sequence
+// numbers (the benchmark's shape), several clients at once, and random ids. Adding and then
+// removing 20,000 commands in batches probes few slots per lookup; a hash that clusters these
+// ids (or a table that never ends its probes early) would probe many.
+TEST(NodeCommandPool, IdLookupsProbeFewSlots) {
+  auto probes_per_lookup = [](auto make_id) {
+    CommandPool pool(1'000'000, 256u << 20);
+    std::vector<Bytes> pooled;
+    for (std::uint64_t i = 0; i < 20'000; ++i) {
+      Bytes c(32, 0);
+      const auto id = make_id(i);
+      std::copy(id.begin(), id.end(), c.begin());
+      pooled.push_back(c);
+    }
+    for (std::size_t b = 0; b < pooled.size(); b += 400) {
+      Bytes data;
+      for (std::size_t i = b; i < b + 400; ++i) append(data, pooled[i]);
+      EXPECT_TRUE(pool.add(data, 32));
+      if (b >= 4'000) pool.remove(std::span<const Bytes>(pooled.data() + b - 4'000, 400));
+    }
+    pool.remove(pooled);
+    EXPECT_EQ(pool.size(), 0u);
+    return static_cast<double>(pool.index_probes()) / (2.0 * pooled.size());
+  };
+  auto client_seq = [](std::uint64_t client, std::uint64_t seq) {
+    CommandId id{};
+    for (int i = 0; i < 8; ++i) {
+      id[i] = static_cast<std::uint8_t>(client >> (8 * (7 - i)));
+      id[8 + i] = static_cast<std::uint8_t>(seq >> (8 * (7 - i)));
+    }
+    return id;
+  };
+  const double one_client =
+      probes_per_lookup([&](std::uint64_t i) { return client_seq(0x1234'5678'9abc'def0, i); });
+  const double four_clients =
+      probes_per_lookup([&](std::uint64_t i) { return client_seq(i % 4 + 1, i / 4); });
+  std::mt19937_64 rng(11);
+  const double random = probes_per_lookup([&](std::uint64_t) {
+    CommandId id{};
+    for (auto& b : id) b = static_cast<std::uint8_t>(rng());
+    return id;
+  });
+  // A well-spread hash averages ~2.7 here (inserts probe to an empty slot at up to 5/8 load).
+  EXPECT_LT(one_client, 3.0);
+  EXPECT_LT(four_clients, 3.0);
+  EXPECT_LT(random, 3.0);
+  std::printf("probes per lookup: one client %.2f, four clients %.2f, random ids %.2f\n",
+              one_client, four_clients, random);
 }
 
 // Many rounds of add / take / remove against a plain model (arrival-ordered list of ids): the
