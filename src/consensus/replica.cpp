@@ -56,6 +56,13 @@ Effects Replica::run(std::uint64_t now_ms, F&& handle) {
   }
   // On failure nothing was signed on them (try_vote and on_timer check first); retried later.
   (void)persist_certificates();
+  // A proposal signed in this input leaves only once its round is synced (usually our own vote
+  // for it has done that). If the sync fails, nothing leaves: the round times out.
+  if (!safety_.sync_pending().ok()) {
+    std::erase_if(out_, [](const Effect& e) {
+      return std::holds_alternative<Broadcast>(e) || std::holds_alternative<SendTo>(e);
+    });
+  }
   return std::move(out_);
 }
 

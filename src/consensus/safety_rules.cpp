@@ -70,6 +70,14 @@ SafetyRules::SafetyRules(crypto::Ed25519KeyPair key, types::ValidatorIndex self,
 Status SafetyRules::persist(const SafetyData& next) {
   OL_TRY(storage_.save(next));
   data_ = next;
+  unsynced_ = false;  // a synced save covers the unsynced ones before it
+  return {};
+}
+
+Status SafetyRules::sync_pending() {
+  if (!unsynced_) return {};
+  OL_TRY(storage_.sync());
+  unsynced_ = false;
   return {};
 }
 
@@ -123,7 +131,9 @@ Result<crypto::Ed25519Signature> SafetyRules::sign_proposal(Round round, const H
   }
   SafetyData next = data_;
   next.last_proposed_round = round;
-  OL_TRY(persist(next));
+  OL_TRY(storage_.save_unsynced(next));
+  data_ = next;
+  unsynced_ = true;
   return key_.sign(types::proposal_digest(block_id));
 }
 

@@ -33,8 +33,15 @@ struct SafetyData {
 class SafetyStorage {
  public:
   virtual ~SafetyStorage() = default;
-  /// Returns only once `data` would survive a crash of the process and of the machine.
+  /// Returns only once `data` (and every save_unsynced() before it) would survive a crash of
+  /// the process and of the machine.
   virtual Status save(const SafetyData& data) = 0;
+  /// Returns once `data` would survive a crash of the process; it survives a machine crash once
+  /// the next save() or sync() returns. The caller must not let anything it protects leave the
+  /// process before then.
+  virtual Status save_unsynced(const SafetyData& data) { return save(data); }
+  /// Makes every save_unsynced() so far survive a machine crash.
+  virtual Status sync() { return {}; }
   /// The replica's highest QC and latest TC (RecoveryState::high_qc / last_tc). Saved whenever
   /// either advances, and always before anything is signed in the round they open. Returns once
   /// they would survive a process crash; they must survive a machine crash once the next save()
@@ -56,6 +63,24 @@ class MemorySafetyStorage final : public SafetyStorage {
     ++writes_;
     return {};
   }
+  // Kept like save() (a simulated crash is a process crash), but counted apart.
+  Status save_unsynced(const SafetyData& data) override {
+    if (fail_next_) {
+      fail_next_ = false;
+      return make_error(Errc::io, "injected safety storage failure");
+    }
+    data_ = data;
+    ++unsynced_writes_;
+    return {};
+  }
+  Status sync() override {
+    if (fail_next_sync_) {
+      fail_next_sync_ = false;
+      return make_error(Errc::io, "injected safety storage sync failure");
+    }
+    ++syncs_;
+    return {};
+  }
   Status save_certificates(const types::QuorumCert& high_qc,
                            const std::optional<types::TimeoutCert>& last_tc) override {
     high_qc_ = high_qc;
@@ -65,15 +90,18 @@ class MemorySafetyStorage final : public SafetyStorage {
   const SafetyData& data() const { return data_; }
   const std::optional<types::QuorumCert>& high_qc() const { return high_qc_; }
   const std::optional<types::TimeoutCert>& last_tc() const { return last_tc_; }
-  std::size_t writes() const { return writes_; }
+  std::size_t writes() const { return writes_; }  // synced saves
+  std::size_t unsynced_writes() const { return unsynced_writes_; }
+  std::size_t syncs() const { return syncs_; }
   void fail_next_save() { fail_next_ = true; }
+  void fail_next_sync() { fail_next_sync_ = true; }
 
  private:
   SafetyData data_;
   std::optional<types::QuorumCert> high_qc_;
   std::optional<types::TimeoutCert> last_tc_;
-  std::size_t writes_ = 0;
-  bool fail_next_ = false;
+  std::size_t writes_ = 0, unsynced_writes_ = 0, syncs_ = 0;
+  bool fail_next_ = false, fail_next_sync_ = false;
 };
 
 /// The two-chain rules, each a pure predicate named after what it guarantees.
@@ -135,8 +163,14 @@ class SafetyRules {
   /// Signs a leader's own block for `round`: once per round, across restarts (the round is
   /// saved before the signature exists), so a leader killed after proposing cannot propose a
   /// different block in the same round when it comes back. The leader's vote for its block
-  /// still goes through vote().
+  /// still goes through vote(). The round is saved unsynced (SafetyStorage::save_unsynced):
+  /// the leader's own vote, signed right after, syncs it with its own record, so a round costs
+  /// the leader one synced write, not two. Call sync_pending() before the proposal leaves.
   Result<crypto::Ed25519Signature> sign_proposal(Round round, const Hash32& block_id);
+
+  /// Syncs what sign_proposal saved, unless a vote or timeout has synced it since. Until this
+  /// returns, a signed proposal must not leave the process.
+  Status sync_pending();
 
   const SafetyData& data() const { return data_; }
 
@@ -147,6 +181,7 @@ class SafetyRules {
   types::ValidatorIndex self_;
   SafetyStorage& storage_;
   SafetyData data_;
+  bool unsynced_ = false;  // sign_proposal saved data_ unsynced; no save() since
 };
 
 }  // namespace ol::consensus

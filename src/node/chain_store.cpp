@@ -36,6 +36,16 @@ Status StoreSafetyStorage::save(const consensus::SafetyData& data) {
   return store_.put_safety(kSafetyKey, w.take());
 }
 
+Status StoreSafetyStorage::save_unsynced(const consensus::SafetyData& data) {
+  codec::Writer w;
+  data.encode(w);
+  return store_.put_safety(kSafetyKey, w.take(), storage::Durability::buffered);
+}
+
+Status StoreSafetyStorage::sync() {
+  return store_.sync_wal();
+}
+
 Status StoreSafetyStorage::save_certificates(const types::QuorumCert& high_qc,
                                              const std::optional<types::TimeoutCert>& last_tc) {
   storage::WriteBatch batch;

@@ -259,11 +259,17 @@ Status Store::write(const WriteBatch& batch, Durability durability) {
   return ok_status();
 }
 
-Status Store::put_safety(std::string_view name, ByteView record) {
+Status Store::put_safety(std::string_view name, ByteView record, Durability durability) {
   rocksdb::WriteOptions wo;
-  wo.sync = true;
+  wo.sync = durability == Durability::synced;
   auto s = impl_->db->Put(wo, impl_->handle(Column::safety), slice(name), slice(record));
   if (!s.ok()) return to_error(s, "write safety record");
+  return ok_status();
+}
+
+Status Store::sync_wal() {
+  auto s = impl_->db->SyncWAL();
+  if (!s.ok()) return to_error(s, "sync write-ahead log");
   return ok_status();
 }
 

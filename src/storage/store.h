@@ -4,8 +4,9 @@
 //   - Every write is a WriteBatch applied atomically: after a crash, a batch is on disk entirely
 //     or not at all. Writes acknowledged with Durability::buffered survive a process crash
 //     (SIGKILL) but may be lost on power failure; Durability::synced survive both.
-//   - Safety records (put_safety) are always synced: they must be durable before a vote or
-//     timeout leaves the process.
+//   - Safety records (put_safety) are synced by default: they must be durable before a vote or
+//     timeout leaves the process. One written buffered is durable once a later synced write or
+//     sync_wal() returns (one write-ahead log: syncing it syncs everything before).
 //   - Reads return std::nullopt for an absent key and an Error only for a database failure.
 //   - Checksums are verified on every read and the database is opened with paranoid checks, so
 //     corruption is reported as an error rather than returned as data.
@@ -90,8 +91,11 @@ class Store {
   /// then.
   Status write(const WriteBatch& batch, Durability durability = Durability::buffered);
 
-  /// Writes one consensus safety record, synced, on its own.
-  Status put_safety(std::string_view name, ByteView record);
+  /// Writes one consensus safety record on its own, synced unless asked otherwise.
+  Status put_safety(std::string_view name, ByteView record,
+                    Durability durability = Durability::synced);
+  /// Syncs the write-ahead log: every write acknowledged so far survives a power failure.
+  Status sync_wal();
   Result<std::optional<Bytes>> get_safety(std::string_view name) const;
 
   Result<std::optional<Bytes>> get_block(const Hash32& hash) const;

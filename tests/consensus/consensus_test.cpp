@@ -499,6 +499,55 @@ TEST_F(ReplicaInput, HonestLeaderProposesAndVotesThroughItsOwnSafetyRules) {
   EXPECT_TRUE(voted) << "vote goes to the next round's leader";
   EXPECT_TRUE(timer);
   EXPECT_EQ(storage.data().last_voted_round, 1u);
+  EXPECT_EQ(storage.data().last_proposed_round, 1u);
+  // The proposed round was saved unsynced and the vote's synced save covered it: one synced
+  // write for the round, no separate sync.
+  EXPECT_EQ(storage.unsynced_writes(), 1u);
+  EXPECT_EQ(storage.writes(), 1u);
+  EXPECT_EQ(storage.syncs(), 0u);
+}
+
+// A leader that does not vote for its own block (here its payload source refuses it) syncs the
+// proposed round itself before the proposal leaves; if that sync fails, nothing leaves.
+struct RefusesEverything final : PayloadSource {
+  types::Payload next_payload(Round, Height, const Hash32&) override {
+    return std::vector<types::Command>{};
+  }
+  bool votable(const types::Block&, const Hash32&) override { return false; }
+};
+
+TEST(ReplicaSync, AProposalWithoutItsLeadersVoteLeavesOnlyAfterASync) {
+  auto c = Committee::make(4);
+  RoundRobinLeaders leaders{4};
+  RefusesEverything payload;
+  auto proposals = [](const Effects& effects) {
+    std::size_t n = 0;
+    for (const auto& e : effects) {
+      if (auto* b = std::get_if<Broadcast>(&e))
+        n += std::holds_alternative<ProposalMsg>(b->message);
+    }
+    return n;
+  };
+  {
+    MemorySafetyStorage storage;
+    Replica r(c.set, 1, c.keys[1], ReplicaConfig{}, RecoveryState{}, storage, leaders, payload,
+              nullptr);
+    EXPECT_EQ(proposals(r.start(0)), 1u);
+    EXPECT_EQ(storage.writes(), 0u) << "no vote";
+    EXPECT_EQ(storage.syncs(), 1u);
+  }
+  {
+    MemorySafetyStorage storage;
+    storage.fail_next_sync();
+    Replica r(c.set, 1, c.keys[1], ReplicaConfig{}, RecoveryState{}, storage, leaders, payload,
+              nullptr);
+    const auto effects = r.start(0);
+    EXPECT_EQ(proposals(effects), 0u) << "an unsynced proposal must not leave";
+    for (const auto& e : effects) {
+      EXPECT_FALSE(std::holds_alternative<SendTo>(e) || std::holds_alternative<Broadcast>(e));
+    }
+    EXPECT_EQ(storage.data().last_proposed_round, 1u) << "and the round is not proposed again";
+  }
 }
 
 // ---- whole committees: a synchronous in-memory network, timers fired by hand ------------------

@@ -115,6 +115,8 @@ TEST(Store, ReopenAfterCloseYieldsWhatWasWritten) {
     batch.put_checkpoint(1, b("cp"));
     ASSERT_TRUE(store->write(batch, Durability::synced).ok());
     ASSERT_TRUE(store->put_safety("safety", b("round 7")).ok());
+    ASSERT_TRUE(store->put_safety("proposed", b("round 8"), Durability::buffered).ok());
+    ASSERT_TRUE(store->sync_wal().ok());
   }
   auto store = must_open(tmp.db(), Options{.create_if_missing = false});
   ASSERT_TRUE(store);
@@ -126,6 +128,7 @@ TEST(Store, ReopenAfterCloseYieldsWhatWasWritten) {
   EXPECT_EQ(*store->get_meta("genesis").value(), b("g"));
   EXPECT_EQ(*store->get_checkpoint(1).value(), b("cp"));
   EXPECT_EQ(*store->get_safety("safety").value(), b("round 7"));
+  EXPECT_EQ(*store->get_safety("proposed").value(), b("round 8"));
   EXPECT_EQ(store->committed_tip().value(), (CommittedTip{1, hash_of(1)}));
   EXPECT_FALSE(store->get_block(hash_of(2)).value().has_value());
   EXPECT_FALSE(store->get_block_at(2).value().has_value());
