@@ -1,7 +1,9 @@
 // SafetyRules: the only component that signs votes and timeouts, and the two-chain rules that
 // keep an honest validator from ever signing two conflicting things (after Aptos'
 // safety_rules_2chain). Its state is persisted through SafetyStorage before any signature is
-// returned, so a crash and restart never signs anything that conflicts with what left before.
+// returned (a proposal's round durably against a machine crash only once sync_pending() or the
+// next vote or timeout returns; the replica sends nothing before that), so a crash and restart
+// never signs anything that conflicts with what left before.
 #pragma once
 
 #include <optional>
