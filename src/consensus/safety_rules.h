@@ -56,25 +56,9 @@ class SafetyStorage {
 /// In-memory storage for tests and the simulator (survives a simulated crash by construction).
 class MemorySafetyStorage final : public SafetyStorage {
  public:
-  Status save(const SafetyData& data) override {
-    if (fail_next_) {
-      fail_next_ = false;
-      return make_error(Errc::io, "injected safety storage failure");
-    }
-    data_ = data;
-    ++writes_;
-    return {};
-  }
+  Status save(const SafetyData& data) override { return keep(data, writes_); }
   // Kept like save() (a simulated crash is a process crash), but counted apart.
-  Status save_unsynced(const SafetyData& data) override {
-    if (fail_next_) {
-      fail_next_ = false;
-      return make_error(Errc::io, "injected safety storage failure");
-    }
-    data_ = data;
-    ++unsynced_writes_;
-    return {};
-  }
+  Status save_unsynced(const SafetyData& data) override { return keep(data, unsynced_writes_); }
   Status sync() override {
     if (fail_next_sync_) {
       fail_next_sync_ = false;
@@ -99,6 +83,16 @@ class MemorySafetyStorage final : public SafetyStorage {
   void fail_next_sync() { fail_next_sync_ = true; }
 
  private:
+  Status keep(const SafetyData& data, std::size_t& counter) {
+    if (fail_next_) {
+      fail_next_ = false;
+      return make_error(Errc::io, "injected safety storage failure");
+    }
+    data_ = data;
+    ++counter;
+    return {};
+  }
+
   SafetyData data_;
   std::optional<types::QuorumCert> high_qc_;
   std::optional<types::TimeoutCert> last_tc_;
