@@ -67,10 +67,10 @@ SafetyRules::SafetyRules(crypto::Ed25519KeyPair key, types::ValidatorIndex self,
                          SafetyStorage& storage, SafetyData data)
     : key_(std::move(key)), self_(self), storage_(storage), data_(std::move(data)) {}
 
-Status SafetyRules::persist(const SafetyData& next) {
-  OL_TRY(storage_.save(next));
+Status SafetyRules::persist(const SafetyData& next, bool synced) {
+  OL_TRY(synced ? storage_.save(next) : storage_.save_unsynced(next));
   data_ = next;
-  unsynced_ = false;  // a synced save covers the unsynced ones before it
+  unsynced_ = !synced;  // a synced save covers the unsynced ones before it
   return {};
 }
 
@@ -131,9 +131,7 @@ Result<crypto::Ed25519Signature> SafetyRules::sign_proposal(Round round, const H
   }
   SafetyData next = data_;
   next.last_proposed_round = round;
-  OL_TRY(storage_.save_unsynced(next));
-  data_ = next;
-  unsynced_ = true;
+  OL_TRY(persist(next, /*synced=*/false));
   return key_.sign(types::proposal_digest(block_id));
 }
 

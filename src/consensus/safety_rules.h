@@ -171,7 +171,8 @@ class SafetyRules {
   const SafetyData& data() const { return data_; }
 
  private:
-  Status persist(const SafetyData& next);
+  // Saves `next` through storage (save(), or save_unsynced() when !synced), then adopts it.
+  Status persist(const SafetyData& next, bool synced = true);
 
   crypto::Ed25519KeyPair key_;
   types::ValidatorIndex self_;

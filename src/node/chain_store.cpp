@@ -31,15 +31,11 @@ Result<std::optional<T>> decode_optional(Result<std::optional<Bytes>> raw, const
 }  // namespace
 
 Status StoreSafetyStorage::save(const consensus::SafetyData& data) {
-  codec::Writer w;
-  data.encode(w);
-  return store_.put_safety(kSafetyKey, w.take());
+  return store_.put_safety(kSafetyKey, codec::encode(data), storage::Durability::synced);
 }
 
 Status StoreSafetyStorage::save_unsynced(const consensus::SafetyData& data) {
-  codec::Writer w;
-  data.encode(w);
-  return store_.put_safety(kSafetyKey, w.take(), storage::Durability::buffered);
+  return store_.put_safety(kSafetyKey, codec::encode(data), storage::Durability::buffered);
 }
 
 Status StoreSafetyStorage::sync() {

@@ -90,7 +90,7 @@ std::optional<std::uint64_t> CommandPool::IdIndex::erase(const CommandId& id) {
     return seq;
   }
   // The next slot is empty, so no probe needs to pass this one, nor the tombstones just before
-  // it: empty them all (a client's commands leave in order, so whole groups empty again).
+  // it: empty them all (commands mostly leave in arrival order, so runs of them empty again).
   slots_[i].state = 0;
   for (std::size_t j = (i + mask) & mask; slots_[j].state == 2; j = (j + mask) & mask) {
     slots_[j].state = 0;
@@ -164,9 +164,8 @@ std::vector<Bytes> CommandPool::take(std::size_t max_count, std::size_t max_byte
 
 void CommandPool::remove(std::span<const Bytes> committed) {
   std::lock_guard lock(mu_);
-  for (std::size_t k = 0; k < committed.size(); ++k) {
-    const CommandId id = command_id(committed[k]);
-    const auto seq = by_id_.erase(id);
+  for (const auto& cmd : committed) {
+    const auto seq = by_id_.erase(command_id(cmd));
     if (!seq) continue;
     Batch* b = batch_of(*seq);
     if (b == nullptr) continue;  // unreachable: every indexed id has its batch
