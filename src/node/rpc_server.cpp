@@ -29,6 +29,9 @@ struct Reply {
   std::string body;
   std::string content_type = "application/json";
   const char* allow = nullptr;  // for 405
+  /// > 0: the answer is "not committed yet" and the request asked to long-poll this many ms
+  /// (serve() waits for a commit and asks again, until the deadline).
+  std::uint64_t wait_for_commit_ms = 0;
 };
 
 Reply json_reply(const json& j, http::status status = http::status::ok) {
@@ -92,7 +95,7 @@ class Router {
     }
     if (path.starts_with("/block/")) {
       if (method != http::verb::get) return method_not_allowed("GET");
-      return block(path.substr(7));
+      return block(path.substr(7), query);
     }
     if (path.starts_with("/account/")) {
       if (method != http::verb::get) return method_not_allowed("GET");
@@ -281,7 +284,12 @@ class Router {
     return ctx_.commands_mode ? ctx_.commands->size() : ctx_.mempool->size();
   }
 
-  Reply block(std::string_view key) {
+  Reply block(std::string_view key, std::string_view query) {
+    auto wait = query_u64(query, "max_wait_ms");
+    if (!wait) return error_reply(http::status::bad_request, wait.error().message);
+    if (wait->value_or(0) > kMaxLongPollMs) {
+      return error_reply(http::status::bad_request, "max_wait_ms must be <= 5000");
+    }
     Result<std::optional<types::Block>> found = std::optional<types::Block>{};
     if (key.starts_with("0x")) {
       auto id = from_hex_fixed<32>(key);
@@ -302,6 +310,12 @@ class Router {
                            "block key must be a height or a 0x-prefixed hash");
       }
       found = load_committed_block(*ctx_.store, height);
+      if (found.ok() && !*found && height > ctx_.core_status().height) {
+        Reply r = error_reply(http::status::not_found,
+                              "height " + std::to_string(height) + " is not committed yet");
+        r.wait_for_commit_ms = wait->value_or(0);
+        return r;
+      }
     }
     if (!found) return error_reply(http::status::internal_server_error, found.error().message);
     if (!*found) return error_reply(http::status::not_found, "unknown or pruned block");
@@ -442,6 +456,15 @@ void RpcServer::notify_commit() {
   });
 }
 
+p2p::Task<void> RpcServer::wait_for_commit(p2p::Clock::time_point deadline) {
+  asio::steady_timer timer(io_);
+  timer.expires_at(deadline);
+  waiters_.insert(&timer);
+  boost::system::error_code ec;
+  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  waiters_.erase(&timer);
+}
+
 p2p::Task<void> RpcServer::accept_loop() {
   auto self = shared_from_this();
   while (!stopped_) {
@@ -516,12 +539,7 @@ p2p::Task<void> RpcServer::serve(tcp::socket socket) {
             const auto deadline = p2p::Clock::now() + std::chrono::milliseconds(wait->value_or(0));
             Bytes body = ctx_.bench_log->encode_after(from);
             while (body.empty() && !stopped_ && p2p::Clock::now() < deadline) {
-              asio::steady_timer timer(io_);
-              timer.expires_at(deadline);
-              waiters_.insert(&timer);
-              boost::system::error_code wait_ec;
-              co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
-              waiters_.erase(&timer);
+              co_await wait_for_commit(deadline);
               body = ctx_.bench_log->encode_after(from);
             }
             reply = Reply{http::status::ok, std::string(body.begin(), body.end()),
@@ -530,6 +548,16 @@ p2p::Task<void> RpcServer::serve(tcp::socket socket) {
         }
       } else {
         reply = router.route(req.method(), path, query, req.body());
+        // A long-poll for what is not committed yet (GET /block/<height>?max_wait_ms=W): ask
+        // again after each commit until it is there or the deadline passes.
+        if (reply.wait_for_commit_ms > 0) {
+          const auto deadline =
+              p2p::Clock::now() + std::chrono::milliseconds(reply.wait_for_commit_ms);
+          while (reply.wait_for_commit_ms > 0 && !stopped_ && p2p::Clock::now() < deadline) {
+            co_await wait_for_commit(deadline);
+            reply = router.route(req.method(), path, query, req.body());
+          }
+        }
       }
     }
     if (stopped_) break;

@@ -3,8 +3,8 @@
 // Every request is bounded (1 MiB body, 16 KiB of headers); a malformed or refused request gets a
 // 4xx JSON error and changes nothing. Connections are kept alive until the client closes them or
 // stays idle for 60 s. Transaction admission (signature recovery) runs on the io thread, never on
-// the core thread. GET /bench/commits long-polls without holding a thread: it waits on a timer
-// that notify_commit() cancels.
+// the core thread. GET /bench/commits and GET /block/<height>?max_wait_ms=W long-poll without
+// holding a thread: they wait on a timer that notify_commit() cancels.
 #pragma once
 
 #include <functional>
@@ -62,7 +62,7 @@ class RpcServer : public std::enable_shared_from_this<RpcServer> {
   std::uint16_t port() const { return port_; }
   /// Stops accepting, ends long-polls and closes open connections. Thread-safe; idempotent.
   void stop();
-  /// A block committed: wake long-polling /bench/commits requests. Thread-safe.
+  /// A block committed: wake long-polling requests. Thread-safe.
   void notify_commit();
 
  private:
@@ -70,6 +70,8 @@ class RpcServer : public std::enable_shared_from_this<RpcServer> {
   RpcServer(p2p::asio::io_context& io, RpcContext context);
   p2p::Task<void> accept_loop();
   p2p::Task<void> serve(p2p::tcp::socket socket);
+  /// Until notify_commit(), stop() or `deadline`. Io thread.
+  p2p::Task<void> wait_for_commit(p2p::Clock::time_point deadline);
 
   p2p::asio::io_context& io_;
   RpcContext ctx_;

@@ -302,6 +302,31 @@ TEST_F(InProcessNetwork, BenchModeOrdersCommandsAndLongPollsCommits) {
       eventually([&] { return call(port(0), "GET", "/status").body["mempool_size"] == 0; }));
 }
 
+// GET /block/<height>?max_wait_ms=W answers as soon as that height commits (the load generator
+// follows the chain this way); a height still ahead at the deadline gets 404 "not committed yet",
+// and malformed waits are refused.
+TEST_F(InProcessNetwork, ABlockLongPollAnswersWhenItsHeightCommits) {
+  start_all();
+  EXPECT_EQ(call(port(0), "GET", "/block/1?max_wait_ms=9000").status, 400);
+  EXPECT_EQ(call(port(0), "GET", "/block/1?max_wait_ms=soon").status, 400);
+  const std::uint64_t ahead = nodes_[1]->status().height + 5;
+  const std::string target = "/block/" + std::to_string(ahead);
+  const Reply before = call(port(1), "GET", target);
+  ASSERT_EQ(before.status, 404) << before.raw;
+  EXPECT_NE(before.raw.find("not committed yet"), std::string::npos) << before.raw;
+  const Reply waited = call(port(1), "GET", target + "?max_wait_ms=5000");
+  ASSERT_EQ(waited.status, 200) << waited.raw;
+  EXPECT_EQ(waited.body["height"], ahead);
+
+  const auto start = std::chrono::steady_clock::now();
+  const Reply far = call(port(1), "GET", "/block/1000000000?max_wait_ms=300");
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(300));
+  EXPECT_EQ(far.status, 404);
+  EXPECT_NE(far.raw.find("not committed yet"), std::string::npos) << far.raw;
+  // A committed height answers at once, wait or not.
+  EXPECT_EQ(call(port(1), "GET", "/block/1?max_wait_ms=5000").body["height"], 1);
+}
+
 TEST_F(InProcessNetwork, AWrongExecutionAnchorIsNeverCertified) {
   start_all();
   // Validator 0 lies about the state after the heights it anchors (a flipped bit in the first

@@ -260,7 +260,8 @@ struct SignedLoad::Impl {
   }
 
   // Follows the chain on one node (another if it stops answering): every committed block's
-  // transaction list marks ours committed.
+  // transaction list marks ours committed. Each next height is long-polled, so a commit is seen
+  // within a request's round trip rather than a polling interval.
   Task<void> follower(std::uint64_t from_height) {
     ++live;
     std::size_t node = 0;
@@ -269,25 +270,11 @@ struct SignedLoad::Impl {
     open_connections.push_back(&*conn);
     std::uint64_t next = from_height + 1;
     while (following) {
-      auto st = co_await conn->request(verb::get, "/status", {}, std::chrono::seconds(2));
-      std::optional<NodeStatus> status;
-      if (st && st->status == 200) {
-        if (auto s = parse_node_status(st->body)) status = *s;
-      }
-      if (!status) {
-        if (!following) break;
-        std::erase(open_connections, &*conn);
-        node = (node + 1) % opts.nodes.size();
-        conn.emplace(connect(node));
-        open_connections.push_back(&*conn);
-        co_await sleep_for(std::chrono::milliseconds(100));
-        continue;
-      }
-      report.highest_height = std::max(report.highest_height, status->height);
-      while (following && next <= status->height) {
-        auto b = co_await conn->request(verb::get, "/block/" + std::to_string(next), {},
-                                        std::chrono::seconds(5));
-        if (!b || b->status != 200) break;
+      auto b =
+          co_await conn->request(verb::get, "/block/" + std::to_string(next) + "?max_wait_ms=500",
+                                 {}, std::chrono::seconds(3));
+      if (!following) break;
+      if (b && b->status == 200) {
         const auto now = Clock::now();
         auto j = json::parse(b->body, nullptr, false);
         if (j.is_object() && j.contains("txs") && j["txs"].is_array()) {
@@ -296,9 +283,23 @@ struct SignedLoad::Impl {
             if (auto hash = from_hex_fixed<32>(h.get<std::string>())) on_committed(*hash, now);
           }
         }
+        report.highest_height = std::max(report.highest_height, next);
         ++next;
+        continue;
       }
-      co_await sleep_for(std::chrono::milliseconds(10));
+      if (b && b->status == 404) {
+        // Not committed within the long-poll (or, on a pruning node, gone: do not spin).
+        if (b->body.find("not committed yet") == std::string::npos) {
+          co_await sleep_for(std::chrono::milliseconds(100));
+        }
+        continue;
+      }
+      // No answer or an error: follow another node.
+      std::erase(open_connections, &*conn);
+      node = (node + 1) % opts.nodes.size();
+      conn.emplace(connect(node));
+      open_connections.push_back(&*conn);
+      co_await sleep_for(std::chrono::milliseconds(100));
     }
     std::erase(open_connections, &*conn);
     --live;
