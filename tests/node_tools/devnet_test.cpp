@@ -120,6 +120,10 @@ TEST(Bench, LocalPrintsTheFigures) {
                                                 R"(p90 [0-9.]+ ms, p99 [0-9.]+ ms)")))
       << out;
   EXPECT_GT(number_after(out, R"(per signature recovery\) = (\d+) tx/s)"), 0u) << out;
+  // The recovery cost is measured before and after the load; the limit uses the lower.
+  EXPECT_TRUE(std::regex_search(
+      out, std::regex(R"(recovery cost: [0-9.]+ us before the load, [0-9.]+ us after it)")))
+      << out;
   // The validators' CPU per transaction includes each validator's recovery of its signature.
   const auto per_tx = number_after(out, R"(validators: [0-9.]+ cores in all; (\d+) us of CPU)");
   const auto recoveries = number_after(out, R"(of which 4 recoveries = (\d+) us)");
