@@ -71,6 +71,16 @@ Result<std::optional<std::uint64_t>> query_u64(std::string_view query, std::stri
   return std::optional<std::uint64_t>{};
 }
 
+/// The optional `max_wait_ms` of a long-poll (0 when absent), at most kMaxLongPollMs.
+Result<std::uint64_t> long_poll_ms(std::string_view query) {
+  auto wait = query_u64(query, "max_wait_ms");
+  if (!wait) return wait.error();
+  if (wait->value_or(0) > kMaxLongPollMs) {
+    return make_error(Errc::invalid_argument, "max_wait_ms must be <= 5000");
+  }
+  return wait->value_or(0);
+}
+
 class Router {
  public:
   explicit Router(const RpcContext& ctx) : ctx_(ctx) {}
@@ -87,7 +97,7 @@ class Router {
     }
     if (path.starts_with("/tx/")) {
       if (method != http::verb::get) return method_not_allowed("GET");
-      return get_tx(path.substr(4));
+      return get_tx(path.substr(4), query);
     }
     if (path == "/status") {
       if (method != http::verb::get) return method_not_allowed("GET");
@@ -231,7 +241,9 @@ class Router {
     return json_reply(json{{"accepted", accepted}, {"results", std::move(results)}});
   }
 
-  Reply get_tx(std::string_view text) {
+  Reply get_tx(std::string_view text, std::string_view query) {
+    auto wait = long_poll_ms(query);
+    if (!wait) return error_reply(http::status::bad_request, wait.error().message);
     if (!text.starts_with("0x")) {
       return error_reply(http::status::bad_request, "transaction hash must be 0x-prefixed hex");
     }
@@ -256,8 +268,12 @@ class Router {
       return fill(TxStatus{TxState::failed, r.height,
                            std::string(execution::to_string(r.outcome)) + ": " + r.detail});
     }
-    if (known || ctx_.mempool->find(*hash)) return fill(TxStatus{TxState::pending, 0, {}});
-    return error_reply(http::status::not_found, "unknown transaction");
+    // Pending or unknown (perhaps still on its way here) may change with the next commit.
+    Reply r = known || ctx_.mempool->find(*hash)
+                  ? fill(TxStatus{TxState::pending, 0, {}})
+                  : error_reply(http::status::not_found, "unknown transaction");
+    r.wait_for_commit_ms = *wait;
+    return r;
   }
 
   Reply status() {
@@ -285,11 +301,8 @@ class Router {
   }
 
   Reply block(std::string_view key, std::string_view query) {
-    auto wait = query_u64(query, "max_wait_ms");
+    auto wait = long_poll_ms(query);
     if (!wait) return error_reply(http::status::bad_request, wait.error().message);
-    if (wait->value_or(0) > kMaxLongPollMs) {
-      return error_reply(http::status::bad_request, "max_wait_ms must be <= 5000");
-    }
     Result<std::optional<types::Block>> found = std::optional<types::Block>{};
     if (key.starts_with("0x")) {
       auto id = from_hex_fixed<32>(key);
@@ -313,7 +326,7 @@ class Router {
       if (found.ok() && !*found && height > ctx_.core_status().height) {
         Reply r = error_reply(http::status::not_found,
                               "height " + std::to_string(height) + " is not committed yet");
-        r.wait_for_commit_ms = wait->value_or(0);
+        r.wait_for_commit_ms = *wait;
         return r;
       }
     }
@@ -528,15 +541,13 @@ p2p::Task<void> RpcServer::serve(tcp::socket socket) {
                               "benchmark mode is off (set consensus.payload = \"commands\")");
         } else {
           auto after = query_u64(query, "after");
-          auto wait = query_u64(query, "max_wait_ms");
+          auto wait = long_poll_ms(query);
           if (!after || !wait) {
             reply = error_reply(http::status::bad_request,
                                 (!after ? after.error() : wait.error()).message);
-          } else if (wait->value_or(0) > kMaxLongPollMs) {
-            reply = error_reply(http::status::bad_request, "max_wait_ms must be <= 5000");
           } else {
             const std::uint64_t from = after->value_or(0);
-            const auto deadline = p2p::Clock::now() + std::chrono::milliseconds(wait->value_or(0));
+            const auto deadline = p2p::Clock::now() + std::chrono::milliseconds(*wait);
             Bytes body = ctx_.bench_log->encode_after(from);
             while (body.empty() && !stopped_ && p2p::Clock::now() < deadline) {
               co_await wait_for_commit(deadline);
@@ -548,8 +559,8 @@ p2p::Task<void> RpcServer::serve(tcp::socket socket) {
         }
       } else {
         reply = router.route(req.method(), path, query, req.body());
-        // A long-poll for what is not committed yet (GET /block/<height>?max_wait_ms=W): ask
-        // again after each commit until it is there or the deadline passes.
+        // A long-poll for what is not committed yet (GET /block/<height> or /tx/0x<hash> with
+        // max_wait_ms=W): ask again after each commit until it is there or the deadline passes.
         if (reply.wait_for_commit_ms > 0) {
           const auto deadline =
               p2p::Clock::now() + std::chrono::milliseconds(reply.wait_for_commit_ms);

@@ -3,8 +3,9 @@
 // Every request is bounded (1 MiB body, 16 KiB of headers); a malformed or refused request gets a
 // 4xx JSON error and changes nothing. Connections are kept alive until the client closes them or
 // stays idle for 60 s. Transaction admission (signature recovery) runs on the io thread, never on
-// the core thread. GET /bench/commits and GET /block/<height>?max_wait_ms=W long-poll without
-// holding a thread: they wait on a timer that notify_commit() cancels.
+// the core thread. GET /bench/commits, and GET /block/<height> and /tx/0x<hash> with
+// max_wait_ms=W, long-poll without holding a thread: they wait on a timer that notify_commit()
+// cancels.
 #pragma once
 
 #include <functional>

@@ -327,6 +327,28 @@ TEST_F(InProcessNetwork, ABlockLongPollAnswersWhenItsHeightCommits) {
   EXPECT_EQ(call(port(1), "GET", "/block/1?max_wait_ms=5000").body["height"], 1);
 }
 
+// GET /tx/0x<hash>?max_wait_ms=W answers a pending transaction once it commits (one request from
+// submission to finality); an unknown one gets 404 at the deadline.
+TEST_F(InProcessNetwork, ATransactionLongPollAnswersWhenItCommits) {
+  start_all();
+  load_faucet();
+  const Bytes tx = faucet_tx(0);
+  const auto submitted = call(port(2), "POST", "/tx", json{{"tx", to_hex(tx, true)}}.dump());
+  ASSERT_EQ(submitted.status, 200) << submitted.raw;
+  const std::string hash = submitted.body["hash"];
+  EXPECT_EQ(call(port(2), "GET", "/tx/" + hash + "?max_wait_ms=9000").status, 400);
+  const Reply waited = call(port(2), "GET", "/tx/" + hash + "?max_wait_ms=5000");
+  ASSERT_EQ(waited.status, 200) << waited.raw;
+  EXPECT_EQ(waited.body["status"], "committed") << waited.raw;
+  EXPECT_GT(waited.body.value("height", 0), 0) << waited.raw;
+
+  const std::string unknown = "0x" + std::string(64, 'a');
+  const auto start = std::chrono::steady_clock::now();
+  const Reply far = call(port(2), "GET", "/tx/" + unknown + "?max_wait_ms=300");
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(300));
+  EXPECT_EQ(far.status, 404) << far.raw;
+}
+
 TEST_F(InProcessNetwork, AWrongExecutionAnchorIsNeverCertified) {
   start_all();
   // Validator 0 lies about the state after the heights it anchors (a flipped bit in the first
