@@ -29,8 +29,9 @@ struct Reply {
   std::string body;
   std::string content_type = "application/json";
   const char* allow = nullptr;  // for 405
-  /// > 0: the answer is "not committed yet" and the request asked to long-poll this many ms
-  /// (serve() waits for a commit and asks again, until the deadline).
+  /// > 0: the answer may change with the next commit (not committed yet, nothing new yet) and
+  /// the request asked to long-poll this many ms (serve() waits for a commit and asks again,
+  /// until the deadline).
   std::uint64_t wait_for_commit_ms = 0;
 };
 
@@ -114,6 +115,10 @@ class Router {
     if (path == "/metrics") {
       if (method != http::verb::get) return method_not_allowed("GET");
       return metrics();
+    }
+    if (path == "/bench/commits") {
+      if (method != http::verb::get) return method_not_allowed("GET");
+      return bench_commits(query);
     }
     if (path == "/bench/commands") {
       if (method != http::verb::post) return method_not_allowed("POST");
@@ -386,6 +391,26 @@ class Router {
     return Reply{http::status::ok, ctx_.metrics->render(g), "text/plain; version=0.0.4", nullptr};
   }
 
+  // Commits after height `after`, encoded by BenchCommitLog; an empty body (nothing yet)
+  // long-polls with max_wait_ms.
+  Reply bench_commits(std::string_view query) {
+    if (!ctx_.commands_mode) {
+      return error_reply(http::status::conflict,
+                         "benchmark mode is off (set consensus.payload = \"commands\")");
+    }
+    auto after = query_u64(query, "after");
+    auto wait = long_poll_ms(query);
+    if (!after || !wait) {
+      return error_reply(http::status::bad_request,
+                         (!after ? after.error() : wait.error()).message);
+    }
+    const Bytes body = ctx_.bench_log->encode_after(after->value_or(0));
+    Reply r{http::status::ok, std::string(body.begin(), body.end()), "application/octet-stream",
+            nullptr};
+    if (body.empty()) r.wait_for_commit_ms = *wait;
+    return r;
+  }
+
   Reply bench_commands(std::string_view query, const std::string& body) {
     if (!ctx_.commands_mode) {
       return error_reply(http::status::conflict,
@@ -533,41 +558,16 @@ p2p::Task<void> RpcServer::serve(tcp::socket socket) {
       std::string_view path = target.substr(0, qmark);
       std::string_view query =
           qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1);
-      if (path == "/bench/commits") {
-        if (req.method() != http::verb::get) {
-          reply = method_not_allowed("GET");
-        } else if (!ctx_.commands_mode) {
-          reply = error_reply(http::status::conflict,
-                              "benchmark mode is off (set consensus.payload = \"commands\")");
-        } else {
-          auto after = query_u64(query, "after");
-          auto wait = long_poll_ms(query);
-          if (!after || !wait) {
-            reply = error_reply(http::status::bad_request,
-                                (!after ? after.error() : wait.error()).message);
-          } else {
-            const std::uint64_t from = after->value_or(0);
-            const auto deadline = p2p::Clock::now() + std::chrono::milliseconds(*wait);
-            Bytes body = ctx_.bench_log->encode_after(from);
-            while (body.empty() && !stopped_ && p2p::Clock::now() < deadline) {
-              co_await wait_for_commit(deadline);
-              body = ctx_.bench_log->encode_after(from);
-            }
-            reply = Reply{http::status::ok, std::string(body.begin(), body.end()),
-                          "application/octet-stream", nullptr};
-          }
-        }
-      } else {
-        reply = router.route(req.method(), path, query, req.body());
-        // A long-poll for what is not committed yet (GET /block/<height> or /tx/0x<hash> with
-        // max_wait_ms=W): ask again after each commit until it is there or the deadline passes.
-        if (reply.wait_for_commit_ms > 0) {
-          const auto deadline =
-              p2p::Clock::now() + std::chrono::milliseconds(reply.wait_for_commit_ms);
-          while (reply.wait_for_commit_ms > 0 && !stopped_ && p2p::Clock::now() < deadline) {
-            co_await wait_for_commit(deadline);
-            reply = router.route(req.method(), path, query, req.body());
-          }
+      reply = router.route(req.method(), path, query, req.body());
+      // A long-poll for what is not committed yet (GET /block/<height>, /tx/0x<hash> or
+      // /bench/commits with max_wait_ms=W): ask again after each commit until it is there or
+      // the deadline passes.
+      if (reply.wait_for_commit_ms > 0) {
+        const auto deadline =
+            p2p::Clock::now() + std::chrono::milliseconds(reply.wait_for_commit_ms);
+        while (reply.wait_for_commit_ms > 0 && !stopped_ && p2p::Clock::now() < deadline) {
+          co_await wait_for_commit(deadline);
+          reply = router.route(req.method(), path, query, req.body());
         }
       }
     }

@@ -97,6 +97,7 @@ int run_bench(const BenchOptions& opts) {
   // measurement can be disturbed, and a disturbed one would flatter the result).
   double recover_before_us = 0, recover_us = 0, limit_tps = 0;
   if (!opts.commands) recover_before_us = measure_recovery_us();
+  auto limit_for = [&](double us) { return cores / (static_cast<double>(validators) * us * 1e-6); };
 
   asio::io_context io(1);
   asio::signal_set stop_signals(io, SIGINT, SIGTERM);
@@ -226,10 +227,8 @@ int run_bench(const BenchOptions& opts) {
     so.submit_batch = opts.submit_batch;
     if (opts.open_loop) {
       // Enough for the limit the measurement before the load implies, with a margin.
-      const double before_limit_tps =
-          cores / (static_cast<double>(validators) * recover_before_us * 1e-6);
       so.presign_count =
-          static_cast<std::uint64_t>(before_limit_tps * opts.duration_s * 1.2) + 1000;
+          static_cast<std::uint64_t>(limit_for(recover_before_us) * opts.duration_s * 1.2) + 1000;
     }
     SignedLoad load(io, so);
     on_stop = [&] {
@@ -277,7 +276,7 @@ int run_bench(const BenchOptions& opts) {
     } else {
       const double recover_after_us = measure_recovery_us();
       recover_us = std::min(recover_before_us, recover_after_us);
-      limit_tps = cores / (static_cast<double>(validators) * recover_us * 1e-6);
+      limit_tps = limit_for(recover_us);
       const double rate =
           rep.window_s > 0 ? static_cast<double>(rep.committed_in_window) / rep.window_s : 0;
       std::printf(
