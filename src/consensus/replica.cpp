@@ -110,9 +110,17 @@ void Replica::dispatch(ValidatorIndex from, const Message& message) {
 
 bool Replica::verify_qc(const QuorumCert& qc) {
   auto key = std::make_pair(qc.round, qc.block_id);
-  if (auto it = verified_qcs_.find(key); it != verified_qcs_.end() && it->second == qc) return true;
+  auto it = verified_qcs_.find(key);
+  if (it != verified_qcs_.end()) {
+    if (it->second == qc) return true;
+    // Usually the next leader's certificate for a block this replica certified from the
+    // broadcast votes itself: only the signatures it has not checked yet are checked.
+    if (!qc.verify(set_, genesis_id_, it->second).ok()) return false;
+    it->second = qc;
+    return true;
+  }
   if (!qc.verify(set_, genesis_id_).ok()) return false;
-  verified_qcs_.insert_or_assign(key, qc);
+  verified_qcs_.emplace(key, qc);
   return true;
 }
 
@@ -121,11 +129,11 @@ bool Replica::verify_tc(const TimeoutCert& tc) {
   return tc.verify(set_, genesis_id_).ok();
 }
 
-void Replica::process_qc(ValidatorIndex from, const QuorumCert& qc) {
+void Replica::process_qc(ValidatorIndex from, const QuorumCert& qc, bool fetch_missing) {
   if (qc.round > high_qc_.round) high_qc_ = qc;
   pacemaker_.advance_on_qc(qc.round);
   if (!tree_.contains(qc.block_id)) {
-    if (qc.round > tree_.root().round) request_blocks(from, qc.block_id);
+    if (fetch_missing && qc.round > tree_.root().round) request_blocks(from, qc.block_id);
     return;
   }
   tree_.record_qc(qc);
@@ -234,7 +242,18 @@ void Replica::handle(ValidatorIndex from, const ProposalMsg& m) {
   }
   process_qc(from, b.justify);
   if (tc) process_tc(*tc);
-  if (b.round < current_round()) return void(++stats_.stale);
+  if (b.round < current_round()) {
+    // Votes reach every validator, so this replica may have certified the block from them
+    // before its proposal arrived: too late to vote, but the block is needed (it may commit).
+    auto cert = verified_qcs_.find({b.round, id});
+    if (cert == verified_qcs_.end() || tree_.contains(id) || !tree_.contains(b.parent_id) ||
+        !tree_.insert(b, id).ok()) {
+      return void(++stats_.stale);
+    }
+    out_.push_back(PersistBlock{b, id});
+    process_qc(from, QuorumCert(cert->second));
+    return;
+  }
 
   auto [seen, first] = proposals_seen_.emplace(b.round, id);
   if (!first && seen->second != id) return void(++stats_.equivocations);
@@ -262,15 +281,17 @@ void Replica::try_vote(const Block& block, const Hash32& id, const TimeoutCert* 
   if (!persist_certificates()) return;
   auto vote = safety_.vote(block, id, tc);
   if (!vote.ok()) return;
-  send(leaders_.leader(block.round + 1), std::move(*vote));
+  broadcast(std::move(*vote));
 }
 
 void Replica::handle(ValidatorIndex from, const Vote& m) {
-  if (leaders_.leader(m.round + 1) != self_) return void(++stats_.invalid);  // not ours to count
   auto qc = votes_.add(m, {current_round(), current_round() + config_.round_window}, own_input_);
   if (!qc) return;
   verified_qcs_.insert_or_assign({qc->round, qc->block_id}, *qc);
-  process_qc(from, *qc);
+  // The next leader needs the block to propose on it and fetches it at once. Anyone else most
+  // likely has its proposal still on the way (votes are small and overtake it), and fetches it
+  // only when a later proposal or certificate names it.
+  process_qc(from, *qc, leaders_.leader(qc->round + 1) == self_);
 }
 
 // ---- timeouts ----------------------------------------------------------------------------

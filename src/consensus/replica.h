@@ -6,9 +6,14 @@
 // inputs in the same order give the same effects.
 //
 //   proposal ─► validate ─► certificates (QC/TC) ─► insert in BlockTree ─► SafetyRules::vote ─►
-//   vote to next leader ─► VoteAggregator ─► QC ─► commit rule, Pacemaker enters next round ─►
-//   leader proposes on its highest QC (or the TC).   Timer ─► SafetyRules::timeout ─► broadcast
-//   ─► TimeoutAggregator ─► TC ─► Pacemaker enters next round.
+//   vote to every validator ─► VoteAggregator ─► QC ─► commit rule, Pacemaker enters next round
+//   ─► the next leader proposes on its highest QC (or the TC).   Timer ─► SafetyRules::timeout ─►
+//   broadcast ─► TimeoutAggregator ─► TC ─► Pacemaker enters next round.
+//
+// Votes go to every validator, not only to the next leader: each one forms the certificate
+// itself, so a block commits at every validator one message delay (and the next leader's
+// proposal-building) sooner than when the next proposal brings the certificate. That proposal's
+// certificate is then checked only for the signatures this replica has not already checked.
 #pragma once
 
 #include <deque>
@@ -100,7 +105,7 @@ class Replica {
 
   bool verify_qc(const QuorumCert& qc);
   bool verify_tc(const TimeoutCert& tc);
-  void process_qc(ValidatorIndex from, const QuorumCert& qc);
+  void process_qc(ValidatorIndex from, const QuorumCert& qc, bool fetch_missing = true);
   void process_tc(const TimeoutCert& tc);
   void try_vote(const Block& block, const Hash32& id, const TimeoutCert* tc);
   void enter_new_round_if_advanced();

@@ -52,12 +52,35 @@ std::vector<std::size_t> QuorumSignature::signers() const {
   return out;
 }
 
+const Ed25519Signature* QuorumSignature::signature_of(std::size_t index) const {
+  if (!has_signer(index)) return nullptr;
+  std::size_t rank = 0;  // signatures are in ascending signer order
+  for (std::size_t i = 0; i < index; ++i) rank += has_signer(i) ? 1 : 0;
+  return rank < signatures_.size() ? &signatures_[rank] : nullptr;
+}
+
 Status QuorumSignature::verify(const ValidatorSet& set, ByteView message) const {
   return verify_each(set, [&](std::size_t) { return to_bytes(message); });
 }
 
+Status QuorumSignature::verify(const ValidatorSet& set, ByteView message,
+                               const QuorumSignature& known) const {
+  return check(
+      set, [&](std::size_t) { return to_bytes(message); },
+      [&](std::size_t signer, const Ed25519Signature& s) {
+        const Ed25519Signature* k = known.signature_of(signer);
+        return k != nullptr && *k == s;
+      });
+}
+
 Status QuorumSignature::verify_each(
     const ValidatorSet& set, const std::function<Bytes(std::size_t signer)>& message_for) const {
+  return check(set, message_for, [](std::size_t, const Ed25519Signature&) { return false; });
+}
+
+Status QuorumSignature::check(
+    const ValidatorSet& set, const std::function<Bytes(std::size_t signer)>& message_for,
+    const std::function<bool(std::size_t, const Ed25519Signature&)>& already_checked) const {
   if (validator_count_ != set.size()) {
     return make_error(Errc::verify, "signature bitmap covers " + std::to_string(validator_count_) +
                                         " validators, set has " + std::to_string(set.size()));
@@ -72,6 +95,7 @@ Status QuorumSignature::verify_each(
                                         std::to_string(set.quorum()));
   }
   for (std::size_t i = 0; i < who.size(); ++i) {
+    if (already_checked(who[i], signatures_[i])) continue;
     if (!ed25519_verify(set.key(who[i]), message_for(who[i]), signatures_[i])) {
       return make_error(Errc::verify, "bad signature from validator " + std::to_string(who[i]));
     }

@@ -24,6 +24,9 @@ class QuorumSignature {
   /// Valid iff: the bitmap covers exactly `set.size()` validators, signer count ≥ set.quorum(),
   /// one signature per set bit, and every signature verifies over `message` under its signer's key.
   Status verify(const ValidatorSet& set, ByteView message) const;
+  /// As `verify`, but a signature identical to `known`'s for the same signer (a quorum
+  /// signature over the same message that has already passed `verify`) is not checked again.
+  Status verify(const ValidatorSet& set, ByteView message, const QuorumSignature& known) const;
 
   /// Multi-message form (timeout certificates): as `verify`, but signer i signed
   /// `message_for(i)`. Same shape checks; every signature must verify over its own message.
@@ -34,6 +37,8 @@ class QuorumSignature {
   /// Signer indices in ascending order.
   std::vector<std::size_t> signers() const;
   bool has_signer(std::size_t index) const;
+  /// The signature of validator `index`, or null if it did not sign.
+  const Ed25519Signature* signature_of(std::size_t index) const;
 
   void encode(codec::Writer& w) const;
   /// Bounded: at most kMaxValidators validators; bitmap bytes must match the validator count and
@@ -45,6 +50,12 @@ class QuorumSignature {
   static constexpr std::size_t kMaxValidators = 1024;
 
  private:
+  /// The shape checks, then every signature for which `already_checked(signer, signature)` is
+  /// false must verify over `message_for(signer)`.
+  Status check(
+      const ValidatorSet& set, const std::function<Bytes(std::size_t signer)>& message_for,
+      const std::function<bool(std::size_t, const Ed25519Signature&)>& already_checked) const;
+
   std::uint32_t validator_count_ = 0;
   Bytes bitmap_;                              // ceil(validator_count / 8) bytes, LSB-first
   std::vector<Ed25519Signature> signatures_;  // in ascending signer order

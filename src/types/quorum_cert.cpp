@@ -29,6 +29,17 @@ Status QuorumCert::verify(const crypto::ValidatorSet& set, const Hash32& genesis
   return {};
 }
 
+Status QuorumCert::verify(const crypto::ValidatorSet& set, const Hash32& genesis_id,
+                          const QuorumCert& verified) const {
+  if (round == 0 || verified.round != round || verified.block_id != block_id) {
+    return verify(set, genesis_id);
+  }
+  Status s = signature.verify(set, vote_digest(block_id, round), verified.signature);
+  if (!s)
+    return make_error(Errc::verify, "QC round " + std::to_string(round) + ": " + s.error().message);
+  return {};
+}
+
 void QuorumCert::encode(codec::Writer& w) const {
   w.fixed(block_id);
   w.u64(round);

@@ -28,6 +28,11 @@ struct QuorumCert {
   /// Ok iff this is the genesis certificate of `genesis_id`, or a quorum of `set` signed
   /// vote_digest(block_id, round). Pure: no state.
   Status verify(const crypto::ValidatorSet& set, const Hash32& genesis_id) const;
+  /// As `verify`, given `verified`, a certificate that has passed `verify`: if it certifies the
+  /// same block in the same round, signatures identical to its own are not checked again (two
+  /// validators may form certificates for one block from different votes).
+  Status verify(const crypto::ValidatorSet& set, const Hash32& genesis_id,
+                const QuorumCert& verified) const;
 
   /// block_id, round, then (for round > 0) the quorum signature.
   void encode(codec::Writer& w) const;

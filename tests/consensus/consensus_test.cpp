@@ -491,12 +491,12 @@ TEST_F(ReplicaInput, HonestLeaderProposesAndVotesThroughItsOwnSafetyRules) {
   for (const auto& e : effects) {
     if (auto* b = std::get_if<Broadcast>(&e))
       proposed |= std::holds_alternative<ProposalMsg>(b->message);
-    if (auto* s = std::get_if<SendTo>(&e))
-      voted |= s->to == 2 && std::holds_alternative<Vote>(s->message);
+    if (auto* b = std::get_if<Broadcast>(&e)) voted |= std::holds_alternative<Vote>(b->message);
+    EXPECT_FALSE(std::holds_alternative<SendTo>(e)) << "nothing goes to one validator alone";
     timer |= std::holds_alternative<SetTimer>(e);
   }
   EXPECT_TRUE(proposed);
-  EXPECT_TRUE(voted) << "vote goes to the next round's leader";
+  EXPECT_TRUE(voted) << "the vote goes to every validator";
   EXPECT_TRUE(timer);
   EXPECT_EQ(storage.data().last_voted_round, 1u);
   EXPECT_EQ(storage.data().last_proposed_round, 1u);
@@ -654,6 +654,98 @@ struct Cluster {
   std::function<bool(ValidatorIndex, ValidatorIndex, const Message&)> drop;
   std::uint64_t now = 1;
 };
+
+// Votes go to every validator, so each one certifies a block from the votes and commits its
+// parent before the next leader's proposal brings the certificate.
+TEST(VotesToEveryone, EveryValidatorCommitsFromTheVotesBeforeTheNextProposal) {
+  Cluster net(4);
+  // Only the proposals of rounds 1 and 2 are delivered.
+  net.drop = [](ValidatorIndex, ValidatorIndex, const Message& m) {
+    auto* p = std::get_if<ProposalMsg>(&m);
+    return p != nullptr && p->block.round >= 3;
+  };
+  net.deliver_all();
+  for (std::size_t i = 0; i < 4; ++i) {
+    const auto& m = net.members[i];
+    ASSERT_EQ(m.store.committed.size(), 1u) << "validator " << i;
+    EXPECT_EQ(m.store.committed[0].round, 1u) << "validator " << i;
+    EXPECT_EQ(m.replica->high_qc().round, 2u) << "validator " << i;
+    EXPECT_EQ(m.replica->current_round(), 3u) << "validator " << i;
+    EXPECT_EQ(m.replica->stats().sync_requests, 0u) << "validator " << i;
+  }
+}
+
+// A proposal can arrive after the votes that certify its block (a big proposal waits for its
+// transactions to be checked; votes are small). The replica has by then left the round: it does
+// not fetch the block at once (the proposal is on its way), and when the proposal arrives it is
+// too late to vote on it but the block joins the tree and its parent commits.
+TEST(VotesToEveryone, AProposalOvertakenByItsVotesIsStillInsertedAndCommits) {
+  Cluster net(4);
+  std::optional<Cluster::InFlight> held;  // round 2's proposal to validator 0
+  net.drop = [&](ValidatorIndex from, ValidatorIndex to, const Message& m) {
+    auto* p = std::get_if<ProposalMsg>(&m);
+    if (p == nullptr) return false;
+    if (p->block.round == 2 && to == 0) {
+      held = Cluster::InFlight{from, to, m};
+      return true;
+    }
+    return p->block.round >= 3;
+  };
+  net.deliver_all();
+  ASSERT_TRUE(held.has_value());
+  Cluster::Member& v0 = net.members[0];
+  EXPECT_EQ(v0.replica->high_qc().round, 2u) << "certified round 2 from the others' votes";
+  EXPECT_EQ(v0.replica->current_round(), 3u);
+  EXPECT_TRUE(v0.store.committed.empty()) << "round 2's block is unknown: nothing to commit yet";
+  EXPECT_EQ(v0.replica->stats().sync_requests, 0u) << "its proposal is on the way";
+  EXPECT_EQ(v0.storage.data().last_voted_round, 1u);
+
+  net.apply(0, v0.replica->on_message(net.now, held->from, held->message));
+  ASSERT_EQ(v0.store.committed.size(), 1u);
+  EXPECT_EQ(v0.store.committed[0].round, 1u);
+  EXPECT_EQ(v0.replica->stats().stale, 0u) << "inserted, not dropped as stale";
+  EXPECT_EQ(v0.storage.data().last_voted_round, 1u) << "too late to vote for round 2";
+  EXPECT_TRUE(v0.store.blocks.contains(std::get<ProposalMsg>(held->message).block.compute_id()))
+      << "persisted";
+}
+
+// The next leader's certificate usually has other signers than the one a validator formed from
+// the votes; only the signatures it has not checked are checked, and a bad one is still caught.
+TEST(VotesToEveryone, AnotherCertificateForACertifiedBlockIsCheckedForItsNewSignatures) {
+  Cluster net(4);
+  net.drop = [](ValidatorIndex, ValidatorIndex, const Message& m) {
+    auto* p = std::get_if<ProposalMsg>(&m);
+    return p != nullptr && p->block.round >= 3;
+  };
+  net.deliver_all();
+  Cluster::Member& v1 = net.members[1];
+  const QuorumCert mine = v1.replica->high_qc();
+  ASSERT_EQ(mine.round, 2u);
+  // Validator 1 formed its certificate from its own vote and two others: some validator is
+  // missing from it. A certificate with that validator's valid signature passes; with a bad one
+  // it is rejected (counted invalid, the round does not move).
+  ValidatorIndex missing = 0;
+  for (ValidatorIndex i = 0; i < 4; ++i) {
+    if (!mine.signature.has_signer(i)) missing = i;
+  }
+  std::vector<std::pair<std::size_t, crypto::Ed25519Signature>> parts;
+  for (std::size_t s : mine.signature.signers()) {
+    if (parts.size() < 2) parts.emplace_back(s, *mine.signature.signature_of(s));
+  }
+  const Hash32 digest = types::vote_digest(mine.block_id, mine.round);
+  auto with = [&](const crypto::Ed25519Signature& sig) {
+    auto p = parts;
+    p.emplace_back(missing, sig);
+    return QuorumCert{mine.block_id, mine.round, *crypto::QuorumSignature::from_parts(4, p)};
+  };
+  const QuorumCert good = with(net.c.keys[missing].sign(digest));
+  const QuorumCert bad = with(net.c.keys[missing].sign(types::vote_digest(mine.block_id, 7)));
+  const auto invalid_before = v1.replica->stats().invalid;
+  (void)v1.replica->on_message(net.now, 2, SyncInfo{bad, std::nullopt});
+  EXPECT_EQ(v1.replica->stats().invalid, invalid_before + 1) << "the new signature is checked";
+  (void)v1.replica->on_message(net.now, 2, SyncInfo{good, std::nullopt});
+  EXPECT_EQ(v1.replica->stats().invalid, invalid_before + 1);
+}
 
 TEST(Restart, AllReplicasRestartedWithCertificatesTwoRoundsPastTheCommitResumeAndCommit) {
   Cluster net(4);

@@ -72,6 +72,31 @@ TEST(QuorumSignature, RejectsSignatureOverAnotherMessageOrWrongSet) {
   EXPECT_NE(r.error().message.find("validator 1"), std::string::npos);
 }
 
+// Given a quorum signature already verified over the same message, identical signatures are not
+// checked again; any other signature is, and so is the shape.
+TEST(QuorumSignature, VerifyGivenAVerifiedOneChecksOnlyTheNewSignatures) {
+  auto c = Committee::make(4);
+  Bytes msg{4, 5, 6};
+  auto known = c.sign_by(msg, {0, 1, 2});
+  ASSERT_TRUE(known.verify(c.set, msg).ok());
+  EXPECT_TRUE(c.sign_by(msg, {0, 1, 3}).verify(c.set, msg, known).ok());
+  EXPECT_TRUE(known.verify(c.set, msg, known).ok());
+
+  auto s0 = *known.signature_of(0);
+  auto s1 = *known.signature_of(1);
+  EXPECT_EQ(known.signature_of(3), nullptr);
+  auto bad3 = c.keys[3].sign(Bytes{9});
+  auto r = QuorumSignature::from_parts(4, {{0, s0}, {1, s1}, {3, bad3}})->verify(c.set, msg, known);
+  ASSERT_FALSE(r.ok()) << "a signature the known one lacks is checked";
+  EXPECT_NE(r.error().message.find("validator 3"), std::string::npos);
+  auto other1 = c.keys[1].sign(Bytes{9});  // validator 1, but not the bytes already checked
+  EXPECT_FALSE(QuorumSignature::from_parts(4, {{0, s0}, {1, other1}, {2, *known.signature_of(2)}})
+                   ->verify(c.set, msg, known)
+                   .ok());
+  EXPECT_FALSE(QuorumSignature::from_parts(4, {{0, s0}, {1, s1}})->verify(c.set, msg, known).ok())
+      << "below quorum, even if every signature is known";
+}
+
 TEST(QuorumSignature, EncodingRoundTripsAndIsStrict) {
   auto c = Committee::make(10);
   Bytes msg{9};
