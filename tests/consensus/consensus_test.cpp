@@ -655,15 +655,20 @@ struct Cluster {
   std::uint64_t now = 1;
 };
 
+/// A Cluster::drop that loses every proposal of round `first` and later.
+auto proposals_from_round(Round first) {
+  return [first](ValidatorIndex, ValidatorIndex, const Message& m) {
+    auto* p = std::get_if<ProposalMsg>(&m);
+    return p != nullptr && p->block.round >= first;
+  };
+}
+
 // Votes go to every validator, so each one certifies a block from the votes and commits its
-// parent before the next leader's proposal brings the certificate.
+// parent before the next leader's proposal brings the certificate (here only the proposals of
+// rounds 1 and 2 are delivered).
 TEST(VotesToEveryone, EveryValidatorCommitsFromTheVotesBeforeTheNextProposal) {
   Cluster net(4);
-  // Only the proposals of rounds 1 and 2 are delivered.
-  net.drop = [](ValidatorIndex, ValidatorIndex, const Message& m) {
-    auto* p = std::get_if<ProposalMsg>(&m);
-    return p != nullptr && p->block.round >= 3;
-  };
+  net.drop = proposals_from_round(3);
   net.deliver_all();
   for (std::size_t i = 0; i < 4; ++i) {
     const auto& m = net.members[i];
@@ -689,7 +694,7 @@ TEST(VotesToEveryone, AProposalOvertakenByItsVotesIsStillInsertedAndCommits) {
       held = Cluster::InFlight{from, to, m};
       return true;
     }
-    return p->block.round >= 3;
+    return proposals_from_round(3)(from, to, m);
   };
   net.deliver_all();
   ASSERT_TRUE(held.has_value());
@@ -713,10 +718,7 @@ TEST(VotesToEveryone, AProposalOvertakenByItsVotesIsStillInsertedAndCommits) {
 // the votes; only the signatures it has not checked are checked, and a bad one is still caught.
 TEST(VotesToEveryone, AnotherCertificateForACertifiedBlockIsCheckedForItsNewSignatures) {
   Cluster net(4);
-  net.drop = [](ValidatorIndex, ValidatorIndex, const Message& m) {
-    auto* p = std::get_if<ProposalMsg>(&m);
-    return p != nullptr && p->block.round >= 3;
-  };
+  net.drop = proposals_from_round(3);
   net.deliver_all();
   Cluster::Member& v1 = net.members[1];
   const QuorumCert mine = v1.replica->high_qc();
