@@ -285,6 +285,9 @@ void Replica::try_vote(const Block& block, const Hash32& id, const TimeoutCert* 
 }
 
 void Replica::handle(ValidatorIndex from, const Vote& m) {
+  // A vote comes from its voter (on the voter's own authenticated channel), never relayed: a
+  // validator cannot make others check signatures in another's name, or replay others' votes.
+  if (from != m.voter) return void(++stats_.invalid);
   auto qc = votes_.add(m, {current_round(), current_round() + config_.round_window}, own_input_);
   if (!qc) return;
   verified_qcs_.insert_or_assign({qc->round, qc->block_id}, *qc);

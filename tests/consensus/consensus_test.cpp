@@ -714,6 +714,36 @@ TEST(VotesToEveryone, AProposalOvertakenByItsVotesIsStillInsertedAndCommits) {
       << "persisted";
 }
 
+// Votes are sent by their voters only. One that arrives from another validator (relayed,
+// replayed, or forged in someone else's name) is dropped before its signature is checked.
+TEST(VotesToEveryone, AVoteFromAnotherThanItsVoterIsDropped) {
+  Cluster net(4);
+  net.drop = proposals_from_round(3);
+  std::vector<Vote> votes;  // round 2's votes, as they leave
+  auto deliver = std::move(net.drop);
+  net.drop = [&](ValidatorIndex from, ValidatorIndex to, const Message& m) {
+    if (auto* v = std::get_if<Vote>(&m); v && v->round == 2 && to == 0) {
+      votes.push_back(*v);
+      return true;  // validator 0 gets no round-2 vote directly
+    }
+    return deliver(from, to, m);
+  };
+  net.deliver_all();
+  Cluster::Member& v0 = net.members[0];
+  ASSERT_GE(votes.size(), 3u);
+  ASSERT_EQ(v0.replica->high_qc().round, 1u);
+  const auto invalid_before = v0.replica->stats().invalid;
+  for (const Vote& v : votes) {
+    const ValidatorIndex relay = v.voter == 3 ? 2 : 3;
+    (void)v0.replica->on_message(net.now, relay, v);
+  }
+  EXPECT_EQ(v0.replica->stats().invalid, invalid_before + votes.size());
+  EXPECT_EQ(v0.replica->high_qc().round, 1u) << "relayed votes certify nothing";
+  EXPECT_EQ(v0.replica->vote_drops().bad_signature, 0u) << "dropped before any signature check";
+  for (const Vote& v : votes) (void)v0.replica->on_message(net.now, v.voter, v);
+  EXPECT_EQ(v0.replica->high_qc().round, 2u) << "the same votes from their voters do";
+}
+
 // The next leader's certificate usually has other signers than the one a validator formed from
 // the votes; only the signatures it has not checked are checked, and a bad one is still caught.
 TEST(VotesToEveryone, AnotherCertificateForACertifiedBlockIsCheckedForItsNewSignatures) {
