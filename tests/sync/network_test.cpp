@@ -4,7 +4,9 @@
 // of signed transfers certified by real QCs of a 4-validator set.
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <algorithm>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -171,7 +173,16 @@ class SyncNetwork : public ::testing::Test {
   }
   void TearDown() override {
     for (auto& h : hosts_) h->close();
-    io_.run_for(std::chrono::milliseconds(50));
+    // Closing is graceful (GoAway, then the flush): a host and its sessions hold each other
+    // until every connection has ended, so run until they have. A fixed 50 ms was not always
+    // enough under the sanitizers, and LeakSanitizer then reported the hosts.
+    auto connected = [&] {
+      return std::any_of(hosts_.begin(), hosts_.end(),
+                         [](const auto& h) { return !h->peers().empty(); });
+    };
+    for (int i = 0; i < 500 && connected(); ++i) io_.run_for(std::chrono::milliseconds(10));
+    EXPECT_FALSE(connected()) << "connections still open 5 s after close()";
+    io_.run_for(std::chrono::milliseconds(20));
   }
 
   /// Starts a serving peer with the given behaviour and connects the client to it.
