@@ -4,7 +4,6 @@
 // of signed transfers certified by real QCs of a 4-validator set.
 #include <gtest/gtest.h>
 #include <unistd.h>
-#include <algorithm>
 
 #include <algorithm>
 #include <chrono>
