@@ -65,11 +65,15 @@ Status QuorumSignature::verify(const ValidatorSet& set, ByteView message) const 
 
 Status QuorumSignature::verify(const ValidatorSet& set, ByteView message,
                                const QuorumSignature& known) const {
+  // `check` asks in ascending signer order: walk `known`'s signers alongside (linear in n).
+  const auto known_signers = known.signers();
+  std::size_t at = 0;
   return check(
       set, [&](std::size_t) { return to_bytes(message); },
       [&](std::size_t signer, const Ed25519Signature& s) {
-        const Ed25519Signature* k = known.signature_of(signer);
-        return k != nullptr && *k == s;
+        while (at < known_signers.size() && known_signers[at] < signer) ++at;
+        return at < known_signers.size() && known_signers[at] == signer &&
+               at < known.signatures_.size() && known.signatures_[at] == s;
       });
 }
 
