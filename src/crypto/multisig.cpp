@@ -52,13 +52,6 @@ std::vector<std::size_t> QuorumSignature::signers() const {
   return out;
 }
 
-const Ed25519Signature* QuorumSignature::signature_of(std::size_t index) const {
-  if (!has_signer(index)) return nullptr;
-  std::size_t rank = 0;  // signatures are in ascending signer order
-  for (std::size_t i = 0; i < index; ++i) rank += has_signer(i) ? 1 : 0;
-  return rank < signatures_.size() ? &signatures_[rank] : nullptr;
-}
-
 Status QuorumSignature::verify(const ValidatorSet& set, ByteView message) const {
   return verify_each(set, [&](std::size_t) { return to_bytes(message); });
 }

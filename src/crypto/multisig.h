@@ -37,8 +37,6 @@ class QuorumSignature {
   /// Signer indices in ascending order.
   std::vector<std::size_t> signers() const;
   bool has_signer(std::size_t index) const;
-  /// The signature of validator `index`, or null if it did not sign.
-  const Ed25519Signature* signature_of(std::size_t index) const;
 
   void encode(codec::Writer& w) const;
   /// Bounded: at most kMaxValidators validators; bitmap bytes must match the validator count and

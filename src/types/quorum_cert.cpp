@@ -17,16 +17,22 @@ QuorumCert QuorumCert::genesis(const Hash32& genesis_id) {
   return qc;
 }
 
+namespace {
+/// A quorum signature's verdict, in the words of the QC it belongs to.
+Status qc_status(Round round, const Status& s) {
+  if (!s)
+    return make_error(Errc::verify, "QC round " + std::to_string(round) + ": " + s.error().message);
+  return {};
+}
+}  // namespace
+
 Status QuorumCert::verify(const crypto::ValidatorSet& set, const Hash32& genesis_id) const {
   if (round == 0) {
     if (block_id != genesis_id)
       return make_error(Errc::verify, "round-0 QC for a non-genesis block");
     return {};
   }
-  Status s = signature.verify(set, vote_digest(block_id, round));
-  if (!s)
-    return make_error(Errc::verify, "QC round " + std::to_string(round) + ": " + s.error().message);
-  return {};
+  return qc_status(round, signature.verify(set, vote_digest(block_id, round)));
 }
 
 Status QuorumCert::verify(const crypto::ValidatorSet& set, const Hash32& genesis_id,
@@ -34,10 +40,7 @@ Status QuorumCert::verify(const crypto::ValidatorSet& set, const Hash32& genesis
   if (round == 0 || verified.round != round || verified.block_id != block_id) {
     return verify(set, genesis_id);
   }
-  Status s = signature.verify(set, vote_digest(block_id, round), verified.signature);
-  if (!s)
-    return make_error(Errc::verify, "QC round " + std::to_string(round) + ": " + s.error().message);
-  return {};
+  return qc_status(round, signature.verify(set, vote_digest(block_id, round), verified.signature));
 }
 
 void QuorumCert::encode(codec::Writer& w) const {
