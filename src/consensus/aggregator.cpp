@@ -7,16 +7,18 @@ std::optional<types::QuorumCert> VoteAggregator::add(const types::Vote& vote, Ro
   if (!window.contains(vote.round)) return ++drops_.wrong_round, std::nullopt;
   if (vote.voter >= set_.size()) return ++drops_.unknown_signer, std::nullopt;
   auto& r = rounds_[vote.round];
+  // At most one signature check per voter and round (see the header): a voter's later votes,
+  // and every vote once the round is certified, are dropped before any check.
   auto prior = r.by_voter.find(vote.voter);
-  // An exact replay is dropped without paying for a signature check, and so is any vote once
-  // the round is certified (one QC per round: it would change nothing). Anything else is
-  // verified first, so a forged vote "from" X cannot block X's real one.
-  if (prior != r.by_voter.end() && prior->second == vote) return ++drops_.duplicate, std::nullopt;
-  if (r.certified) return ++drops_.after_quorum, std::nullopt;
-  if (!own && !vote.verify(set_).ok()) return ++drops_.bad_signature, std::nullopt;
   if (prior != r.by_voter.end()) {
     if (prior->second.block_id == vote.block_id) return ++drops_.duplicate, std::nullopt;
     return ++drops_.equivocation, std::nullopt;
+  }
+  if (r.bad_signers.contains(vote.voter)) return ++drops_.after_bad_signature, std::nullopt;
+  if (r.certified) return ++drops_.after_quorum, std::nullopt;
+  if (!own && !vote.verify(set_).ok()) {
+    r.bad_signers.insert(vote.voter);
+    return ++drops_.bad_signature, std::nullopt;
   }
   r.by_voter.emplace(vote.voter, vote);
 
@@ -40,15 +42,17 @@ std::optional<types::TimeoutCert> TimeoutAggregator::add(const types::Timeout& t
   if (!window.contains(timeout.round)) return ++drops_.wrong_round, std::nullopt;
   if (timeout.author >= set_.size()) return ++drops_.unknown_signer, std::nullopt;
   auto& r = rounds_[timeout.round];
-  auto prior = r.by_author.find(timeout.author);
-  if (prior != r.by_author.end() && prior->second == timeout) {
-    return ++drops_.duplicate, std::nullopt;
+  // At most one signature check per author and round (see the header). A second timeout from
+  // one author (e.g. re-sent with a higher QC) adds nothing to the quorum; the first is kept.
+  if (r.by_author.contains(timeout.author)) return ++drops_.duplicate, std::nullopt;
+  if (r.bad_signers.contains(timeout.author)) {
+    return ++drops_.after_bad_signature, std::nullopt;
   }
-  if (!timeout.verify_signature(set_).ok()) return ++drops_.bad_signature, std::nullopt;
-  // A second valid timeout from one signer in a round (e.g. re-sent with a higher QC) adds
-  // nothing to the quorum; the first is kept.
-  if (prior != r.by_author.end()) return ++drops_.duplicate, std::nullopt;
   if (r.certified) return ++drops_.after_quorum, std::nullopt;
+  if (!timeout.verify_signature(set_).ok()) {
+    r.bad_signers.insert(timeout.author);
+    return ++drops_.bad_signature, std::nullopt;
+  }
   r.by_author.emplace(timeout.author, timeout);
   if (r.by_author.size() < set_.quorum()) return std::nullopt;
 

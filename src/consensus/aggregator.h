@@ -1,10 +1,18 @@
 // VoteAggregator and TimeoutAggregator: collect signed votes/timeouts per round until n - f
 // distinct, valid, in-set signers agree, then form the certificate. Bad input is dropped and
 // counted, never fatal.
+//
+// The caller hands over only votes and timeouts that arrived from their signer, on the signer's
+// own authenticated channel (Replica drops any other), so a signer's messages can only be its
+// own doing. That lets each aggregator check at most one signature per signer and round: the
+// first message decides, and whatever else the signer sends for that round is dropped unchecked
+// (it could add nothing). A faulty validator therefore costs the others no more signature checks
+// than an honest one, however many messages it sends.
 #pragma once
 
 #include <map>
 #include <optional>
+#include <set>
 
 #include "crypto/validator_set.h"
 #include "types/timeout.h"
@@ -20,11 +28,14 @@ struct DropCounts {
   std::size_t wrong_round = 0;     // outside the accepted round window
   std::size_t unknown_signer = 0;  // index not in the validator set
   std::size_t bad_signature = 0;
-  std::size_t duplicate = 0;     // same signer, same round, same content (replays)
-  std::size_t equivocation = 0;  // same signer, same round, different block
+  /// The signer's first message this round had a bad signature: the rest are not checked.
+  std::size_t after_bad_signature = 0;
+  std::size_t duplicate = 0;     // same signer and round as a kept one, same block (unchecked)
+  std::size_t equivocation = 0;  // same signer and round as a kept one, other block (unchecked)
   std::size_t after_quorum = 0;  // certificate for that round already formed
   std::size_t total() const {
-    return wrong_round + unknown_signer + bad_signature + duplicate + equivocation + after_quorum;
+    return wrong_round + unknown_signer + bad_signature + after_bad_signature + duplicate +
+           equivocation + after_quorum;
   }
 };
 
@@ -39,10 +50,11 @@ class VoteAggregator {
  public:
   explicit VoteAggregator(const crypto::ValidatorSet& set) : set_(set) {}
 
-  /// Adds `vote`; returns the QC the moment its block reaches a quorum (once per round). Once a
-  /// round is certified, further votes for it are dropped (after_quorum) before their signature
-  /// is checked: they could change nothing. `own` marks this replica's own vote, which its
-  /// SafetyRules just signed: its signature is not checked again.
+  /// Adds `vote`, which came from its voter; returns the QC the moment its block reaches a
+  /// quorum (once per round). Only a voter's first vote in a round is checked: later ones are
+  /// dropped unchecked (duplicate, equivocation, after_bad_signature), and so is every vote once
+  /// the round is certified (after_quorum): they could change nothing. `own` marks this
+  /// replica's own vote, which its SafetyRules just signed: its signature is not checked again.
   std::optional<types::QuorumCert> add(const types::Vote& vote, RoundWindow window,
                                        bool own = false);
   /// Forgets rounds below `round`.
@@ -52,6 +64,7 @@ class VoteAggregator {
  private:
   struct RoundVotes {
     std::map<ValidatorIndex, types::Vote> by_voter;
+    std::set<ValidatorIndex> bad_signers;  // their first vote this round did not verify
     bool certified = false;
   };
   const crypto::ValidatorSet& set_;
@@ -63,9 +76,10 @@ class TimeoutAggregator {
  public:
   explicit TimeoutAggregator(const crypto::ValidatorSet& set) : set_(set) {}
 
-  /// Adds `timeout` (its high_qc already verified by the caller); returns the TC the moment the
-  /// round reaches a quorum of distinct signers (once per round). The TC's high_qc is the
-  /// highest QC among the signers'.
+  /// Adds `timeout`, which came from its author (its high_qc already verified by the caller);
+  /// returns the TC the moment the round reaches a quorum of distinct signers (once per round).
+  /// The TC's high_qc is the highest QC among the signers'. Only an author's first timeout in a
+  /// round is checked and kept (one re-sent with a higher QC adds nothing to the quorum).
   std::optional<types::TimeoutCert> add(const types::Timeout& timeout, RoundWindow window);
   void prune_below(Round round);
   /// Distinct valid signers collected for `round` so far.
@@ -75,6 +89,7 @@ class TimeoutAggregator {
  private:
   struct RoundTimeouts {
     std::map<ValidatorIndex, types::Timeout> by_author;
+    std::set<ValidatorIndex> bad_signers;  // their first timeout this round did not verify
     bool certified = false;
   };
   const crypto::ValidatorSet& set_;

@@ -301,7 +301,8 @@ void Replica::handle(ValidatorIndex from, const Vote& m) {
 
 void Replica::handle(ValidatorIndex from, const TimeoutMsg& m) {
   const Timeout& t = m.timeout;
-  if (t.author >= set_.size() || t.high_qc.round >= t.round || !verify_qc(t.high_qc) ||
+  // Like a vote, a timeout comes from its author and is never relayed (see VoteAggregator).
+  if (from != t.author || t.high_qc.round >= t.round || !verify_qc(t.high_qc) ||
       (m.last_tc && !verify_tc(*m.last_tc))) {
     return void(++stats_.invalid);
   }

@@ -276,19 +276,28 @@ TEST(VoteAggregatorRule, VotesAfterQuorumAndOwnVotesAreNotVerified) {
   Hash32 id{};
   id[0] = 3;
   RoundWindow w{5, 10};
-  auto forged = c.vote(1, id, 5);
+  auto forged = c.vote(1, id, 6);
   forged.voter = 0;  // signed by 1, claims 0
   EXPECT_FALSE(agg.add(forged, w));
   EXPECT_EQ(agg.drops().bad_signature, 1u) << "someone else's vote is verified";
-  EXPECT_FALSE(agg.add(forged, w, /*own=*/true)) << "as its own vote it is counted unchecked";
+  auto own = c.vote(2, id, 5);
+  own.voter = 1;  // a bad signature, but handed over as this replica's own vote
+  EXPECT_FALSE(agg.add(own, w, /*own=*/true)) << "as its own vote it is counted unchecked";
   EXPECT_EQ(agg.drops().bad_signature, 1u);
   EXPECT_FALSE(agg.add(c.vote(2, id, 5), w));
   ASSERT_TRUE(agg.add(c.vote(3, id, 5), w));
   auto late = c.vote(2, id, 5);
-  late.voter = 1;  // a bad signature, after the QC formed
+  late.voter = 0;  // a bad signature, after the QC formed
   EXPECT_FALSE(agg.add(late, w));
   EXPECT_EQ(agg.drops().after_quorum, 1u);
   EXPECT_EQ(agg.drops().bad_signature, 1u) << "not checked once the round is certified";
+}
+
+// Bad signature with a flipped bit.
+template <typename T>
+T with_bad_signature(T signed_message) {
+  signed_message.signature.bytes[0] ^= 1;
+  return signed_message;
 }
 
 TEST(VoteAggregatorRule, DropsAndCountsDuplicatesUnknownWrongRoundBadSignatureAndEquivocation) {
@@ -308,15 +317,68 @@ TEST(VoteAggregatorRule, DropsAndCountsDuplicatesUnknownWrongRoundBadSignatureAn
   EXPECT_FALSE(agg.add(c.vote(1, id, 4), w));
   EXPECT_FALSE(agg.add(c.vote(1, id, 11), w));
   EXPECT_EQ(agg.drops().wrong_round, 2u);
-  auto forged = c.vote(1, id, 5);
-  forged.voter = 2;  // claims to be validator 2
-  EXPECT_FALSE(agg.add(forged, w));
+  EXPECT_FALSE(agg.add(with_bad_signature(c.vote(2, id, 5)), w));
   EXPECT_EQ(agg.drops().bad_signature, 1u);
   EXPECT_FALSE(agg.add(c.vote(0, other, 5), w));
   EXPECT_EQ(agg.drops().equivocation, 1u);
-  // The forged vote did not block validator 2's real one.
-  EXPECT_FALSE(agg.add(c.vote(2, id, 5), w));
-  EXPECT_TRUE(agg.add(c.vote(1, id, 5), w));
+  EXPECT_FALSE(agg.add(c.vote(1, id, 5), w));
+  EXPECT_TRUE(agg.add(c.vote(3, id, 5), w)) << "0, 1 and 3 certify the block 0 voted for first";
+}
+
+// The caller hands over only votes that came from their voter, so everything a voter sends in a
+// round is its own doing: its first vote is checked, the rest are dropped unchecked. However many
+// votes a faulty validator sends, it costs the others one signature check per round.
+TEST(VoteAggregatorRule, OnlyAVotersFirstVoteInARoundIsChecked) {
+  auto c = Committee::make(4);
+  VoteAggregator agg(c.set);
+  Hash32 id{}, other{};
+  id[0] = 1;
+  other[0] = 2;
+  RoundWindow w{5, 10};
+  EXPECT_FALSE(agg.add(c.vote(0, id, 5), w));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_FALSE(agg.add(with_bad_signature(c.vote(0, other, 5)), w));
+    EXPECT_FALSE(agg.add(with_bad_signature(c.vote(0, id, 5)), w));
+  }
+  EXPECT_EQ(agg.drops().equivocation, 3u) << "a second block from voter 0, not checked";
+  EXPECT_EQ(agg.drops().duplicate, 3u) << "the same block again, not checked";
+  EXPECT_EQ(agg.drops().bad_signature, 0u);
+
+  // A voter whose first vote fails its check is not heard in that round again, even with a
+  // good vote; in the next round it is.
+  EXPECT_FALSE(agg.add(with_bad_signature(c.vote(1, id, 5)), w));
+  EXPECT_FALSE(agg.add(with_bad_signature(c.vote(1, id, 5)), w));
+  EXPECT_FALSE(agg.add(c.vote(1, id, 5), w));
+  EXPECT_EQ(agg.drops().bad_signature, 1u);
+  EXPECT_EQ(agg.drops().after_bad_signature, 2u);
+  EXPECT_FALSE(agg.add(c.vote(2, id, 5), w)) << "0 and 2: voter 1 does not count";
+  ASSERT_TRUE(agg.add(c.vote(3, id, 5), w));
+  EXPECT_FALSE(agg.add(c.vote(1, id, 6), w));
+  EXPECT_EQ(agg.drops().after_bad_signature, 2u);
+  EXPECT_EQ(agg.drops().total(), 9u);
+}
+
+TEST(TimeoutAggregatorRule, OnlyAnAuthorsFirstTimeoutInARoundIsChecked) {
+  auto c = Committee::make(4);
+  TimeoutAggregator agg(c.set);
+  Hash32 a{};
+  a[0] = 1;
+  RoundWindow w{9, 20};
+  EXPECT_FALSE(agg.add(c.timeout(0, 9, c.qc(a, 6)), w));
+  EXPECT_FALSE(agg.add(with_bad_signature(c.timeout(0, 9, c.qc(a, 8))), w));
+  EXPECT_FALSE(agg.add(c.timeout(0, 9, c.qc(a, 8)), w)) << "re-sent with a higher QC";
+  EXPECT_EQ(agg.drops().duplicate, 2u);
+  EXPECT_EQ(agg.drops().bad_signature, 0u) << "the first timeout was kept; the rest unchecked";
+  EXPECT_FALSE(agg.add(with_bad_signature(c.timeout(1, 9, c.qc(a, 6))), w));
+  EXPECT_FALSE(agg.add(c.timeout(1, 9, c.qc(a, 6)), w));
+  EXPECT_EQ(agg.drops().bad_signature, 1u);
+  EXPECT_EQ(agg.drops().after_bad_signature, 1u);
+  EXPECT_EQ(agg.count(9), 1u);
+  EXPECT_FALSE(agg.add(c.timeout(2, 9, c.qc(a, 6)), w));
+  auto tc = agg.add(c.timeout(3, 9, c.qc(a, 7)), w);
+  ASSERT_TRUE(tc);
+  EXPECT_EQ(tc->hqc_rounds, (std::vector<Round>{6, 6, 7})) << "signers 0, 2 and 3";
+  EXPECT_TRUE(tc->verify(c.set, kGenesisId).ok());
 }
 
 TEST(TimeoutAggregatorRule, TcFromQuorumKeepsEverySignersHqcRoundAndTheHighestQc) {
@@ -742,6 +804,25 @@ TEST(VotesToEveryone, AVoteFromAnotherThanItsVoterIsDropped) {
   EXPECT_EQ(v0.replica->vote_drops().bad_signature, 0u) << "dropped before any signature check";
   for (const Vote& v : votes) (void)v0.replica->on_message(net.now, v.voter, v);
   EXPECT_EQ(v0.replica->high_qc().round, 2u) << "the same votes from their voters do";
+}
+
+// Timeouts too come from their authors only (TimeoutAggregator checks one per author and round).
+TEST(VotesToEveryone, ATimeoutFromAnotherThanItsAuthorIsDropped) {
+  Cluster net(4);
+  Cluster::Member& v0 = net.members[0];
+  ASSERT_EQ(v0.replica->current_round(), 1u);
+  std::vector<TimeoutMsg> timeouts;
+  for (ValidatorIndex i = 1; i < 4; ++i) {
+    timeouts.push_back(TimeoutMsg{net.c.timeout(i, 1, QuorumCert::genesis(kGenesisId)), {}});
+  }
+  for (const auto& t : timeouts) {
+    (void)v0.replica->on_message(net.now, t.timeout.author == 3 ? 2 : 3, t);
+  }
+  EXPECT_EQ(v0.replica->stats().invalid, 3u);
+  EXPECT_EQ(v0.replica->timeout_drops().total(), 0u) << "dropped before the aggregator";
+  EXPECT_EQ(v0.replica->current_round(), 1u) << "relayed timeouts certify nothing";
+  for (const auto& t : timeouts) (void)v0.replica->on_message(net.now, t.timeout.author, t);
+  EXPECT_EQ(v0.replica->current_round(), 2u) << "the same timeouts from their authors do";
 }
 
 // The next leader's certificate usually has other signers than the one a validator formed from
