@@ -3,7 +3,9 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
@@ -21,6 +23,11 @@ constexpr std::string_view kTipKey = "committed_tip";      // u64 BE height || h
 constexpr std::string_view kPrunedKey = "pruned_below";    // u64 BE
 constexpr std::string_view kSchemaKey = "schema_version";  // u64 BE
 constexpr std::uint64_t kSchemaVersion = 1;
+
+// Hash memtable for the randomly keyed columns (see open): key bytes that pick the bucket, and
+// buckets per memtable (8 bytes each).
+constexpr std::size_t kHashedPrefixBytes = 12;
+constexpr std::size_t kMemtableBuckets = 1 << 17;
 
 constexpr std::array<Column, kColumnCount> kColumns = {
     Column::blocks, Column::heights, Column::qcs,        Column::safety,
@@ -139,9 +146,22 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir,
     }
   }
 
+  // The application state and the transaction records are written at random keys (addresses,
+  // hashes), many per committed block: in a skip-list memtable each such insert searches a list
+  // of hundreds of thousands of entries. A hash memtable finds the key's bucket instead (keys are
+  // bucketed by their first bytes, which hold most of an address or hash). Point reads are as
+  // fast; an ordered scan of these columns (at start-up, for a snapshot) sorts the memtable once.
+  rocksdb::ColumnFamilyOptions hashed_options = cf_options;
+  hashed_options.prefix_extractor.reset(rocksdb::NewCappedPrefixTransform(kHashedPrefixBytes));
+  hashed_options.memtable_factory.reset(rocksdb::NewHashSkipListRepFactory(kMemtableBuckets));
+  db_options.allow_concurrent_memtable_write = false;  // required by the hash memtable
+
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
-  for (Column c : kColumns) descriptors.emplace_back(column_name(c), cf_options);
+  for (Column c : kColumns) {
+    const bool hashed = c == Column::state || c == Column::meta;
+    descriptors.emplace_back(column_name(c), hashed ? hashed_options : cf_options);
+  }
 
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
@@ -161,6 +181,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir,
   impl->options = options;
   impl->db.reset(raw);
   impl->read_options.verify_checksums = true;
+  // Scans are in key order across prefixes, never limited to one (see the hash memtable in open).
+  impl->read_options.total_order_seek = true;
   raw->DestroyColumnFamilyHandle(handles[0]);  // default family: unused
   for (std::size_t i = 0; i < kColumnCount; ++i) impl->cf[i] = handles[i + 1];
 
