@@ -100,7 +100,11 @@ Host::Host(asio::io_context& io, Identity identity, HostConfig config)
       config_(std::move(config)),
       noise_keys_(noise::LocalKeys::create(identity_)) {}
 
-Host::~Host() = default;
+Host::~Host() {
+  // Connections do not keep their host alive (see add_connection): one dropped without close()
+  // closes its connections rather than leave them open with nobody to serve them.
+  for (auto& [peer, c] : conns_) c.session->close();
+}
 
 Result<Multiaddr> Host::listen(const Multiaddr& addr) {
   auto t = addr.tcp_target();
@@ -321,11 +325,19 @@ Status Host::add_connection(std::shared_ptr<yamux::Session> session, Direction d
   }
   conns_[peer] = Connection{session, dir, remote};
   std::weak_ptr<yamux::Session> weak_session = session;
+  // The session's callbacks hold the host weakly: the host holds the session, and a strong
+  // reference back would keep both alive until the connection has finished closing (forever, if
+  // the io_context stops first).
+  std::weak_ptr<Host> weak_host = weak_from_this();
   session->start(
-      [self = shared_from_this()](StreamPtr s) {
+      [weak_host](StreamPtr s) {
+        auto self = weak_host.lock();
+        if (!self) return s->reset();
         asio::co_spawn(self->io_, self->serve_stream(std::move(s)), asio::detached);
       },
-      [self = shared_from_this(), peer, dir, remote, weak_session](const Error& e) {
+      [weak_host, peer, dir, remote, weak_session](const Error& e) {
+        auto self = weak_host.lock();
+        if (!self) return;
         auto it = self->conns_.find(peer);
         if (it == self->conns_.end() || it->second.session != weak_session.lock()) return;
         self->conns_.erase(it);

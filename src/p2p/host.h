@@ -5,7 +5,9 @@
 //
 // Threading: a Host and everything it hands out live on one io_context thread. Call every method
 // from that thread (co_spawn onto it from elsewhere).
-// Lifetime: create() returns a shared_ptr; the Host's coroutines keep it alive until close().
+// Lifetime: create() returns a shared_ptr; a listening Host's accept loop keeps it alive until
+// close(), and so does a coroutine running one of its calls. Its connections do not: the last
+// reference dropped destroys the Host, which closes them.
 #pragma once
 
 #include <chrono>

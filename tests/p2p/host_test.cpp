@@ -102,6 +102,20 @@ TEST_F(HostTest, DialAuthenticatesBothSidesAndReportsEvents) {
   EXPECT_EQ(events_b[1].kind, ConnectionEvent::Kind::disconnected);
 }
 
+// Connections do not keep their host alive: a dial-only host whose last reference is dropped,
+// with its connection open, is destroyed at once, and the peer sees the connection close.
+TEST_F(HostTest, ADroppedHostIsDestroyedAndItsConnectionsClose) {
+  auto b = make_host();
+  auto a = Host::create(io, Identity::generate());  // dials only: no accept loop holds it
+  const PeerId a_id = a->peer_id();
+  ASSERT_TRUE(run(io, a->dial(addr_of(b))).ok());
+  run_until(io, [&] { return b->is_connected(a_id); });
+  std::weak_ptr<Host> weak = a;
+  a.reset();
+  EXPECT_TRUE(weak.expired()) << "its connection kept the dropped host alive";
+  run_until(io, [&] { return !b->is_connected(a_id); });
+}
+
 TEST_F(HostTest, PingAndIdentify) {
   auto a = make_host(), b = make_host();
   auto peer = *run(io, a->dial(addr_of(b)));
