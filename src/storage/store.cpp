@@ -28,6 +28,10 @@ constexpr std::uint64_t kSchemaVersion = 1;
 // buckets per memtable (8 bytes each).
 constexpr std::size_t kHashedPrefixBytes = 12;
 constexpr std::size_t kMemtableBuckets = 1 << 17;
+// Each bucket is a skip list of this height (branching 4). A key written every block (the state
+// root, the high QC) keeps one version per write in its bucket until the memtable is flushed, so
+// the lists must stay logarithmic at hundreds of thousands of entries, not RocksDB's default 4.
+constexpr std::int32_t kBucketSkipListHeight = 12;
 
 constexpr std::array<Column, kColumnCount> kColumns = {
     Column::blocks, Column::heights, Column::qcs,        Column::safety,
@@ -153,7 +157,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir,
   // fast; an ordered scan of these columns (at start-up, for a snapshot) sorts the memtable once.
   rocksdb::ColumnFamilyOptions hashed_options = cf_options;
   hashed_options.prefix_extractor.reset(rocksdb::NewCappedPrefixTransform(kHashedPrefixBytes));
-  hashed_options.memtable_factory.reset(rocksdb::NewHashSkipListRepFactory(kMemtableBuckets));
+  hashed_options.memtable_factory.reset(
+      rocksdb::NewHashSkipListRepFactory(kMemtableBuckets, kBucketSkipListHeight));
   db_options.allow_concurrent_memtable_write = false;  // required by the hash memtable
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
