@@ -10,6 +10,7 @@
 // than an honest one, however many messages it sends.
 #pragma once
 
+#include <array>
 #include <map>
 #include <optional>
 #include <set>
@@ -36,6 +37,14 @@ struct DropCounts {
   std::size_t total() const {
     return wrong_round + unknown_signer + bad_signature + after_bad_signature + duplicate +
            equivocation + after_quorum;
+  }
+  /// The counts in the order of kReasons (the names metrics use).
+  static constexpr std::array<const char*, 7> kReasons = {
+      "wrong_round", "unknown_signer", "bad_signature", "after_bad_signature",
+      "duplicate",   "equivocation",   "after_quorum"};
+  std::array<std::size_t, kReasons.size()> by_reason() const {
+    return {wrong_round, unknown_signer, bad_signature, after_bad_signature,
+            duplicate,   equivocation,   after_quorum};
   }
 };
 

@@ -490,6 +490,24 @@ void Core::fatal(const Error& e) {
 }
 
 void Core::publish_status() {
+  // What the replica refused since the last input, added to the node's counters.
+  Metrics& m = *ctx_.metrics;
+  const auto& stats = replica_->stats();
+  m.consensus_invalid_total.fetch_add(stats.invalid - published_.invalid);
+  m.proposal_equivocations_total.fetch_add(stats.equivocations - published_.equivocations);
+  published_.invalid = stats.invalid;
+  published_.equivocations = stats.equivocations;
+  const auto add_drops = [](auto& counters, const consensus::DropCounts& now,
+                            consensus::DropCounts& before) {
+    const auto a = now.by_reason(), b = before.by_reason();
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      if (a[i] != b[i]) counters[i].fetch_add(a[i] - b[i]);
+    }
+    before = now;
+  };
+  add_drops(m.vote_drops, replica_->vote_drops(), published_votes_);
+  add_drops(m.timeout_drops, replica_->timeout_drops(), published_timeouts_);
+
   const types::Round round = replica_->current_round();
   std::lock_guard lock(status_mu_);
   status_.round = round;

@@ -169,6 +169,9 @@ class Core final : public consensus::PayloadSource {
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> dropped_{0};
+  // The replica's counts as last added to the node's metrics (publish_status).
+  consensus::ReplicaStats published_;
+  consensus::DropCounts published_votes_, published_timeouts_;
   std::chrono::steady_clock::time_point last_proposal_{};  // received or made (core thread)
   bool failed_ = false;
 

@@ -80,6 +80,24 @@ std::string Metrics::render(const MetricGauges& g) const {
          "its ancestors.",
          replayed_proposals.load());
   metric(out, "openliquid_rounds_total", "counter", "Rounds entered.", rounds_total.load());
+  metric(out, "openliquid_consensus_invalid_total", "counter",
+         "Consensus messages refused by validation: a signature, certificate or shape that does "
+         "not verify, or a vote or timeout that did not come from its signer.",
+         consensus_invalid_total.load());
+  metric(out, "openliquid_proposal_equivocations_total", "counter",
+         "A second, different proposal from a leader in one round.",
+         proposal_equivocations_total.load());
+  family(out, "openliquid_consensus_dropped_total", "counter",
+         "Votes and timeouts dropped by the aggregators, by reason. Only a signer's first message "
+         "in a round is checked. wrong_round also counts each round's last votes, which arrive "
+         "after the round was certified and left: normal, since votes go to every validator.");
+  for (const auto& [kind, counts] : {std::pair{"vote", &vote_drops}, {"timeout", &timeout_drops}}) {
+    for (std::size_t i = 0; i < counts->size(); ++i) {
+      const std::string labels = std::string("{message=\"") + kind + "\",reason=\"" +
+                                 consensus::DropCounts::kReasons[i] + "\"}";
+      sample(out, "openliquid_consensus_dropped_total", (*counts)[i].load(), labels.c_str());
+    }
+  }
   family(out, "openliquid_commit_latency_seconds", "histogram",
          "Proposal timestamp to local commit.");
   commit_latency.render(out, "openliquid_commit_latency_seconds");

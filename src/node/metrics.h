@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string>
 
+#include "consensus/aggregator.h"
+
 namespace ol::node {
 
 /// A fixed-bucket histogram of durations in seconds.
@@ -46,6 +48,12 @@ struct Metrics {
   std::atomic<std::uint64_t> tx_rejected_total{0};
   std::atomic<std::uint64_t> tx_gossip_shed_total{0};  // gossiped txs dropped: verifier backlog
   std::atomic<std::uint64_t> tx_busy_total{0};  // POST /tx refused 503 "busy" (verifier backlog)
+  // Consensus inputs refused, added up over every core this node runs (Core::publish_status).
+  std::atomic<std::uint64_t> consensus_invalid_total{0};  // consensus::ReplicaStats::invalid
+  std::atomic<std::uint64_t> proposal_equivocations_total{0};
+  /// By consensus::DropCounts::kReasons.
+  std::array<std::atomic<std::uint64_t>, consensus::DropCounts::kReasons.size()> vote_drops{};
+  std::array<std::atomic<std::uint64_t>, consensus::DropCounts::kReasons.size()> timeout_drops{};
   LatencyHistogram commit_latency;
 
   /// The whole exposition text.

@@ -153,8 +153,9 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir,
   // The application state and the transaction records are written at random keys (addresses,
   // hashes), many per committed block: in a skip-list memtable each such insert searches a list
   // of hundreds of thousands of entries. A hash memtable finds the key's bucket instead (keys are
-  // bucketed by their first bytes, which hold most of an address or hash). Point reads are as
-  // fast; an ordered scan of these columns (at start-up, for a snapshot) sorts the memtable once.
+  // bucketed by their first 12 bytes, enough of an address or hash to spread them). Point reads are
+  // as fast; an ordered scan of these columns (at start-up, for a snapshot) sorts the memtable
+  // once.
   rocksdb::ColumnFamilyOptions hashed_options = cf_options;
   hashed_options.prefix_extractor.reset(rocksdb::NewCappedPrefixTransform(kHashedPrefixBytes));
   hashed_options.memtable_factory.reset(

@@ -377,6 +377,41 @@ TEST_F(InProcessNetwork, AWrongExecutionAnchorIsNeverCertified) {
   }
 }
 
+// A validator whose votes are bad (a broken signature in some rounds; another validator's name
+// in the others) does not stop the chain, and every other node's metrics say what it refused.
+TEST_F(InProcessNetwork, RefusedVotesAreCountedInTheMetrics) {
+  auto bad = std::make_shared<std::atomic<int>>(0);  // outlives this body (the hub)
+  hub_.set_tamper([bad](std::size_t from, const Bytes& frame) -> std::optional<Bytes> {
+    if (from != 3) return std::nullopt;
+    auto m = consensus::decode_message(frame);
+    if (!m.ok()) return std::nullopt;
+    auto* v = std::get_if<types::Vote>(&*m);
+    if (v == nullptr) return std::nullopt;
+    if (v->round % 2 == 0) {
+      v->signature.bytes[0] ^= 1;
+    } else {
+      v->voter = 0;  // in another validator's name (its signature is validator 3's)
+    }
+    ++*bad;
+    return consensus::encode_message(*m);
+  });
+  start_all();
+  ASSERT_TRUE(eventually([&] { return nodes_[1]->status().height >= 20 && *bad >= 10; },
+                         std::chrono::seconds(120)));
+  const std::string bad_signature =
+      "openliquid_consensus_dropped_total{message=\"vote\",reason=\"bad_signature\"}";
+  std::uint64_t bad_signatures = 0;
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_GE(metric(i, "openliquid_consensus_invalid_total"), 1u) << "node " << i;
+    bad_signatures += metric(i, bad_signature);
+  }
+  // A broken vote that arrives after the round's certificate formed is dropped unchecked
+  // (after_quorum); over ten rounds on three nodes, some arrive before it.
+  EXPECT_GE(bad_signatures, 1u);
+  EXPECT_EQ(metric(3, bad_signature), 0u) << "validator 3 checks no vote of its own";
+  EXPECT_EQ(metric(3, "openliquid_consensus_invalid_total"), 0u);
+}
+
 TEST_F(InProcessNetwork, GossipedBatchesAdmitTheirGoodTransactionsOnly) {
   start_all();
   load_faucet();
