@@ -4,7 +4,8 @@ namespace ol::consensus {
 
 std::optional<types::QuorumCert> VoteAggregator::add(const types::Vote& vote, RoundWindow window,
                                                      bool own) {
-  if (!window.contains(vote.round)) return ++drops_.wrong_round, std::nullopt;
+  if (vote.round < window.min) return ++drops_.stale, std::nullopt;
+  if (vote.round > window.max) return ++drops_.wrong_round, std::nullopt;
   if (vote.voter >= set_.size()) return ++drops_.unknown_signer, std::nullopt;
   auto& r = rounds_[vote.round];
   // At most one signature check per voter and round (see the header): a voter's later votes,
@@ -39,7 +40,8 @@ void VoteAggregator::prune_below(Round round) {
 
 std::optional<types::TimeoutCert> TimeoutAggregator::add(const types::Timeout& timeout,
                                                          RoundWindow window) {
-  if (!window.contains(timeout.round)) return ++drops_.wrong_round, std::nullopt;
+  if (timeout.round < window.min) return ++drops_.stale, std::nullopt;
+  if (timeout.round > window.max) return ++drops_.wrong_round, std::nullopt;
   if (timeout.author >= set_.size()) return ++drops_.unknown_signer, std::nullopt;
   auto& r = rounds_[timeout.round];
   // At most one signature check per author and round (see the header). A second timeout from

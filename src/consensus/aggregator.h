@@ -26,7 +26,8 @@ using types::ValidatorIndex;
 
 /// Why inputs were dropped (observable in tests and metrics).
 struct DropCounts {
-  std::size_t wrong_round = 0;     // outside the accepted round window
+  std::size_t stale = 0;           // for a round below the window: already left (late votes)
+  std::size_t wrong_round = 0;     // for a round above the window: too far ahead
   std::size_t unknown_signer = 0;  // index not in the validator set
   std::size_t bad_signature = 0;
   /// The signer's first message this round had a bad signature: the rest are not checked.
@@ -35,24 +36,23 @@ struct DropCounts {
   std::size_t equivocation = 0;  // same signer and round as a kept one, other block (unchecked)
   std::size_t after_quorum = 0;  // certificate for that round already formed
   std::size_t total() const {
-    return wrong_round + unknown_signer + bad_signature + after_bad_signature + duplicate +
+    return stale + wrong_round + unknown_signer + bad_signature + after_bad_signature + duplicate +
            equivocation + after_quorum;
   }
   /// The counts in the order of kReasons (the names metrics use).
-  static constexpr std::array<const char*, 7> kReasons = {
-      "wrong_round", "unknown_signer", "bad_signature", "after_bad_signature",
-      "duplicate",   "equivocation",   "after_quorum"};
+  static constexpr std::array<const char*, 8> kReasons = {
+      "stale",     "wrong_round",  "unknown_signer", "bad_signature", "after_bad_signature",
+      "duplicate", "equivocation", "after_quorum"};
   std::array<std::size_t, kReasons.size()> by_reason() const {
-    return {wrong_round, unknown_signer, bad_signature, after_bad_signature,
-            duplicate,   equivocation,   after_quorum};
+    return {stale,     wrong_round,  unknown_signer, bad_signature, after_bad_signature,
+            duplicate, equivocation, after_quorum};
   }
 };
 
-/// Accepted rounds: [min, max]. Inputs outside are dropped as wrong_round.
+/// Accepted rounds: [min, max]. Inputs below are dropped as stale, above as wrong_round.
 struct RoundWindow {
   Round min = 0;
   Round max = 0;
-  bool contains(Round r) const { return r >= min && r <= max; }
 };
 
 class VoteAggregator {

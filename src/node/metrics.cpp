@@ -89,8 +89,8 @@ std::string Metrics::render(const MetricGauges& g) const {
          proposal_equivocations_total.load());
   family(out, "openliquid_consensus_dropped_total", "counter",
          "Votes and timeouts dropped by the aggregators, by reason. Only a signer's first message "
-         "in a round is checked. wrong_round also counts each round's last votes, which arrive "
-         "after the round was certified and left: normal, since votes go to every validator.");
+         "in a round is checked. stale counts each round's last votes, which arrive after the "
+         "round was certified and left: normal, since votes go to every validator.");
   for (const auto& [kind, counts] : {std::pair{"vote", &vote_drops}, {"timeout", &timeout_drops}}) {
     for (std::size_t i = 0; i < counts->size(); ++i) {
       const std::string labels = std::string("{message=\"") + kind + "\",reason=\"" +

@@ -316,7 +316,8 @@ TEST(VoteAggregatorRule, DropsAndCountsDuplicatesUnknownWrongRoundBadSignatureAn
   EXPECT_EQ(agg.drops().unknown_signer, 1u);
   EXPECT_FALSE(agg.add(c.vote(1, id, 4), w));
   EXPECT_FALSE(agg.add(c.vote(1, id, 11), w));
-  EXPECT_EQ(agg.drops().wrong_round, 2u);
+  EXPECT_EQ(agg.drops().stale, 1u) << "round 4: below the window";
+  EXPECT_EQ(agg.drops().wrong_round, 1u) << "round 11: above it";
   EXPECT_FALSE(agg.add(with_bad_signature(c.vote(2, id, 5)), w));
   EXPECT_EQ(agg.drops().bad_signature, 1u);
   EXPECT_FALSE(agg.add(c.vote(0, other, 5), w));
@@ -356,6 +357,7 @@ TEST(VoteAggregatorRule, OnlyAVotersFirstVoteInARoundIsChecked) {
   EXPECT_FALSE(agg.add(c.vote(1, id, 6), w));
   EXPECT_EQ(agg.drops().after_bad_signature, 2u);
   EXPECT_EQ(agg.drops().total(), 9u);
+  EXPECT_EQ(agg.drops().by_reason().size(), DropCounts::kReasons.size());
 }
 
 TEST(TimeoutAggregatorRule, OnlyAnAuthorsFirstTimeoutInARoundIsChecked) {
