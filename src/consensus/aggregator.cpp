@@ -1,12 +1,22 @@
 #include "consensus/aggregator.h"
 
 namespace ol::consensus {
+namespace {
+
+// A round outside the window or a signer outside the set: counted, and true.
+bool refused(DropCounts& drops, Round round, ValidatorIndex signer, RoundWindow window,
+             std::size_t validators) {
+  if (round < window.min) return ++drops.stale, true;
+  if (round > window.max) return ++drops.wrong_round, true;
+  if (signer >= validators) return ++drops.unknown_signer, true;
+  return false;
+}
+
+}  // namespace
 
 std::optional<types::QuorumCert> VoteAggregator::add(const types::Vote& vote, RoundWindow window,
                                                      bool own) {
-  if (vote.round < window.min) return ++drops_.stale, std::nullopt;
-  if (vote.round > window.max) return ++drops_.wrong_round, std::nullopt;
-  if (vote.voter >= set_.size()) return ++drops_.unknown_signer, std::nullopt;
+  if (refused(drops_, vote.round, vote.voter, window, set_.size())) return std::nullopt;
   auto& r = rounds_[vote.round];
   // At most one signature check per voter and round (see the header): a voter's later votes,
   // and every vote once the round is certified, are dropped before any check.
@@ -40,9 +50,7 @@ void VoteAggregator::prune_below(Round round) {
 
 std::optional<types::TimeoutCert> TimeoutAggregator::add(const types::Timeout& timeout,
                                                          RoundWindow window) {
-  if (timeout.round < window.min) return ++drops_.stale, std::nullopt;
-  if (timeout.round > window.max) return ++drops_.wrong_round, std::nullopt;
-  if (timeout.author >= set_.size()) return ++drops_.unknown_signer, std::nullopt;
+  if (refused(drops_, timeout.round, timeout.author, window, set_.size())) return std::nullopt;
   auto& r = rounds_[timeout.round];
   // At most one signature check per author and round (see the header). A second timeout from
   // one author (e.g. re-sent with a higher QC) adds nothing to the quorum; the first is kept.

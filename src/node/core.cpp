@@ -490,23 +490,23 @@ void Core::fatal(const Error& e) {
 }
 
 void Core::publish_status() {
-  // What the replica refused since the last input, added to the node's counters.
+  // What the replica refused since the last input, added to the node's counters: each counter
+  // grows by what the replica's count grew since it was last published.
   Metrics& m = *ctx_.metrics;
-  const auto& stats = replica_->stats();
-  m.consensus_invalid_total.fetch_add(stats.invalid - published_.invalid);
-  m.proposal_equivocations_total.fetch_add(stats.equivocations - published_.equivocations);
-  published_.invalid = stats.invalid;
-  published_.equivocations = stats.equivocations;
-  const auto add_drops = [](auto& counters, const consensus::DropCounts& now,
-                            consensus::DropCounts& before) {
-    const auto a = now.by_reason(), b = before.by_reason();
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      if (a[i] != b[i]) counters[i].fetch_add(a[i] - b[i]);
-    }
-    before = now;
+  const auto advance = [](std::atomic<std::uint64_t>& counter, std::size_t now,
+                          std::size_t& published) {
+    if (now != published) counter.fetch_add(now - published);
+    published = now;
   };
-  add_drops(m.vote_drops, replica_->vote_drops(), published_votes_);
-  add_drops(m.timeout_drops, replica_->timeout_drops(), published_timeouts_);
+  advance(m.consensus_invalid_total, replica_->stats().invalid, published_invalid_);
+  advance(m.proposal_equivocations_total, replica_->stats().equivocations,
+          published_equivocations_);
+  const auto votes = replica_->vote_drops().by_reason();
+  const auto timeouts = replica_->timeout_drops().by_reason();
+  for (std::size_t i = 0; i < votes.size(); ++i) {
+    advance(m.vote_drops[i], votes[i], published_votes_[i]);
+    advance(m.timeout_drops[i], timeouts[i], published_timeouts_[i]);
+  }
 
   const types::Round round = replica_->current_round();
   std::lock_guard lock(status_mu_);

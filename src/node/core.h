@@ -15,6 +15,7 @@
 // A failure in 1 or 2 is fatal: the node stops (a restart reloads the last written state).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <functional>
 #include <map>
@@ -170,8 +171,9 @@ class Core final : public consensus::PayloadSource {
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> dropped_{0};
   // The replica's counts as last added to the node's metrics (publish_status).
-  consensus::ReplicaStats published_;
-  consensus::DropCounts published_votes_, published_timeouts_;
+  std::size_t published_invalid_ = 0, published_equivocations_ = 0;
+  std::array<std::size_t, consensus::DropCounts::kReasons.size()> published_votes_{},
+      published_timeouts_{};
   std::chrono::steady_clock::time_point last_proposal_{};  // received or made (core thread)
   bool failed_ = false;
 
