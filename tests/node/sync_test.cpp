@@ -1,6 +1,8 @@
 // Block sync and state sync with real `openliquid node` processes on 127.0.0.1 (issue #8):
 //   - a validator stopped while the others commit N blocks block-syncs at restart, before its
 //     consensus core starts, and then votes again (its signing journal grows);
+//   - a running validator frozen (SIGSTOP) while the others commit 200 blocks catches up, and
+//     with a small catch_up_lag it must leave consensus, block-sync and start a new core;
 //   - a fresh full node with --state-sync installs the newest checkpoint (a genesis of many
 //     generated accounts), block-syncs the rest and follows the chain.
 // CI sizes are small; OL_SYNC_BLOCKS=10000 and OL_SYNC_ACCOUNTS=999998 run the issue's sizes.
@@ -209,7 +211,7 @@ TEST_F(SyncNetwork, FrozenValidatorCatchesUpByBlockSyncAtRuntime) {
   std::cout << "[ figures  ] frozen validator caught up " << target - frozen_at << " blocks in "
             << seconds_since(resumed) << " s after SIGCONT\n";
   // Which path caught it up depends on timing: consensus's own block requests often fetch 200
-  // blocks within the lag check's first second; a longer gap goes through block sync.
+  // blocks within the lag check's first second. The next test forces the block-sync path.
   const bool by_block_sync =
       nodes_[3]->log().find("leaving consensus to block-sync") != std::string::npos;
   std::cout << "[ figures  ] caught up by " << (by_block_sync ? "runtime block sync" : "consensus")
@@ -222,6 +224,51 @@ TEST_F(SyncNetwork, FrozenValidatorCatchesUpByBlockSyncAtRuntime) {
   const std::uint64_t later = target + 5;
   ASSERT_TRUE(eventually([&] { return height(3) >= later && height(0) >= later; }));
   EXPECT_EQ(block_id(3, later), block_id(0, later));
+}
+
+// The same, with a catch-up lag (8) far below the gap (200 blocks): the first lag check after
+// SIGCONT (its timer expired during the freeze) asks a peer for its tip before consensus's own
+// block requests can fetch the gap, so the validator must take the runtime block-sync path:
+// leave consensus, block-sync, start a new core, and vote again without double-signing.
+TEST_F(SyncNetwork, FarBehindValidatorLeavesConsensusToBlockSyncAndRejoins) {
+  init(4, 0, 0, [&](std::size_t i, NodeConfig& c) {
+    c.consensus.empty_block_wait_ms = 0;
+    c.consensus.round_timeout_base_ms = 50;
+    c.consensus.round_timeout_cap_ms = 2000;
+    c.sync.checkpoint_interval = 0;
+    c.sync.catch_up_lag = i == 3 ? 8 : 0;
+    if (i == 3) c.signing_journal = true;
+  });
+  ASSERT_FALSE(HasFatalFailure());
+  start_all_until_committing(4);
+  ASSERT_FALSE(HasFatalFailure());
+  const std::uint64_t frozen_at = height(3);
+  nodes_[3]->signal(SIGSTOP);
+  ASSERT_TRUE(
+      eventually([&] { return max_height(3) >= frozen_at + 200; }, std::chrono::seconds(180)));
+  const std::uint64_t target = max_height(3);
+  const auto journal = nodes_[3]->home() / "signing.journal";
+  nodes_[3]->signal(SIGCONT);
+  ASSERT_TRUE(eventually([&] { return height(3) >= target; }, std::chrono::seconds(120)))
+      << "the frozen validator did not catch up";
+  // The runtime sync logs its run when it ends, which may be after the height is reached.
+  ASSERT_TRUE(
+      eventually([&] { return nodes_[3]->log().find("sync (runtime): ") != std::string::npos; },
+                 std::chrono::seconds(60)))
+      << "the validator did not take the runtime block-sync path";
+  const std::string log = nodes_[3]->log();
+  EXPECT_NE(log.find("leaving consensus to block-sync"), std::string::npos);
+  const std::size_t run = log.find("sync (runtime): ");
+  std::cout << "[ figures  ] " << log.substr(run, log.find('\n', run) - run) << "\n";
+  const std::size_t votes = count_votes(journal);
+  ASSERT_TRUE(
+      eventually([&] { return count_votes(journal) >= votes + 5; }, std::chrono::seconds(60)))
+      << "the validator does not vote after block sync";
+  ASSERT_TRUE(eventually([&] { return status(3).value("sync_phase", "") == "consensus"; }));
+  const std::uint64_t later = target + 5;
+  ASSERT_TRUE(eventually([&] { return height(3) >= later && height(0) >= later; }));
+  EXPECT_EQ(block_id(3, later), block_id(0, later));
+  EXPECT_EQ(block_id(3, frozen_at + 100), block_id(1, frozen_at + 100));
 }
 
 TEST_F(SyncNetwork, FullNodeStateSyncsFromACheckpointAndFollows) {
