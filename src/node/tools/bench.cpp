@@ -292,6 +292,15 @@ int run_bench(const BenchOptions& opts) {
       print_latency(rep.latency, "tx");
       std::printf("client: the load generator used %.2f cores (transactions signed beforehand)\n",
                   (own_cpu_seconds() - cpu0) / std::max(rep.window_s, 1e-3));
+      if (rep.unsent > rep.offered / 100 + 10) {
+        std::printf(
+            "client: fell behind: %llu of the %llu transactions due were never sent (every "
+            "connection was waiting for a reply), so %.0f tx/s was not really offered; use more "
+            "--connections or --submit-batch\n",
+            static_cast<unsigned long long>(rep.unsent),
+            static_cast<unsigned long long>(rep.offered),
+            rep.window_s > 0 ? static_cast<double>(rep.offered) / rep.window_s : 0.0);
+      }
       if (net && rep.accepted > 0 && run_s > 0) {
         // All of the validators' CPU while the load ran (and drained), per transaction they
         // accepted: the cluster-wide cost of one transaction, beside the part that is

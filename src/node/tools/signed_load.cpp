@@ -495,6 +495,9 @@ Task<SignedLoadReport> SignedLoad::run() {
   }
   m.window_end = Clock::now();
   m.submitting = false;
+  if (!m.opts.open_loop) {
+    for (const auto& n : m.nodes) m.report.unsent += n.credit;
+  }
   for (auto& n : m.nodes) n.wake->notify();
   const auto drain_end = m.window_end + std::chrono::duration_cast<Clock::duration>(
                                             std::chrono::duration<double>(m.opts.drain_s));

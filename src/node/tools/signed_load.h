@@ -41,8 +41,11 @@ struct LoadWindow {
 };
 
 struct SignedLoadReport {
-  double window_s = 0;         // from the first submission to the end of the load
-  std::uint64_t offered = 0;   // transactions the pacer released
+  double window_s = 0;        // from the first submission to the end of the load
+  std::uint64_t offered = 0;  // transactions the pacer released
+  /// Released by the pacer but never sent by the end of the load: every connection was still
+  /// waiting for a reply (0 in open loop). Many means the offered rate was not really offered.
+  std::uint64_t unsent = 0;
   std::uint64_t accepted = 0;  // admitted by POST /tx or /txs
   std::uint64_t committed_in_window = 0;
   std::uint64_t committed = 0;  // including the drain
