@@ -123,6 +123,45 @@ class SyncNetwork : public ::testing::Test {
     return n;
   }
 
+  /// Four validators with fast rounds, validator 3 journalling its votes; `lag(i)` is validator
+  /// i's catch_up_lag. Once they commit, validator 3 is frozen (SIGSTOP) while the others commit
+  /// 200 blocks, then resumed. Sets frozen_at_ (its height when frozen) and target_ (the others'
+  /// height when it was resumed).
+  void freeze_validator_3_for_200_blocks(const std::function<std::uint32_t(std::size_t)>& lag) {
+    init(4, 0, 0, [&](std::size_t i, NodeConfig& c) {
+      c.consensus.empty_block_wait_ms = 0;
+      c.consensus.round_timeout_base_ms = 50;
+      c.consensus.round_timeout_cap_ms = 2000;
+      c.sync.checkpoint_interval = 0;
+      c.sync.catch_up_lag = lag(i);
+      if (i == 3) c.signing_journal = true;
+    });
+    ASSERT_FALSE(HasFatalFailure());
+    start_all_until_committing(4);
+    ASSERT_FALSE(HasFatalFailure());
+    frozen_at_ = height(3);
+    nodes_[3]->signal(SIGSTOP);
+    ASSERT_TRUE(
+        eventually([&] { return max_height(3) >= frozen_at_ + 200; }, std::chrono::seconds(180)));
+    target_ = max_height(3);
+    nodes_[3]->signal(SIGCONT);
+  }
+
+  /// After catching up, validator 3 votes again, is back in consensus and on the others' chain.
+  void expect_validator_3_votes_on_the_same_chain() {
+    const auto journal = nodes_[3]->home() / "signing.journal";
+    const std::size_t votes = count_votes(journal);
+    ASSERT_TRUE(
+        eventually([&] { return count_votes(journal) >= votes + 5; }, std::chrono::seconds(60)))
+        << "the validator does not vote after catching up";
+    ASSERT_TRUE(eventually([&] { return status(3).value("sync_phase", "") == "consensus"; }));
+    const std::uint64_t later = target_ + 5;
+    ASSERT_TRUE(eventually([&] { return height(3) >= later && height(0) >= later; }));
+    EXPECT_EQ(block_id(3, later), block_id(0, later));
+    EXPECT_EQ(block_id(3, frozen_at_ + 100), block_id(1, frozen_at_ + 100));
+  }
+
+  std::uint64_t frozen_at_ = 0, target_ = 0;
   TempDir dir_;
   Genesis genesis_;
   std::optional<crypto::Secp256k1Key> faucet_;
@@ -187,28 +226,12 @@ TEST_F(SyncNetwork, RestartedValidatorBlockSyncsThenVotesAgain) {
 // peer's tip is catch_up_lag ahead at the next lag check, by leaving consensus, block-syncing
 // and starting a new core — and votes again.
 TEST_F(SyncNetwork, FrozenValidatorCatchesUpByBlockSyncAtRuntime) {
-  init(4, 0, 0, [&](std::size_t i, NodeConfig& c) {
-    c.consensus.empty_block_wait_ms = 0;
-    c.consensus.round_timeout_base_ms = 50;
-    c.consensus.round_timeout_cap_ms = 2000;
-    c.sync.checkpoint_interval = 0;
-    c.sync.catch_up_lag = 64;
-    if (i == 3) c.signing_journal = true;
-  });
+  freeze_validator_3_for_200_blocks([](std::size_t) { return 64; });
   ASSERT_FALSE(HasFatalFailure());
-  start_all_until_committing(4);
-  ASSERT_FALSE(HasFatalFailure());
-  const std::uint64_t frozen_at = height(3);
-  nodes_[3]->signal(SIGSTOP);
-  ASSERT_TRUE(
-      eventually([&] { return max_height(3) >= frozen_at + 200; }, std::chrono::seconds(180)));
-  const std::uint64_t target = max_height(3);
-  const auto journal = nodes_[3]->home() / "signing.journal";
-  nodes_[3]->signal(SIGCONT);
   const auto resumed = Clock::now();
-  ASSERT_TRUE(eventually([&] { return height(3) >= target; }, std::chrono::seconds(120)))
+  ASSERT_TRUE(eventually([&] { return height(3) >= target_; }, std::chrono::seconds(120)))
       << "the frozen validator did not catch up";
-  std::cout << "[ figures  ] frozen validator caught up " << target - frozen_at << " blocks in "
+  std::cout << "[ figures  ] frozen validator caught up " << target_ - frozen_at_ << " blocks in "
             << seconds_since(resumed) << " s after SIGCONT\n";
   // Which path caught it up depends on timing: consensus's own block requests often fetch 200
   // blocks within the lag check's first second. The next test forces the block-sync path.
@@ -216,40 +239,18 @@ TEST_F(SyncNetwork, FrozenValidatorCatchesUpByBlockSyncAtRuntime) {
       nodes_[3]->log().find("leaving consensus to block-sync") != std::string::npos;
   std::cout << "[ figures  ] caught up by " << (by_block_sync ? "runtime block sync" : "consensus")
             << "\n";
-  const std::size_t votes = count_votes(journal);
-  ASSERT_TRUE(
-      eventually([&] { return count_votes(journal) >= votes + 5; }, std::chrono::seconds(60)))
-      << "the validator does not vote after catching up";
-  ASSERT_TRUE(eventually([&] { return status(3).value("sync_phase", "") == "consensus"; }));
-  const std::uint64_t later = target + 5;
-  ASSERT_TRUE(eventually([&] { return height(3) >= later && height(0) >= later; }));
-  EXPECT_EQ(block_id(3, later), block_id(0, later));
+  expect_validator_3_votes_on_the_same_chain();
 }
 
 // The same, with a catch-up lag (8) far below the gap (200 blocks): the first lag check after
 // SIGCONT (its timer expired during the freeze) asks a peer for its tip before consensus's own
 // block requests can fetch the gap, so the validator must take the runtime block-sync path:
-// leave consensus, block-sync, start a new core, and vote again without double-signing.
+// leave consensus, block-sync, start a new core, and vote again without double-signing. (The
+// others never leave consensus.)
 TEST_F(SyncNetwork, FarBehindValidatorLeavesConsensusToBlockSyncAndRejoins) {
-  init(4, 0, 0, [&](std::size_t i, NodeConfig& c) {
-    c.consensus.empty_block_wait_ms = 0;
-    c.consensus.round_timeout_base_ms = 50;
-    c.consensus.round_timeout_cap_ms = 2000;
-    c.sync.checkpoint_interval = 0;
-    c.sync.catch_up_lag = i == 3 ? 8 : 0;
-    if (i == 3) c.signing_journal = true;
-  });
+  freeze_validator_3_for_200_blocks([](std::size_t i) { return i == 3 ? 8 : 0; });
   ASSERT_FALSE(HasFatalFailure());
-  start_all_until_committing(4);
-  ASSERT_FALSE(HasFatalFailure());
-  const std::uint64_t frozen_at = height(3);
-  nodes_[3]->signal(SIGSTOP);
-  ASSERT_TRUE(
-      eventually([&] { return max_height(3) >= frozen_at + 200; }, std::chrono::seconds(180)));
-  const std::uint64_t target = max_height(3);
-  const auto journal = nodes_[3]->home() / "signing.journal";
-  nodes_[3]->signal(SIGCONT);
-  ASSERT_TRUE(eventually([&] { return height(3) >= target; }, std::chrono::seconds(120)))
+  ASSERT_TRUE(eventually([&] { return height(3) >= target_; }, std::chrono::seconds(120)))
       << "the frozen validator did not catch up";
   // The runtime sync logs its run when it ends, which may be after the height is reached.
   ASSERT_TRUE(
@@ -260,15 +261,7 @@ TEST_F(SyncNetwork, FarBehindValidatorLeavesConsensusToBlockSyncAndRejoins) {
   EXPECT_NE(log.find("leaving consensus to block-sync"), std::string::npos);
   const std::size_t run = log.find("sync (runtime): ");
   std::cout << "[ figures  ] " << log.substr(run, log.find('\n', run) - run) << "\n";
-  const std::size_t votes = count_votes(journal);
-  ASSERT_TRUE(
-      eventually([&] { return count_votes(journal) >= votes + 5; }, std::chrono::seconds(60)))
-      << "the validator does not vote after block sync";
-  ASSERT_TRUE(eventually([&] { return status(3).value("sync_phase", "") == "consensus"; }));
-  const std::uint64_t later = target + 5;
-  ASSERT_TRUE(eventually([&] { return height(3) >= later && height(0) >= later; }));
-  EXPECT_EQ(block_id(3, later), block_id(0, later));
-  EXPECT_EQ(block_id(3, frozen_at + 100), block_id(1, frozen_at + 100));
+  expect_validator_3_votes_on_the_same_chain();
 }
 
 TEST_F(SyncNetwork, FullNodeStateSyncsFromACheckpointAndFollows) {
