@@ -41,8 +41,8 @@ case "$cmd" in
     if [[ -x "$bin" ]] && "$bin" devnet --help >/dev/null 2>&1; then
       exec "$bin" devnet "$@"
     fi
-    echo "ol devnet: the validator node is not built yet (issue 7), so there is no devnet to run." >&2
-    echo "           Today openliquid has keygen and init; ./ol test runs every suite that exists." >&2
+    echo "ol devnet: $bin did not build or does not run ('$bin devnet --help' failed);" >&2
+    echo "           see the build output above, or run it by hand to see why." >&2
     exit 2
     ;;
   chaos)

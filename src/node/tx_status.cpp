@@ -1,5 +1,6 @@
 #include "node/tx_status.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace ol::node {
@@ -16,6 +17,10 @@ const char* to_string(TxState state) {
       return "failed";
   }
   return "unknown";
+}
+
+TxStatusBook::TxStatusBook(std::size_t capacity) : capacity_(capacity) {
+  entries_.reserve(std::min<std::size_t>(capacity, 1'000'000));
 }
 
 std::size_t TxStatusBook::HashHash::operator()(const Hash32& h) const {

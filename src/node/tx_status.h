@@ -27,7 +27,9 @@ struct TxStatus {
 
 class TxStatusBook {
  public:
-  explicit TxStatusBook(std::size_t capacity = 100'000) : capacity_(capacity) {}
+  /// The index is sized for `capacity` entries up front (up to 1M; it grows past that), so a
+  /// filling book does not rehash under load.
+  explicit TxStatusBook(std::size_t capacity = 100'000);
 
   /// Records (or replaces) the status of `hash`, making it the most recent entry; the least
   /// recent entry goes when the book is full.
