@@ -179,6 +179,75 @@ TEST(Bench, LocalCommandsPrintsTheFigures) {
   EXPECT_TRUE(processes_mentioning(dir).empty());
 }
 
+// The sweep raises the rate while each run is sustained, narrows once after the first that is
+// not, then measures the latency at 80% of the highest sustained rate, each run on a fresh
+// network. One connection per node cannot carry 20,000 tx/s (a request per round trip), so that
+// rate, and the 10,100 halfway back, are not sustained, while 200 is.
+TEST(Bench, SweepFindsTheHighestSustainedRateThenMeasuresAtEightyPercent) {
+  TempDir tmp;
+  const std::string dir = (tmp.path() / "sweep").string();
+  ChildProcess p(
+      {kBinary, "bench", "--local", "--sweep", "--rate", "200", "--sweep-step", "19800",
+       "--duration", "2", "--accounts", "100", "--connections", "1", "--repeat", "1", "--dir", dir},
+      "", true);
+  ASSERT_TRUE(p.started());
+  const std::string out = p.read_all();
+  ASSERT_EQ(p.wait(), 0) << out;
+  EXPECT_NE(out.find("sweep: 200 tx/s sustained"), std::string::npos) << out;
+  EXPECT_NE(out.find("sweep: 20000 tx/s not sustained: the client could not send what was due"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("sweep: 10100 tx/s not sustained"), std::string::npos) << out;
+  EXPECT_NE(out.find("sweep: run 4: 160 tx/s (80% of 200), 1 of 1"), std::string::npos) << out;
+  EXPECT_TRUE(std::regex_search(
+      out,
+      std::regex(
+          R"(sweep: highest sustained rate 200 tx/s \(10100 was not\) = \d+% of the )"
+          R"(limit \(\d+ tx/s, the median of the runs' measurements\); goal >= 80%: not met)")))
+      << out;
+  EXPECT_TRUE(std::regex_search(
+      out,
+      std::regex(R"(sweep: at 80% of it, 160 tx/s, 1 run: p50 [0-9.]+ ms \(median [0-9.]+; )"
+                 R"(goal <= 50: (met|not met)\), p99 [0-9.]+ ms \(median [0-9.]+; goal <= 250: )")))
+      << out;
+  // Each run kept its own network under --dir.
+  for (int run = 1; run <= 4; ++run) {
+    EXPECT_TRUE(
+        std::filesystem::exists(std::filesystem::path(dir) / ("run-" + std::to_string(run))))
+        << run;
+  }
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(dir) / "run-5"));
+  EXPECT_TRUE(processes_mentioning(dir).empty());
+}
+
+// --repeat runs the same load on fresh networks and prints the medians.
+TEST(Bench, RepeatPrintsEachRunAndTheMedians) {
+  TempDir tmp;
+  const std::string dir = (tmp.path() / "net").string();
+  ChildProcess p({kBinary, "bench", "--local", "--duration", "2", "--rate", "200", "--accounts",
+                  "16", "--repeat", "2", "--dir", dir},
+                 "", true);
+  ASSERT_TRUE(p.started());
+  const std::string out = p.read_all();
+  ASSERT_EQ(p.wait(), 0) << out;
+  EXPECT_NE(out.find("bench: run 2 of 2"), std::string::npos) << out;
+  std::size_t results = 0;
+  for (auto at = out.find("result: committed"); at != std::string::npos;
+       at = out.find("result: committed", at + 1)) {
+    ++results;
+  }
+  EXPECT_EQ(results, 2u) << out;
+  EXPECT_TRUE(std::regex_search(
+      out, std::regex(R"(bench: 2 runs at 200 tx/s: committed \d+, \d+ tx/s \(median \d+\); )"
+                      R"(p50 [0-9.]+, [0-9.]+ ms \(median [0-9.]+\); p99 [0-9.]+, [0-9.]+ ms)")))
+      << out;
+  EXPECT_GT(
+      number_after(out, R"(bench: 2 runs at 200 tx/s: committed \d+, \d+ tx/s \(median (\d+)\))"),
+      150u)
+      << out;
+  EXPECT_TRUE(processes_mentioning(dir).empty());
+}
+
 // Bad arguments fail before anything starts, with one line saying why.
 TEST(Tools, BadArgumentsGiveOneLineReasons) {
   const std::vector<std::vector<std::string>> cases = {
@@ -190,6 +259,10 @@ TEST(Tools, BadArgumentsGiveOneLineReasons) {
       {"bench", "--local", "--commands", "--command-size", "8"},
       {"bench", "--local", "--duration", "0"},
       {"bench", "--local", "--submit-batch", "0"},
+      {"bench", "--local", "--repeat", "0"},
+      {"bench", "--sweep", "--rpc", "http://127.0.0.1:8600", "--faucet", "f.json"},
+      {"bench", "--local", "--sweep", "--commands"},
+      {"bench", "--local", "--sweep", "--rate", "5000", "--sweep-max", "4000"},
   };
   for (auto args : cases) {
     args.insert(args.begin(), kBinary);

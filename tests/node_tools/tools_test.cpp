@@ -74,6 +74,97 @@ TEST(RatePacer, FractionalRates) {
   EXPECT_EQ(p.release(t0 + milliseconds(2000)), 1u);
 }
 
+TEST(Median, NearestRankLowerMiddle) {
+  EXPECT_EQ(median({}), 0);
+  EXPECT_EQ(median({62.2, 40.0, 51.9}), 51.9);
+  EXPECT_EQ(median({4, 1, 3, 2}), 2);  // the lower middle of an even count
+}
+
+SweepRun sustained_at(double rate) {
+  return SweepRun{rate, rate * 0.99, 40, true, 0};
+}
+
+TEST(RateSweep, WhatCountsAsSustained) {
+  EXPECT_EQ(unsustained_reason(sustained_at(4000)), "");
+  SweepRun r = sustained_at(4000);
+  r.committed_tps = 3850;  // 96%
+  EXPECT_NE(unsustained_reason(r).find("committed 3850 tx/s, 96% of the offered rate"),
+            std::string::npos);
+  r = sustained_at(4000);
+  r.client_kept_up = false;
+  EXPECT_NE(unsustained_reason(r).find("client"), std::string::npos);
+  r = sustained_at(4000);
+  r.lost = 12;
+  EXPECT_NE(unsustained_reason(r).find("12 accepted transactions not committed"),
+            std::string::npos);
+  r = sustained_at(4000);
+  r.p50_ms = 1500;
+  EXPECT_NE(unsustained_reason(r).find("median latency 1500 ms"), std::string::npos);
+}
+
+TEST(RateSweep, ClimbsUntilARateFailsThenNarrowsOnce) {
+  RateSweep s(3000, 500, 100'000);
+  std::vector<double> offered;
+  while (auto rate = s.next()) {
+    offered.push_back(*rate);
+    SweepRun r = sustained_at(*rate);
+    if (*rate > 4700) r.committed_tps = *rate * 0.9;  // this "machine" sustains up to 4,700
+    s.record(r);
+  }
+  // 3000, 3500, 4000, 4500 sustained; 5000 not; then halfway back: 4750, not sustained.
+  EXPECT_EQ(offered, (std::vector<double>{3000, 3500, 4000, 4500, 5000, 4750}));
+  EXPECT_EQ(s.highest_sustained(), 4500);
+  EXPECT_EQ(s.lowest_unsustained(), 4750);
+  EXPECT_FALSE(s.reached_max());
+  EXPECT_EQ(s.runs().size(), 6u);
+}
+
+TEST(RateSweep, TheHalfStepCanRaiseTheAnswer) {
+  RateSweep s(1000, 1000, 100'000);
+  std::vector<double> offered;
+  while (auto rate = s.next()) {
+    offered.push_back(*rate);
+    SweepRun r = sustained_at(*rate);
+    if (*rate > 2600) r.lost = 1;
+    s.record(r);
+  }
+  EXPECT_EQ(offered, (std::vector<double>{1000, 2000, 3000, 2500}));
+  EXPECT_EQ(s.highest_sustained(), 2500);
+  EXPECT_EQ(s.lowest_unsustained(), 3000);
+}
+
+TEST(RateSweep, StopsAtTheMaximumOrAtAFailedStart) {
+  RateSweep capped(200, 200, 500);
+  std::vector<double> offered;
+  while (auto rate = capped.next()) {
+    offered.push_back(*rate);
+    capped.record(sustained_at(*rate));
+  }
+  EXPECT_EQ(offered, (std::vector<double>{200, 400}));  // 600 would pass the maximum
+  EXPECT_EQ(capped.highest_sustained(), 400);
+  EXPECT_TRUE(capped.reached_max());
+  EXPECT_EQ(capped.lowest_unsustained(), 0);
+
+  RateSweep failed(8000, 500, 100'000);
+  ASSERT_TRUE(failed.next());
+  SweepRun r = sustained_at(8000);
+  r.committed_tps = 5000;
+  failed.record(r);
+  EXPECT_FALSE(failed.next());  // nothing below to narrow towards
+  EXPECT_EQ(failed.highest_sustained(), 0);
+
+  // A step too fine to halve on a noisy machine: no narrowing run.
+  RateSweep fine(1000, 80, 100'000);
+  fine.record(sustained_at(1000));
+  r = sustained_at(1080);
+  r.client_kept_up = false;
+  fine.record(r);
+  EXPECT_FALSE(fine.next());
+  EXPECT_EQ(fine.highest_sustained(), 1000);
+
+  EXPECT_FALSE(RateSweep(600, 100, 500).next());  // starts above its maximum
+}
+
 TEST(NodeStatus, ParsesTheRpcFields) {
   auto s = parse_node_status(
       R"({"chain_id":1337,"height":42,"round":45,"leader":1,"last_commit_ms":5,"peers":3,)"
@@ -200,7 +291,8 @@ TEST(BenchCommits, CommandIdsRoundTripThroughTheCommitLogFormat) {
   EXPECT_EQ((*parsed)[0].height, 5u);
   EXPECT_EQ((*parsed)[0].commit_ms, 1000u);
   ASSERT_EQ((*parsed)[0].ids.size(), 2u);
-  EXPECT_EQ((*parsed)[0].ids[0], std::make_pair(std::uint64_t{0x0102030405060708}, std::uint64_t{9}));
+  EXPECT_EQ((*parsed)[0].ids[0],
+            std::make_pair(std::uint64_t{0x0102030405060708}, std::uint64_t{9}));
   EXPECT_EQ((*parsed)[0].ids[1], std::make_pair(std::uint64_t{7}, std::uint64_t{8}));
   EXPECT_TRUE(parse_bench_commits({}));  // nothing committed within the wait
   body.pop_back();

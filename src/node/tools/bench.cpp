@@ -4,8 +4,10 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <optional>
@@ -73,11 +75,20 @@ double own_cpu_seconds() {
 
 }  // namespace
 
-int run_bench(const BenchOptions& opts) {
-  if (auto s = validate(opts); !s) {
-    std::fprintf(stderr, "openliquid bench: %s\n", s.error().message.c_str());
-    return 2;
-  }
+// What one run measured, for --repeat and --sweep.
+struct RunFigures {
+  bool interrupted = false;  // Ctrl-C (or a validator died): no further runs
+  double offered_tps = 0;    // signed: the rate asked for
+  double committed_tps = 0;  // signed: tx/s; commands: commands/s (within the load window)
+  LatencySummary latency;
+  bool client_kept_up = true;
+  std::uint64_t lost = 0;
+  double limit_tps = 0;  // signed: this run's limit
+};
+
+// One bench run as the command line describes it, with the network (for --local) in `dir`
+// (empty: a temporary one). Prints the run's figures; 0 on success.
+int run_once(const BenchOptions& opts, const std::string& dir, RunFigures& fig) {
   std::vector<RpcEndpoint> nodes;
   for (const auto& url : opts.rpc) {
     auto hp = parse_http_url(url);
@@ -112,7 +123,7 @@ int run_bench(const BenchOptions& opts) {
   if (opts.local) {
     LocalNetworkOptions lo;
     lo.validators = opts.validators;
-    lo.dir = opts.dir;
+    lo.dir = dir;
     if (opts.commands) {
       lo.config_edits.push_back({"consensus", "payload", "\"commands\""});
       lo.config_edits.push_back({"consensus", "max_block_txs", std::to_string(opts.batch)});
@@ -141,6 +152,7 @@ int run_bench(const BenchOptions& opts) {
       std::fprintf(stderr, "openliquid bench: %s\n", healthy.error().message.c_str());
       net->stop();
       if (!interrupted) std::fprintf(stderr, "  logs kept in %s\n", net->dir().c_str());
+      fig.interrupted = interrupted;
       return interrupted ? 0 : 1;
     }
     nodes = net->rpc();
@@ -211,6 +223,8 @@ int run_bench(const BenchOptions& opts) {
         static_cast<unsigned long long>(rep.refused),
         static_cast<unsigned long long>(rep.highest_height));
     print_latency(rep.latency, "commands");
+    fig.committed_tps = rate;
+    fig.latency = rep.latency;
     std::printf("client: the load generator used %.2f cores\n",
                 (own_cpu_seconds() - cpu0) / std::max(rep.window_s, 1e-3));
     if (!rep.first_error.empty()) std::printf("first error: %s\n", rep.first_error.c_str());
@@ -290,9 +304,15 @@ int run_bench(const BenchOptions& opts) {
           static_cast<unsigned long long>(rep.retried), static_cast<unsigned long long>(rep.lost),
           static_cast<unsigned long long>(rep.highest_height));
       print_latency(rep.latency, "tx");
+      fig.offered_tps = opts.rate;
+      fig.committed_tps = rate;
+      fig.latency = rep.latency;
+      fig.lost = rep.lost;
+      fig.limit_tps = limit_tps;
       std::printf("client: the load generator used %.2f cores (transactions signed beforehand)\n",
                   (own_cpu_seconds() - cpu0) / std::max(rep.window_s, 1e-3));
       if (rep.unsent > rep.offered / 100 + 10) {
+        fig.client_kept_up = false;
         std::printf(
             "client: fell behind: %llu of the %llu transactions due were never sent (every "
             "connection was waiting for a reply), so %.0f tx/s was not really offered; use more "
@@ -333,6 +353,7 @@ int run_bench(const BenchOptions& opts) {
     }
   }
   if (!died.empty()) std::fprintf(stderr, "openliquid bench: %s", died.c_str());
+  fig.interrupted = interrupted;
   if (net) {
     net->stop();
     if (net->is_temporary() && !failed) {
@@ -343,6 +364,156 @@ int run_bench(const BenchOptions& opts) {
     }
   }
   return failed ? 1 : 0;
+}
+
+namespace {
+
+// The network directory of run `index` when a command runs several: a subdirectory each under
+// --dir (or temporary ones).
+std::string run_dir(const BenchOptions& opts, std::size_t index, bool several) {
+  if (opts.dir.empty() || !several) return opts.dir;
+  return (std::filesystem::path(opts.dir) / ("run-" + std::to_string(index + 1))).string();
+}
+
+// "51.9, 40.0, 62.2" from the runs' values.
+std::string list(const std::vector<double>& values, int decimals) {
+  std::string out;
+  for (double v : values) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%s%.*f", out.empty() ? "" : ", ", decimals, v);
+    out += buf;
+  }
+  return out;
+}
+
+void print_runs_summary(const char* prefix, const std::vector<RunFigures>& runs, const char* unit) {
+  std::vector<double> committed, p50, p99;
+  for (const auto& r : runs) {
+    committed.push_back(r.committed_tps);
+    p50.push_back(r.latency.p50);
+    p99.push_back(r.latency.p99);
+  }
+  std::printf("%scommitted %s %s (median %.0f); p50 %s ms (median %.1f); p99 %s ms (median %.1f)\n",
+              prefix, list(committed, 0).c_str(), unit, median(committed), list(p50, 1).c_str(),
+              median(p50), list(p99, 1).c_str(), median(p99));
+}
+
+// --sweep: the highest sustained signed rate, then the latency at 80% of it (issue 7's goals).
+int run_sweep(const BenchOptions& opts) {
+  const std::size_t repeat = opts.repeat.value_or(3);
+  std::printf(
+      "sweep: signed transfers from %.0f tx/s in steps of %.0f (at most %.0f), %.0f s per run on "
+      "a fresh network; then %zu run%s at 80%% of the highest sustained rate\n",
+      opts.rate, opts.sweep_step, opts.sweep_max, opts.duration_s, repeat, repeat == 1 ? "" : "s");
+  std::fflush(stdout);
+  RateSweep sweep(opts.rate, opts.sweep_step, opts.sweep_max);
+  std::vector<double> limits;
+  std::size_t index = 0;
+  while (auto rate = sweep.next()) {
+    BenchOptions o = opts;
+    o.rate = *rate;
+    std::printf("sweep: run %zu: %.0f tx/s\n", index + 1, *rate);
+    std::fflush(stdout);
+    RunFigures fig;
+    const int rc = run_once(o, run_dir(opts, index++, true), fig);
+    if (rc != 0) return rc;
+    if (fig.interrupted) {
+      std::printf("sweep: interrupted\n");
+      return 0;
+    }
+    limits.push_back(fig.limit_tps);
+    const SweepRun run{*rate, fig.committed_tps, fig.latency.p50, fig.client_kept_up, fig.lost};
+    sweep.record(run);
+    const std::string why = unsustained_reason(run);
+    std::printf("sweep: %.0f tx/s %s\n", *rate,
+                why.empty() ? "sustained" : ("not sustained: " + why).c_str());
+    std::fflush(stdout);
+  }
+  const double highest = sweep.highest_sustained();
+  if (highest == 0) {
+    std::fprintf(stderr,
+                 "openliquid bench: --sweep: the starting rate, %.0f tx/s, was not sustained; "
+                 "start lower (--rate)\n",
+                 opts.rate);
+    return 1;
+  }
+  const double at = std::max(10.0, std::round(0.8 * highest / 10) * 10);
+  std::vector<RunFigures> at_runs;
+  for (std::size_t i = 0; i < repeat; ++i) {
+    BenchOptions o = opts;
+    o.rate = at;
+    std::printf("sweep: run %zu: %.0f tx/s (80%% of %.0f), %zu of %zu\n", index + 1, at, highest,
+                i + 1, repeat);
+    std::fflush(stdout);
+    RunFigures fig;
+    const int rc = run_once(o, run_dir(opts, index++, true), fig);
+    if (rc != 0) return rc;
+    if (fig.interrupted) {
+      std::printf("sweep: interrupted\n");
+      return 0;
+    }
+    limits.push_back(fig.limit_tps);
+    at_runs.push_back(fig);
+  }
+
+  const double limit = median(limits);
+  char upper[96] = "";
+  if (sweep.reached_max()) {
+    std::snprintf(upper, sizeof upper, " (the --sweep-max: more may be sustained)");
+  } else if (sweep.lowest_unsustained() > 0) {
+    std::snprintf(upper, sizeof upper, " (%.0f was not)", sweep.lowest_unsustained());
+  }
+  const double share = limit > 0 ? 100.0 * highest / limit : 0;
+  std::printf(
+      "sweep: highest sustained rate %.0f tx/s%s = %.0f%% of the limit (%.0f tx/s, the median of "
+      "the runs' measurements); goal >= 80%%: %s\n",
+      highest, upper, share, limit, share >= 80 ? "met" : "not met");
+  std::vector<double> p50, p99;
+  for (const auto& r : at_runs) {
+    p50.push_back(r.latency.p50);
+    p99.push_back(r.latency.p99);
+  }
+  const double m50 = median(p50), m99 = median(p99);
+  std::printf(
+      "sweep: at 80%% of it, %.0f tx/s, %zu run%s: p50 %s ms (median %.1f; goal <= 50: %s), p99 %s "
+      "ms (median %.1f; goal <= 250: %s)\n",
+      at, at_runs.size(), at_runs.size() == 1 ? "" : "s", list(p50, 1).c_str(), m50,
+      m50 <= 50 ? "met" : "not met", list(p99, 1).c_str(), m99, m99 <= 250 ? "met" : "not met");
+  return 0;
+}
+
+}  // namespace
+
+int run_bench(const BenchOptions& opts) {
+  if (auto s = validate(opts); !s) {
+    std::fprintf(stderr, "openliquid bench: %s\n", s.error().message.c_str());
+    return 2;
+  }
+  if (opts.sweep) return run_sweep(opts);
+  const std::size_t repeat = opts.repeat.value_or(1);
+  std::vector<RunFigures> runs;
+  for (std::size_t i = 0; i < repeat; ++i) {
+    if (repeat > 1) {
+      std::printf("bench: run %zu of %zu\n", i + 1, repeat);
+      std::fflush(stdout);
+    }
+    RunFigures fig;
+    const int rc = run_once(opts, run_dir(opts, i, repeat > 1), fig);
+    if (rc != 0 || fig.interrupted) return rc;
+    runs.push_back(fig);
+  }
+  if (repeat > 1) {
+    char prefix[96];
+    if (opts.commands) {
+      std::snprintf(prefix, sizeof prefix, "bench: %zu runs: ", repeat);
+    } else if (opts.open_loop) {
+      std::snprintf(prefix, sizeof prefix, "bench: %zu runs, open loop: ", repeat);
+    } else {
+      std::snprintf(prefix, sizeof prefix, "bench: %zu runs at %.0f tx/s: ", repeat, opts.rate);
+    }
+    print_runs_summary(prefix, runs, opts.commands ? "commands/s" : "tx/s");
+  }
+  return 0;
 }
 
 }  // namespace ol::node::tools

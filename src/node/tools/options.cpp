@@ -29,6 +29,20 @@ Status validate(const BenchOptions& o) {
   if (!(o.duration_s > 0) || o.duration_s > 3600) {
     return bad("--duration must be between 0 and 3600 seconds");
   }
+  if (o.repeat && (*o.repeat < 1 || *o.repeat > 100)) {
+    return bad("--repeat must be between 1 and 100");
+  }
+  if (o.sweep) {
+    if (!o.local) return bad("--sweep needs --local (each run starts a fresh network)");
+    if (o.commands) return bad("--sweep is for signed transfers, not --commands");
+    if (o.open_loop) return bad("--sweep offers paced rates; drop --open-loop");
+    if (!(o.sweep_step >= 10) || o.sweep_step > 1e5) {
+      return bad("--sweep-step must be between 10 and 100000 tx/s");
+    }
+    if (!(o.sweep_max >= o.rate) || o.sweep_max > 1e6) {
+      return bad("--sweep-max must be at least --rate and at most 1000000 tx/s");
+    }
+  }
   if (o.commands) {
     if (o.open_loop)
       return bad("--open-loop is for signed transfers; --commands uses --outstanding");

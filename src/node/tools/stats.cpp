@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 namespace ol::node::tools {
 
@@ -42,6 +43,70 @@ RatePacer::Clock::time_point RatePacer::next_due(Clock::time_point now) const {
   const auto at =
       start_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(at_s));
   return std::max(at, now + min_tick_);
+}
+
+double median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  return *percentile(values, 50);
+}
+
+std::string unsustained_reason(const SweepRun& run) {
+  char buf[160];
+  if (!run.client_kept_up) return "the client could not send what was due";
+  if (run.committed_tps < 0.97 * run.offered_tps) {
+    std::snprintf(buf, sizeof buf, "committed %.0f tx/s, %.0f%% of the offered rate",
+                  run.committed_tps,
+                  run.offered_tps > 0 ? 100.0 * run.committed_tps / run.offered_tps : 0.0);
+    return buf;
+  }
+  if (run.lost > 0) {
+    std::snprintf(buf, sizeof buf, "%llu accepted transactions not committed by the end",
+                  static_cast<unsigned long long>(run.lost));
+    return buf;
+  }
+  if (run.p50_ms >= 1000) {
+    std::snprintf(buf, sizeof buf, "median latency %.0f ms (a growing queue)", run.p50_ms);
+    return buf;
+  }
+  return {};
+}
+
+RateSweep::RateSweep(double start, double step, double max) : step_(step), max_(max) {
+  if (start > 0 && step > 0 && start <= max) next_ = start;
+}
+
+void RateSweep::record(const SweepRun& run) {
+  runs_.push_back(run);
+  const double rate = run.offered_tps;
+  const bool sustained = unsustained_reason(run).empty();
+  if (sustained) {
+    highest_ = std::max(highest_, rate);
+  } else if (lowest_failed_ == 0 || rate < lowest_failed_) {
+    lowest_failed_ = rate;
+  }
+  if (refined_) {  // the run halfway back was the last
+    next_.reset();
+    return;
+  }
+  if (sustained) {
+    if (rate + step_ <= max_) {
+      next_ = rate + step_;
+    } else {
+      reached_max_ = true;
+      next_.reset();
+    }
+    return;
+  }
+  // The first rate not sustained: narrow the gap once, if anything below it was sustained and
+  // the half step is not too fine to tell apart on a noisy machine.
+  const double half = std::round(step_ / 2 / 10) * 10;
+  if (highest_ > 0 && half >= 50) {
+    refined_ = true;
+    next_ = highest_ + half;
+  } else {
+    next_.reset();
+  }
 }
 
 }  // namespace ol::node::tools

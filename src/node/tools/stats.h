@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace ol::node::tools {
@@ -45,6 +46,52 @@ class RatePacer {
   Clock::time_point start_;
   std::chrono::microseconds min_tick_;
   std::uint64_t released_ = 0;
+};
+
+/// The median (nearest rank: the lower middle of an even count) of `values`; 0 for none.
+double median(std::vector<double> values);
+
+/// What one signed run of a rate sweep offered and what came of it.
+struct SweepRun {
+  double offered_tps = 0;      // the rate asked for
+  double committed_tps = 0;    // committed within the load window, per second
+  double p50_ms = 0;           // submit-to-commit median
+  bool client_kept_up = true;  // the load generator sent what the rate made due
+  std::uint64_t lost = 0;      // accepted but not committed by the end of the drain
+};
+
+/// Why `run` did not sustain its offered rate, or an empty string if it did. Sustained means:
+/// at least 97% of the offered rate committed within the load window, every accepted
+/// transaction committed by the end of the drain, the client sent what was due (otherwise the
+/// rate was never really offered), and a median latency under one second (a queue that keeps
+/// growing shows there first).
+std::string unsustained_reason(const SweepRun& run);
+
+/// The rates a sweep offers, one run at a time: `start`, then `step` higher while each run is
+/// sustained, up to `max`; after the first rate that is not sustained, one run halfway back
+/// (when the step allows) to narrow the answer. Pure: the caller runs each rate and records it.
+class RateSweep {
+ public:
+  RateSweep(double start, double step, double max);
+
+  /// The next rate to offer, or nullopt when the sweep is over.
+  std::optional<double> next() const { return next_; }
+  /// The outcome of the run at next().
+  void record(const SweepRun& run);
+
+  /// The highest rate sustained so far (0: none).
+  double highest_sustained() const { return highest_; }
+  /// The lowest rate found not sustained (0: none, e.g. the sweep stopped at `max`).
+  double lowest_unsustained() const { return lowest_failed_; }
+  bool reached_max() const { return reached_max_; }
+  const std::vector<SweepRun>& runs() const { return runs_; }
+
+ private:
+  double step_, max_;
+  std::optional<double> next_;
+  double highest_ = 0, lowest_failed_ = 0;
+  bool refined_ = false, reached_max_ = false;
+  std::vector<SweepRun> runs_;
 };
 
 }  // namespace ol::node::tools

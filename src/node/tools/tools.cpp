@@ -85,6 +85,15 @@ void add_commands(CLI::App& app) {
       ->capture_default_str();
   b->add_option("--min-block-interval-ms", bench->min_block_interval_ms,
                 "with --local: the nodes' consensus.min_block_interval_ms (default: the config's)");
+  b->add_option("--repeat", bench->repeat,
+                "runs of the same load (with --local, each on a fresh network), then the medians; "
+                "with --sweep: runs at 80% of the highest sustained rate (default 3)");
+  b->add_flag("--sweep", bench->sweep,
+              "signed, with --local: from --rate, raise the rate by --sweep-step while it is "
+              "sustained, then measure the latency at 80% of the highest sustained rate");
+  b->add_option("--sweep-step", bench->sweep_step, "tx/s added per sweep run")
+      ->capture_default_str();
+  b->add_option("--sweep-max", bench->sweep_max, "the sweep's highest rate")->capture_default_str();
   b->callback([bench] {
     if (int rc = run_bench(*bench); rc != 0) throw CLI::RuntimeError(rc);
   });
