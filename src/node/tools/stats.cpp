@@ -53,7 +53,9 @@ double median(std::vector<double> values) {
 
 std::string unsustained_reason(const SweepRun& run) {
   char buf[160];
-  if (!run.client_kept_up) return "the client could not send what was due";
+  if (!run.client_kept_up) {
+    return "not all that was due was sent (every connection was waiting for a reply)";
+  }
   if (run.committed_tps < 0.97 * run.offered_tps) {
     std::snprintf(buf, sizeof buf, "committed %.0f tx/s, %.0f%% of the offered rate",
                   run.committed_tps,

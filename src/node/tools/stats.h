@@ -63,8 +63,9 @@ struct SweepRun {
 /// Why `run` did not sustain its offered rate, or an empty string if it did. Sustained means:
 /// at least 97% of the offered rate committed within the load window, every accepted
 /// transaction committed by the end of the drain, the client sent what was due (otherwise the
-/// rate was never really offered), and a median latency under one second (a queue that keeps
-/// growing shows there first).
+/// rate was never really offered: with every connection waiting for a reply, the nodes answer
+/// too slowly, or there are too few connections), and a median latency under one second (a queue
+/// that keeps growing shows there first).
 std::string unsustained_reason(const SweepRun& run);
 
 /// The rates a sweep offers, one run at a time: `start`, then `step` higher while each run is
