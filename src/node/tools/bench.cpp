@@ -78,7 +78,6 @@ double own_cpu_seconds() {
 // What one run measured, for --repeat and --sweep.
 struct RunFigures {
   bool interrupted = false;  // Ctrl-C (or a validator died): no further runs
-  double offered_tps = 0;    // signed: the rate asked for
   double committed_tps = 0;  // signed: tx/s; commands: commands/s (within the load window)
   LatencySummary latency;
   bool client_kept_up = true;
@@ -304,7 +303,6 @@ int run_once(const BenchOptions& opts, const std::string& dir, RunFigures& fig) 
           static_cast<unsigned long long>(rep.retried), static_cast<unsigned long long>(rep.lost),
           static_cast<unsigned long long>(rep.highest_height));
       print_latency(rep.latency, "tx");
-      fig.offered_tps = opts.rate;
       fig.committed_tps = rate;
       fig.latency = rep.latency;
       fig.lost = rep.lost;
