@@ -1,5 +1,7 @@
 #include "node/tools/signed_load.h"
 
+#include <algorithm>
+
 #include <boost/beast/http/verb.hpp>
 #include <cmath>
 #include <cstring>
@@ -86,6 +88,7 @@ struct SignedLoad::Impl {
   std::unordered_map<Hash32, Clock::time_point, HashKey> inflight;  // hash -> first submission
   LoadWindow window;
   std::vector<double> latencies;
+  std::vector<Clock::time_point> commit_times;  // of the load's transactions, in order
   SignedLoadReport report;
   std::uint64_t committed_total = 0;
 
@@ -133,6 +136,7 @@ struct SignedLoad::Impl {
     window.latencies_ms.push_back(ms);
     ++window.committed;
     ++committed_total;
+    commit_times.push_back(now);
     if (now <= window_end) ++report.committed_in_window;
   }
 
@@ -510,6 +514,12 @@ Task<SignedLoadReport> SignedLoad::run() {
 
   auto& r = m.report;
   r.window_s = std::chrono::duration<double>(m.window_end - start).count();
+  if (!m.commit_times.empty()) {
+    const auto until = m.commit_times.front() + (m.window_end - start);
+    r.committed_after_first = static_cast<std::uint64_t>(
+        std::upper_bound(m.commit_times.begin(), m.commit_times.end(), until) -
+        m.commit_times.begin());
+  }
   if (m.opts.open_loop) r.offered = r.accepted;
   r.committed = m.committed_total;
   r.lost = m.inflight.size();

@@ -48,6 +48,10 @@ struct SignedLoadReport {
   std::uint64_t unsent = 0;
   std::uint64_t accepted = 0;  // admitted by POST /tx or /txs
   std::uint64_t committed_in_window = 0;
+  /// Committed within window_s of the first commit: the window shifted by the pipeline's
+  /// initial latency, so that (unlike committed_in_window) a short run at a rate the chain
+  /// sustains counts all of it.
+  std::uint64_t committed_after_first = 0;
   std::uint64_t committed = 0;  // including the drain
   std::uint64_t rejected = 0;   // a 4xx other than "full"; the transaction is dropped
   std::uint64_t retried = 0;    // "mempool full" or a transport error, submitted again

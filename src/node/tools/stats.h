@@ -54,14 +54,15 @@ double median(std::vector<double> values);
 /// What one signed run of a rate sweep offered and what came of it.
 struct SweepRun {
   double offered_tps = 0;      // the rate asked for
-  double committed_tps = 0;    // committed within the load window, per second
+  double committed_tps = 0;    // per second, over the load's length from the first commit on
   double p50_ms = 0;           // submit-to-commit median
   bool client_kept_up = true;  // the load generator sent what the rate made due
   std::uint64_t lost = 0;      // accepted but not committed by the end of the drain
 };
 
 /// Why `run` did not sustain its offered rate, or an empty string if it did. Sustained means:
-/// at least 97% of the offered rate committed within the load window, every accepted
+/// at least 97% of the offered rate committed (over the load's length, counted from the first
+/// commit so that the pipeline's initial latency does not count against it), every accepted
 /// transaction committed by the end of the drain, the client sent what was due (otherwise the
 /// rate was never really offered: with every connection waiting for a reply, the nodes answer
 /// too slowly, or there are too few connections), and a median latency under one second (a queue
