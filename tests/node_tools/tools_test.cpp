@@ -2,6 +2,8 @@
 // edits and the consensus-only wire format.
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "node/tools/command_load.h"
 #include "node/tools/local_network.h"
 #include "node/tools/options.h"
@@ -102,15 +104,23 @@ TEST(RateSweep, WhatCountsAsSustained) {
   EXPECT_NE(unsustained_reason(r).find("median latency 1500 ms"), std::string::npos);
 }
 
-TEST(RateSweep, ClimbsUntilARateFailsThenNarrowsOnce) {
-  RateSweep s(3000, 500, 100'000);
+// Runs the sweep to its end against a "machine" that `outcome` describes; the rates offered.
+std::vector<double> drive(RateSweep& s, const std::function<SweepRun(double)>& outcome) {
   std::vector<double> offered;
   while (auto rate = s.next()) {
     offered.push_back(*rate);
-    SweepRun r = sustained_at(*rate);
-    if (*rate > 4700) r.committed_tps = *rate * 0.9;  // this "machine" sustains up to 4,700
-    s.record(r);
+    s.record(outcome(*rate));
   }
+  return offered;
+}
+
+TEST(RateSweep, ClimbsUntilARateFailsThenNarrowsOnce) {
+  RateSweep s(3000, 500, 100'000);
+  const auto offered = drive(s, [](double rate) {
+    SweepRun r = sustained_at(rate);
+    if (rate > 4700) r.committed_tps = rate * 0.9;  // this "machine" sustains up to 4,700
+    return r;
+  });
   // 3000, 3500, 4000, 4500 sustained; 5000 not; then halfway back: 4750, not sustained.
   EXPECT_EQ(offered, (std::vector<double>{3000, 3500, 4000, 4500, 5000, 4750}));
   EXPECT_EQ(s.highest_sustained(), 4500);
@@ -121,13 +131,11 @@ TEST(RateSweep, ClimbsUntilARateFailsThenNarrowsOnce) {
 
 TEST(RateSweep, TheHalfStepCanRaiseTheAnswer) {
   RateSweep s(1000, 1000, 100'000);
-  std::vector<double> offered;
-  while (auto rate = s.next()) {
-    offered.push_back(*rate);
-    SweepRun r = sustained_at(*rate);
-    if (*rate > 2600) r.lost = 1;
-    s.record(r);
-  }
+  const auto offered = drive(s, [](double rate) {
+    SweepRun r = sustained_at(rate);
+    if (rate > 2600) r.lost = 1;
+    return r;
+  });
   EXPECT_EQ(offered, (std::vector<double>{1000, 2000, 3000, 2500}));
   EXPECT_EQ(s.highest_sustained(), 2500);
   EXPECT_EQ(s.lowest_unsustained(), 3000);
@@ -135,12 +143,8 @@ TEST(RateSweep, TheHalfStepCanRaiseTheAnswer) {
 
 TEST(RateSweep, StopsAtTheMaximumOrAtAFailedStart) {
   RateSweep capped(200, 200, 500);
-  std::vector<double> offered;
-  while (auto rate = capped.next()) {
-    offered.push_back(*rate);
-    capped.record(sustained_at(*rate));
-  }
-  EXPECT_EQ(offered, (std::vector<double>{200, 400}));  // 600 would pass the maximum
+  EXPECT_EQ(drive(capped, sustained_at),
+            (std::vector<double>{200, 400}));  // 600 would pass the maximum
   EXPECT_EQ(capped.highest_sustained(), 400);
   EXPECT_TRUE(capped.reached_max());
   EXPECT_EQ(capped.lowest_unsustained(), 0);

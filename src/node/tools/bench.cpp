@@ -410,24 +410,31 @@ int run_sweep(const BenchOptions& opts) {
   RateSweep sweep(opts.rate, opts.sweep_step, opts.sweep_max);
   std::vector<double> limits;
   std::size_t index = 0;
-  while (auto rate = sweep.next()) {
+  int rc = 0;
+  // One run at `rate` on a fresh network; nullopt when the sweep ends there (rc says how).
+  auto run_at = [&](double rate, const std::string& note) -> std::optional<RunFigures> {
     BenchOptions o = opts;
-    o.rate = *rate;
-    std::printf("sweep: run %zu: %.0f tx/s\n", index + 1, *rate);
+    o.rate = rate;
+    std::printf("sweep: run %zu: %.0f tx/s%s\n", index + 1, rate, note.c_str());
     std::fflush(stdout);
     RunFigures fig;
-    const int rc = run_once(o, run_dir(opts, index++, true), fig);
-    if (rc != 0) return rc;
+    rc = run_once(o, run_dir(opts, index++, true), fig);
+    if (rc != 0) return std::nullopt;
     if (fig.interrupted) {
       std::printf("sweep: interrupted\n");
-      return 0;
+      return std::nullopt;
     }
     limits.push_back(fig.limit_tps);
-    const SweepRun run{*rate, fig.steady_tps, fig.latency.p50, fig.client_kept_up, fig.lost};
+    return fig;
+  };
+  while (auto rate = sweep.next()) {
+    auto fig = run_at(*rate, "");
+    if (!fig) return rc;
+    const SweepRun run{*rate, fig->steady_tps, fig->latency.p50, fig->client_kept_up, fig->lost};
     sweep.record(run);
     const std::string why = unsustained_reason(run);
     std::printf("sweep: %.0f tx/s offered, %.0f committed (from the first commit on): %s\n", *rate,
-                fig.steady_tps, why.empty() ? "sustained" : ("not sustained, " + why).c_str());
+                fig->steady_tps, why.empty() ? "sustained" : ("not sustained, " + why).c_str());
     std::fflush(stdout);
   }
   const double highest = sweep.highest_sustained();
@@ -441,20 +448,11 @@ int run_sweep(const BenchOptions& opts) {
   const double at = std::max(10.0, std::round(0.8 * highest / 10) * 10);
   std::vector<RunFigures> at_runs;
   for (std::size_t i = 0; i < repeat; ++i) {
-    BenchOptions o = opts;
-    o.rate = at;
-    std::printf("sweep: run %zu: %.0f tx/s (80%% of %.0f), %zu of %zu\n", index + 1, at, highest,
-                i + 1, repeat);
-    std::fflush(stdout);
-    RunFigures fig;
-    const int rc = run_once(o, run_dir(opts, index++, true), fig);
-    if (rc != 0) return rc;
-    if (fig.interrupted) {
-      std::printf("sweep: interrupted\n");
-      return 0;
-    }
-    limits.push_back(fig.limit_tps);
-    at_runs.push_back(fig);
+    char note[64];
+    std::snprintf(note, sizeof note, " (80%% of %.0f), %zu of %zu", highest, i + 1, repeat);
+    auto fig = run_at(at, note);
+    if (!fig) return rc;
+    at_runs.push_back(*fig);
   }
 
   const double limit = median(limits);
