@@ -387,13 +387,24 @@ std::string list(const std::vector<double>& values, int decimals) {
   return out;
 }
 
+// One figure of each run, in run order.
+std::vector<double> column(const std::vector<RunFigures>& runs,
+                           const std::function<double(const RunFigures&)>& figure) {
+  std::vector<double> out;
+  out.reserve(runs.size());
+  for (const auto& r : runs) out.push_back(figure(r));
+  return out;
+}
+double p50_of(const RunFigures& r) {
+  return r.latency.p50;
+}
+double p99_of(const RunFigures& r) {
+  return r.latency.p99;
+}
+
 void print_runs_summary(const char* prefix, const std::vector<RunFigures>& runs, const char* unit) {
-  std::vector<double> committed, p50, p99;
-  for (const auto& r : runs) {
-    committed.push_back(r.committed_tps);
-    p50.push_back(r.latency.p50);
-    p99.push_back(r.latency.p99);
-  }
+  const auto committed = column(runs, [](const RunFigures& r) { return r.committed_tps; });
+  const auto p50 = column(runs, p50_of), p99 = column(runs, p99_of);
   std::printf("%scommitted %s %s (median %.0f); p50 %s ms (median %.1f); p99 %s ms (median %.1f)\n",
               prefix, list(committed, 0).c_str(), unit, median(committed), list(p50, 1).c_str(),
               median(p50), list(p99, 1).c_str(), median(p99));
@@ -430,9 +441,8 @@ int run_sweep(const BenchOptions& opts) {
   while (auto rate = sweep.next()) {
     auto fig = run_at(*rate, "");
     if (!fig) return rc;
-    const SweepRun run{*rate, fig->steady_tps, fig->latency.p50, fig->client_kept_up, fig->lost};
-    sweep.record(run);
-    const std::string why = unsustained_reason(run);
+    const std::string why = sweep.record(
+        SweepRun{*rate, fig->steady_tps, fig->latency.p50, fig->client_kept_up, fig->lost});
     std::printf("sweep: %.0f tx/s offered, %.0f committed (from the first commit on): %s\n", *rate,
                 fig->steady_tps, why.empty() ? "sustained" : ("not sustained, " + why).c_str());
     std::fflush(stdout);
@@ -467,11 +477,7 @@ int run_sweep(const BenchOptions& opts) {
       "sweep: highest sustained rate %.0f tx/s%s = %.0f%% of the limit (%.0f tx/s, the median of "
       "the runs' measurements); goal >= 80%%: %s\n",
       highest, upper, share, limit, share >= 80 ? "met" : "not met");
-  std::vector<double> p50, p99;
-  for (const auto& r : at_runs) {
-    p50.push_back(r.latency.p50);
-    p99.push_back(r.latency.p99);
-  }
+  const auto p50 = column(at_runs, p50_of), p99 = column(at_runs, p99_of);
   const double m50 = median(p50), m99 = median(p99);
   std::printf(
       "sweep: at 80%% of it, %.0f tx/s, %zu run%s: p50 %s ms (median %.1f; goal <= 50: %s), p99 %s "

@@ -1,12 +1,11 @@
 #include "node/tools/signed_load.h"
 
-#include <algorithm>
-
 #include <boost/beast/http/verb.hpp>
 #include <cmath>
 #include <cstring>
 #include <deque>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
@@ -88,7 +87,8 @@ struct SignedLoad::Impl {
   std::unordered_map<Hash32, Clock::time_point, HashKey> inflight;  // hash -> first submission
   LoadWindow window;
   std::vector<double> latencies;
-  std::vector<Clock::time_point> commit_times;  // of the load's transactions, in order
+  Clock::time_point start{};                      // of the load (run())
+  std::optional<Clock::time_point> first_commit;  // of the load's transactions
   SignedLoadReport report;
   std::uint64_t committed_total = 0;
 
@@ -136,8 +136,13 @@ struct SignedLoad::Impl {
     window.latencies_ms.push_back(ms);
     ++window.committed;
     ++committed_total;
-    commit_times.push_back(now);
+    if (!first_commit) first_commit = now;
     if (now <= window_end) ++report.committed_in_window;
+    // Within the load's length of the first commit (which follows the start): every commit
+    // before the load ends, and those of the drain up to that shifted end.
+    if (now <= window_end || now - *first_commit <= window_end - start) {
+      ++report.committed_after_first;
+    }
   }
 
   // What became of one submitted transaction that was not admitted (`status` the request's, or
@@ -474,6 +479,7 @@ Task<SignedLoadReport> SignedLoad::run() {
     }
   }
   const auto start = Clock::now();
+  m.start = start;
   const auto end = m.opts.duration_s > 0
                        ? start + std::chrono::duration_cast<Clock::duration>(
                                      std::chrono::duration<double>(m.opts.duration_s))
@@ -514,12 +520,6 @@ Task<SignedLoadReport> SignedLoad::run() {
 
   auto& r = m.report;
   r.window_s = std::chrono::duration<double>(m.window_end - start).count();
-  if (!m.commit_times.empty()) {
-    const auto until = m.commit_times.front() + (m.window_end - start);
-    r.committed_after_first = static_cast<std::uint64_t>(
-        std::upper_bound(m.commit_times.begin(), m.commit_times.end(), until) -
-        m.commit_times.begin());
-  }
   if (m.opts.open_loop) r.offered = r.accepted;
   r.committed = m.committed_total;
   r.lost = m.inflight.size();

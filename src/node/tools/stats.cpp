@@ -78,10 +78,11 @@ RateSweep::RateSweep(double start, double step, double max) : step_(step), max_(
   if (start > 0 && step > 0 && start <= max) next_ = start;
 }
 
-void RateSweep::record(const SweepRun& run) {
+std::string RateSweep::record(const SweepRun& run) {
   runs_.push_back(run);
   const double rate = run.offered_tps;
-  const bool sustained = unsustained_reason(run).empty();
+  std::string why = unsustained_reason(run);
+  const bool sustained = why.empty();
   if (sustained) {
     highest_ = std::max(highest_, rate);
   } else if (lowest_failed_ == 0 || rate < lowest_failed_) {
@@ -89,7 +90,7 @@ void RateSweep::record(const SweepRun& run) {
   }
   if (refined_) {  // the run halfway back was the last
     next_.reset();
-    return;
+    return why;
   }
   if (sustained) {
     if (rate + step_ <= max_) {
@@ -98,7 +99,7 @@ void RateSweep::record(const SweepRun& run) {
       reached_max_ = true;
       next_.reset();
     }
-    return;
+    return why;
   }
   // The first rate not sustained: narrow the gap once, if anything below it was sustained and
   // the half step is not too fine to tell apart on a noisy machine.
@@ -109,6 +110,7 @@ void RateSweep::record(const SweepRun& run) {
   } else {
     next_.reset();
   }
+  return why;
 }
 
 }  // namespace ol::node::tools

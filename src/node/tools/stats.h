@@ -78,8 +78,8 @@ class RateSweep {
 
   /// The next rate to offer, or nullopt when the sweep is over.
   std::optional<double> next() const { return next_; }
-  /// The outcome of the run at next().
-  void record(const SweepRun& run);
+  /// The outcome of the run at next(); returns unsustained_reason(run).
+  std::string record(const SweepRun& run);
 
   /// The highest rate sustained so far (0: none).
   double highest_sustained() const { return highest_; }
