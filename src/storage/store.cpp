@@ -3,9 +3,7 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
-#include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
-#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
@@ -16,6 +14,8 @@
 #include <string>
 #include <system_error>
 
+#include "storage/key_versions_memtable.h"
+
 namespace ol::storage {
 namespace {
 
@@ -23,15 +23,6 @@ constexpr std::string_view kTipKey = "committed_tip";      // u64 BE height || h
 constexpr std::string_view kPrunedKey = "pruned_below";    // u64 BE
 constexpr std::string_view kSchemaKey = "schema_version";  // u64 BE
 constexpr std::uint64_t kSchemaVersion = 1;
-
-// Hash memtable for the randomly keyed columns (see open): key bytes that pick the bucket, and
-// buckets per memtable (8 bytes each).
-constexpr std::size_t kHashedPrefixBytes = 12;
-constexpr std::size_t kMemtableBuckets = 1 << 17;
-// Each bucket is a skip list of this height (branching 4). A key written every block (the state
-// root, the high QC) keeps one version per write in its bucket until the memtable is flushed, so
-// the lists must stay logarithmic at hundreds of thousands of entries, not RocksDB's default 4.
-constexpr std::int32_t kBucketSkipListHeight = 12;
 
 constexpr std::array<Column, kColumnCount> kColumns = {
     Column::blocks, Column::heights, Column::qcs,        Column::safety,
@@ -151,16 +142,15 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir,
   }
 
   // The application state and the transaction records are written at random keys (addresses,
-  // hashes), many per committed block: in a skip-list memtable each such insert searches a list
-  // of hundreds of thousands of entries. A hash memtable finds the key's bucket instead (keys are
-  // bucketed by their first 12 bytes, enough of an address or hash to spread them). Point reads are
-  // as fast; an ordered scan of these columns (at start-up, for a snapshot) sorts the memtable
-  // once.
+  // hashes), many per committed block, and the same keys again and again (an account every block
+  // it is touched, the state root and high QC every block). Their memtable finds a key by hash and
+  // keeps its versions newest first (storage/key_versions_memtable.h); a skip list would search
+  // hundreds of thousands of entries per insert. Point reads are as fast; an ordered scan of these
+  // columns (at start-up, for a snapshot) sorts the memtable once.
   rocksdb::ColumnFamilyOptions hashed_options = cf_options;
-  hashed_options.prefix_extractor.reset(rocksdb::NewCappedPrefixTransform(kHashedPrefixBytes));
-  hashed_options.memtable_factory.reset(
-      rocksdb::NewHashSkipListRepFactory(kMemtableBuckets, kBucketSkipListHeight));
-  db_options.allow_concurrent_memtable_write = false;  // required by the hash memtable
+  hashed_options.memtable_factory = std::make_shared<KeyVersionsRepFactory>();
+  // One writer at a time, as that memtable needs.
+  db_options.allow_concurrent_memtable_write = false;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
@@ -187,8 +177,6 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir,
   impl->options = options;
   impl->db.reset(raw);
   impl->read_options.verify_checksums = true;
-  // Scans are in key order across prefixes, never limited to one (see the hash memtable in open).
-  impl->read_options.total_order_seek = true;
   raw->DestroyColumnFamilyHandle(handles[0]);  // default family: unused
   for (std::size_t i = 0; i < kColumnCount; ++i) impl->cf[i] = handles[i + 1];
 
