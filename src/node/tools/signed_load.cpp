@@ -86,8 +86,8 @@ struct SignedLoad::Impl {
 
   std::unordered_map<Hash32, Clock::time_point, HashKey> inflight;  // hash -> first submission
   LoadWindow window;
-  std::vector<double> latencies;
-  Clock::time_point start{};                      // of the load (run())
+  LatencyHistogram latencies;  // of every transaction, in bounded memory (devnet never stops)
+  Clock::time_point start{};   // of the load (run())
   std::optional<Clock::time_point> first_commit;  // of the load's transactions
   SignedLoadReport report;
   std::uint64_t committed_total = 0;
@@ -132,7 +132,7 @@ struct SignedLoad::Impl {
     if (it == inflight.end()) return;
     const double ms = ms_between(it->second, now);
     inflight.erase(it);
-    latencies.push_back(ms);
+    latencies.add(ms);
     window.latencies_ms.push_back(ms);
     ++window.committed;
     ++committed_total;
@@ -523,7 +523,7 @@ Task<SignedLoadReport> SignedLoad::run() {
   if (m.opts.open_loop) r.offered = r.accepted;
   r.committed = m.committed_total;
   r.lost = m.inflight.size();
-  r.latency = summarize(m.latencies);
+  r.latency = m.latencies.summary();
   co_return r;
 }
 

@@ -25,6 +25,64 @@ LatencySummary summarize(std::vector<double>& samples) {
   return s;
 }
 
+namespace {
+
+constexpr std::uint64_t kExactMicros = 2048;  // below: one bucket per microsecond
+constexpr unsigned kSubBits = 10;             // above: 2^10 buckets per power of two
+constexpr unsigned kFirstExponent = 11;       // log2(kExactMicros)
+
+std::size_t bucket_of(std::uint64_t us) {
+  if (us < kExactMicros) return static_cast<std::size_t>(us);
+  const unsigned e = 63u - static_cast<unsigned>(__builtin_clzll(us));
+  const std::uint64_t sub = (us >> (e - kSubBits)) & ((1u << kSubBits) - 1);
+  return static_cast<std::size_t>(kExactMicros + ((e - kFirstExponent) << kSubBits) + sub);
+}
+
+// The largest microsecond value in bucket `b`.
+std::uint64_t bucket_top(std::size_t b) {
+  if (b < kExactMicros) return b;
+  const std::size_t i = b - kExactMicros;
+  const unsigned e = kFirstExponent + static_cast<unsigned>(i >> kSubBits);
+  const std::uint64_t sub = i & ((1u << kSubBits) - 1);
+  return (((std::uint64_t{1} << kSubBits) + sub + 1) << (e - kSubBits)) - 1;
+}
+
+}  // namespace
+
+void LatencyHistogram::add(double ms) {
+  // Negative or not-a-number samples (a clock step) count as zero; 2^40 us is ~12 days.
+  const double us = ms > 0 ? std::min(ms * 1000.0, 1099511627775.0) : 0.0;
+  const std::size_t b = bucket_of(static_cast<std::uint64_t>(std::llround(us)));
+  if (b >= counts_.size()) counts_.resize(b + 1, 0);
+  ++counts_[b];
+  ++count_;
+  max_ = std::max(max_, ms > 0 ? ms : 0.0);
+}
+
+double LatencyHistogram::value_at_rank(std::uint64_t rank) const {
+  std::uint64_t seen = 0;
+  for (std::size_t b = 0; b < counts_.size(); ++b) {
+    seen += counts_[b];
+    if (seen >= rank) return std::min(static_cast<double>(bucket_top(b)) / 1000.0, max_);
+  }
+  return max_;
+}
+
+LatencySummary LatencyHistogram::summary() const {
+  LatencySummary s;
+  if (count_ == 0) return s;
+  s.count = static_cast<std::size_t>(count_);
+  auto at = [&](double p) {
+    auto rank = static_cast<std::uint64_t>(std::ceil(p / 100.0 * static_cast<double>(count_)));
+    return value_at_rank(std::clamp<std::uint64_t>(rank, 1, count_));
+  };
+  s.p50 = at(50);
+  s.p90 = at(90);
+  s.p99 = at(99);
+  s.max = max_;
+  return s;
+}
+
 RatePacer::RatePacer(double rate, Clock::time_point start, std::chrono::microseconds min_tick)
     : rate_(rate), start_(start), min_tick_(min_tick) {}
 
