@@ -227,11 +227,12 @@ TEST(Bench, SweepFindsTheHighestSustainedRateThenMeasuresAtEightyPercent) {
   EXPECT_TRUE(processes_mentioning(dir).empty());
 }
 
-// --repeat runs the same load on fresh networks and prints the medians.
+// --repeat runs the same load on fresh networks and prints the medians. At 50 tx/s, since at 200
+// the validators of an ASan build saturate both cores and commit well under the offered rate.
 TEST(Bench, RepeatPrintsEachRunAndTheMedians) {
   TempDir tmp;
   const std::string dir = (tmp.path() / "net").string();
-  ChildProcess p({kBinary, "bench", "--local", "--duration", "2", "--rate", "200", "--accounts",
+  ChildProcess p({kBinary, "bench", "--local", "--duration", "2", "--rate", "50", "--accounts",
                   "16", "--repeat", "2", "--dir", dir},
                  "", true);
   ASSERT_TRUE(p.started());
@@ -245,12 +246,12 @@ TEST(Bench, RepeatPrintsEachRunAndTheMedians) {
   }
   EXPECT_EQ(results, 2u) << out;
   EXPECT_TRUE(std::regex_search(
-      out, std::regex(R"(bench: 2 runs at 200 tx/s: committed \d+, \d+ tx/s \(median \d+\); )"
+      out, std::regex(R"(bench: 2 runs at 50 tx/s: committed \d+, \d+ tx/s \(median \d+\); )"
                       R"(p50 [0-9.]+, [0-9.]+ ms \(median [0-9.]+\); p99 [0-9.]+, [0-9.]+ ms)")))
       << out;
   EXPECT_GT(
-      number_after(out, R"(bench: 2 runs at 200 tx/s: committed \d+, \d+ tx/s \(median (\d+)\))"),
-      150u)
+      number_after(out, R"(bench: 2 runs at 50 tx/s: committed \d+, \d+ tx/s \(median (\d+)\))"),
+      25u)
       << out;
   EXPECT_TRUE(processes_mentioning(dir).empty());
 }

@@ -46,6 +46,22 @@ std::unique_ptr<Store> must_open(const fs::path& dir, Options o = {}) {
   return s.ok() ? std::move(s).value() : nullptr;
 }
 
+// Every state entry under `prefix` of a Store or StateView, as strings, in scan order.
+template <class Source>
+std::vector<std::pair<std::string, std::string>> scan_state(const Source& source,
+                                                            std::string_view prefix) {
+  std::vector<std::pair<std::string, std::string>> out;
+  EXPECT_TRUE(source
+                  .for_each_state(as_bytes(prefix),
+                                  [&](ByteView k, ByteView v) {
+                                    out.emplace_back(std::string(k.begin(), k.end()),
+                                                     std::string(v.begin(), v.end()));
+                                    return true;
+                                  })
+                  .ok());
+  return out;
+}
+
 // A child process running the crash writer helper, with its stdout on a pipe.
 class Child {
  public:
@@ -290,15 +306,7 @@ TEST(Store, RandomlyKeyedStateAndMetaReadBackInKeyOrderFromEveryLayer) {
     ASSERT_TRUE(store.write(batch).ok());
   };
   auto check = [&](const auto& source, const Store& store, const std::string& where) {
-    std::vector<std::pair<std::string, std::string>> seen;
-    ASSERT_TRUE(source
-                    .for_each_state(as_bytes("acct/"),
-                                    [&](ByteView k, ByteView v) {
-                                      seen.emplace_back(std::string(k.begin(), k.end()),
-                                                        std::string(v.begin(), v.end()));
-                                      return true;
-                                    })
-                    .ok());
+    const auto seen = scan_state(source, "acct/");
     const std::vector<std::pair<std::string, std::string>> expected(state.begin(), state.end());
     EXPECT_TRUE(seen == expected) << where << ": " << seen.size() << " keys scanned, "
                                   << state.size() << " expected";
@@ -340,18 +348,7 @@ TEST(Store, ManyVersionsOfOneKeyReadBackAsTheNewestAndAsOfAView) {
     if (!got.ok() || !got->has_value()) return "<none>";
     return std::string(got->value().begin(), got->value().end());
   };
-  auto scan = [](const auto& source) {
-    std::vector<std::pair<std::string, std::string>> out;
-    EXPECT_TRUE(source
-                    .for_each_state(as_bytes(""),
-                                    [&](ByteView k, ByteView v) {
-                                      out.emplace_back(std::string(k.begin(), k.end()),
-                                                       std::string(v.begin(), v.end()));
-                                      return true;
-                                    })
-                    .ok());
-    return out;
-  };
+  auto scan = [](const auto& source) { return scan_state(source, ""); };
   std::unique_ptr<StateView> view;
   for (int i = 0; i < 300; ++i) {
     WriteBatch batch;
