@@ -128,6 +128,9 @@ int run_once(const BenchOptions& opts, const std::string& dir, RunFigures& fig) 
       lo.config_edits.push_back({"consensus", "payload", "\"commands\""});
       lo.config_edits.push_back({"consensus", "max_block_txs", std::to_string(opts.batch)});
     }
+    if (opts.mempool_capacity) {
+      lo.config_edits.push_back({"mempool", "capacity", std::to_string(*opts.mempool_capacity)});
+    }
     if (opts.min_block_interval_ms) {
       lo.config_edits.push_back(
           {"consensus", "min_block_interval_ms", std::to_string(*opts.min_block_interval_ms)});

@@ -23,6 +23,10 @@ Status validate(const DevnetOptions& o) {
 Status validate(const BenchOptions& o) {
   if (o.local == !o.rpc.empty()) return bad("give either --local or --rpc URL..., not both");
   if (!o.local && !o.dir.empty()) return bad("--dir needs --local");
+  if (!o.local && o.mempool_capacity) return bad("--mempool-capacity needs --local");
+  if (o.mempool_capacity && *o.mempool_capacity < 1) {
+    return bad("--mempool-capacity must be at least 1");
+  }
   if (o.local && (o.validators < 1 || o.validators > 64)) {
     return bad("--validators must be between 1 and 64");
   }

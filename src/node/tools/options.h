@@ -41,6 +41,9 @@ struct BenchOptions {
   std::size_t batch = 400;  // commands per submission, and (--local) consensus.max_block_txs
   // With --local: consensus.min_block_interval_ms for the nodes (unset: the config default).
   std::optional<std::uint32_t> min_block_interval_ms;
+  // With --local: mempool.capacity for the nodes (unset: the config default). A small pool makes
+  // admission refuse with "mempool full", which the load generator submits again.
+  std::optional<std::uint32_t> mempool_capacity;
   // Runs of the same load, each on a fresh --local network (unset: 1; with --sweep, 3 at 80%).
   std::optional<std::size_t> repeat;
   // Signed, --local: raise the rate from --rate by sweep_step while it is sustained (up to

@@ -93,6 +93,10 @@ struct SignedLoad::Impl {
   std::uint64_t committed_total = 0;
 
   bool submitting = false;
+  // After the load's window, during the drain: only transactions refused earlier ("busy",
+  // "full") are sent again, so that an account's later nonces, already admitted, are not left
+  // waiting behind one that was never resent.
+  bool resend_only = false;
   bool following = false;
   bool stopped = false;
   Clock::time_point window_end = Clock::time_point::max();
@@ -117,6 +121,7 @@ struct SignedLoad::Impl {
       n.retry.pop_front();
       return tx;
     }
+    if (resend_only) return std::nullopt;
     if (opts.presign) {
       if (n.presigned.empty()) return std::nullopt;
       SignedTx tx = std::move(n.presigned.front());
@@ -251,7 +256,7 @@ struct SignedLoad::Impl {
     RatePacer pacer(opts.rate, start, std::chrono::milliseconds(2));
     asio::steady_timer timer(io);
     std::size_t rr = 0;
-    while (submitting) {
+    while (submitting && !resend_only) {
       const auto now = Clock::now();
       const std::uint64_t due = pacer.release(std::min(now, end));
       for (std::uint64_t i = 0; i < due; ++i) ++nodes[rr++ % nodes.size()].credit;
@@ -504,16 +509,23 @@ Task<SignedLoadReport> SignedLoad::run() {
     }
   }
   m.window_end = Clock::now();
-  m.submitting = false;
-  if (!m.opts.open_loop) {
-    for (const auto& n : m.nodes) m.report.unsent += n.credit;
+  m.resend_only = true;
+  // A node's credit is what the pacer released and nobody took yet, plus one per refused
+  // transaction waiting in its retry queue; those are sent again during the drain.
+  for (auto& n : m.nodes) {
+    if (!m.opts.open_loop) {
+      m.report.unsent += n.credit - std::min<std::uint64_t>(n.credit, n.retry.size());
+      n.credit = n.retry.size();
+    }
+    n.wake->notify();
   }
-  for (auto& n : m.nodes) n.wake->notify();
   const auto drain_end = m.window_end + std::chrono::duration_cast<Clock::duration>(
                                             std::chrono::duration<double>(m.opts.drain_s));
   while (!m.stopped && !m.inflight.empty() && Clock::now() < drain_end) {
     co_await sleep_for(std::chrono::milliseconds(50));
   }
+  m.submitting = false;
+  for (auto& n : m.nodes) n.wake->notify();
   m.following = false;
   for (auto* c : m.open_connections) c->close();
   while (m.live > 0) co_await m.done->wait();
@@ -522,6 +534,12 @@ Task<SignedLoadReport> SignedLoad::run() {
   r.window_s = std::chrono::duration<double>(m.window_end - start).count();
   if (m.opts.open_loop) r.offered = r.accepted;
   r.committed = m.committed_total;
+  // Refused and still not admitted when the drain ended: never accepted, so not lost.
+  for (auto& n : m.nodes) {
+    for (const auto& tx : n.retry) m.inflight.erase(tx.hash);
+    if (!m.opts.open_loop) r.unsent += n.retry.size();
+    n.retry.clear();
+  }
   r.lost = m.inflight.size();
   r.latency = m.latencies.summary();
   co_return r;

@@ -85,6 +85,9 @@ void add_commands(CLI::App& app) {
       ->capture_default_str();
   b->add_option("--min-block-interval-ms", bench->min_block_interval_ms,
                 "with --local: the nodes' consensus.min_block_interval_ms (default: the config's)");
+  b->add_option(
+      "--mempool-capacity", bench->mempool_capacity,
+      "with --local: the nodes' mempool.capacity in transactions (default: the config's)");
   b->add_option("--repeat", bench->repeat,
                 "runs of the same load (with --local, each on a fresh network), then the medians; "
                 "with --sweep: runs at 80% of the highest sustained rate (default 3)");
