@@ -243,19 +243,32 @@ class KeyVersionsRep final : public rocksdb::MemTableRep {
     return sorted_;
   }
 
+  // Each key's versions are already in order, so only the keys are sorted (by any one version:
+  // versions of different keys compare by key first), then each key's versions follow it. An
+  // account written every block adds one entry per block but no work to the sort.
   std::shared_ptr<const Entries> collect_sorted() const {
-    auto out = std::make_shared<Entries>();
+    struct Key {
+      const KeyNode* node;
+      const Version* newest;  // read once: later versions are newer than this iterator anyway
+    };
+    std::vector<Key> keys;
     for (std::size_t b = 0; b <= mask_; ++b) {
       for (const KeyNode* n = buckets_[b].load(std::memory_order_acquire); n != nullptr;
            n = n->next) {
-        for (const Version* v = n->newest.load(std::memory_order_acquire); v != nullptr;
-             v = v->older.load(std::memory_order_acquire)) {
-          out->push_back(v->entry);
-        }
+        keys.push_back({n, n->newest.load(std::memory_order_acquire)});
       }
     }
-    std::sort(out->begin(), out->end(),
-              [this](const char* a, const char* b) { return compare_(a, b) < 0; });
+    std::sort(keys.begin(), keys.end(), [this](const Key& a, const Key& b) {
+      return compare_(a.newest->entry, b.newest->entry) < 0;
+    });
+    auto out = std::make_shared<Entries>();
+    out->reserve(keys.size());
+    for (const Key& k : keys) {
+      for (const Version* v = k.newest; v != nullptr;
+           v = v->older.load(std::memory_order_acquire)) {
+        out->push_back(v->entry);
+      }
+    }
     return out;
   }
 

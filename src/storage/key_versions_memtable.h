@@ -10,9 +10,9 @@
 // comparison with the newest.
 //
 //   insert, point read   O(1) expected, plus the versions newer than the read's snapshot
-//   ordered iteration    copies and sorts the entries once per iterator (once per memtable
-//                        after it becomes read-only, e.g. for its flush), like RocksDB's vector
-//                        and hash reps; ordered scans are rare here (start-up, snapshots)
+//   ordered iteration    sorts the keys, not their versions, and copies the entries in order,
+//                        once per iterator (once per memtable after it becomes read-only, e.g.
+//                        for its flush); ordered scans are rare here (start-up, checkpoints)
 //
 // One writer at a time (RocksDB's allow_concurrent_memtable_write = false); readers run
 // concurrently with it and see each version once it is published (release/acquire).
