@@ -98,6 +98,17 @@ void BM_ApplyAndPersistBlock1000Transfers(benchmark::State& state) {
 }
 BENCHMARK(BM_ApplyAndPersistBlock1000Transfers)->Unit(benchmark::kMillisecond);
 
+// 400 state keys as the ledger writes accounts ("a/" and a 20-byte address), at random.
+std::vector<Bytes> hot_account_keys(std::mt19937_64& rng) {
+  std::vector<Bytes> out;
+  for (int i = 0; i < 400; ++i) {
+    Bytes key = to_bytes(as_bytes(std::string_view("a/")));
+    for (int j = 0; j < 20; ++j) key.push_back(static_cast<std::uint8_t>(rng()));
+    out.push_back(std::move(key));
+  }
+  return out;
+}
+
 // The storage side of a node's commits under load, as the memtable sees it: a long run of blocks
 // against one store, each writing 300 of 400 hot accounts (so each account gains a version per
 // block it is in), 170 transaction records at fresh random keys, the state root and the height.
@@ -108,12 +119,7 @@ void BM_StoreCommitWritesHotAccounts(benchmark::State& state) {
   std::filesystem::remove_all(dir);
   auto store = std::move(storage::Store::open(dir)).value();
   std::mt19937_64 rng(1);
-  std::vector<Bytes> accounts;
-  for (int i = 0; i < 400; ++i) {
-    Bytes key = to_bytes(as_bytes(std::string_view("a/")));
-    for (int j = 0; j < 20; ++j) key.push_back(static_cast<std::uint8_t>(rng()));
-    accounts.push_back(std::move(key));
-  }
+  const std::vector<Bytes> accounts = hot_account_keys(rng);
   const Bytes account_value(48, 7), record_value(60, 9);
   std::uint64_t height = 0;
   for (auto _ : state) {
@@ -147,12 +153,7 @@ void BM_StoreScanStateOverHotMemtable(benchmark::State& state) {
   std::filesystem::remove_all(dir);
   auto store = std::move(storage::Store::open(dir)).value();
   std::mt19937_64 rng(2);
-  std::vector<Bytes> accounts;
-  for (int i = 0; i < 400; ++i) {
-    Bytes key = to_bytes(as_bytes(std::string_view("a/")));
-    for (int j = 0; j < 20; ++j) key.push_back(static_cast<std::uint8_t>(rng()));
-    accounts.push_back(std::move(key));
-  }
+  const std::vector<Bytes> accounts = hot_account_keys(rng);
   for (std::uint64_t height = 1; height <= 2000; ++height) {
     storage::WriteBatch batch;
     for (int i = 0; i < 300; ++i) batch.put_state(accounts[rng() % accounts.size()], Bytes(48, 7));
