@@ -168,9 +168,7 @@ class KeyVersionsRep final : public rocksdb::MemTableRep {
   }
 
   bool Contains(const char* entry) const override {
-    const Slice key = user_key_of(entry);
-    const std::size_t hash = hash_of(key);
-    const KeyNode* node = find(buckets_[hash & mask_].load(std::memory_order_acquire), key, hash);
+    const KeyNode* node = node_of(entry);
     if (node == nullptr) return false;
     for (const Version* v = node->newest.load(std::memory_order_acquire); v != nullptr;
          v = v->older.load(std::memory_order_acquire)) {
@@ -186,9 +184,7 @@ class KeyVersionsRep final : public rocksdb::MemTableRep {
   void Get(const rocksdb::LookupKey& k, void* arg,
            bool (*callback)(void* arg, const char* entry)) override {
     const char* target = memtable_key_of(k);
-    const Slice key = user_key_of(target);
-    const std::size_t hash = hash_of(key);
-    const KeyNode* node = find(buckets_[hash & mask_].load(std::memory_order_acquire), key, hash);
+    const KeyNode* node = node_of(target);
     if (node == nullptr) return;
     for (const Version* v = node->newest.load(std::memory_order_acquire); v != nullptr;
          v = v->older.load(std::memory_order_acquire)) {
@@ -226,6 +222,14 @@ class KeyVersionsRep final : public rocksdb::MemTableRep {
     return nullptr;
   }
 
+  // A reader's lookup: the node of the user key of `length_prefixed` (an entry or a lookup's
+  // memtable key), or null.
+  const KeyNode* node_of(const char* length_prefixed) const {
+    const Slice key = user_key_of(length_prefixed);
+    const std::size_t hash = hash_of(key);
+    return find(buckets_[hash & mask_].load(std::memory_order_acquire), key, hash);
+  }
+
   // Memory from the memtable's arena (freed with it), aligned for the nodes' pointers.
   void* allocate(std::size_t size) {
     constexpr std::size_t kAlign =
@@ -247,25 +251,21 @@ class KeyVersionsRep final : public rocksdb::MemTableRep {
   // versions of different keys compare by key first), then each key's versions follow it. An
   // account written every block adds one entry per block but no work to the sort.
   std::shared_ptr<const Entries> collect_sorted() const {
-    struct Key {
-      const KeyNode* node;
-      const Version* newest;  // read once: later versions are newer than this iterator anyway
-    };
-    std::vector<Key> keys;
+    // Each key's newest version, read once: later versions are newer than this iterator anyway.
+    std::vector<const Version*> keys;
     for (std::size_t b = 0; b <= mask_; ++b) {
       for (const KeyNode* n = buckets_[b].load(std::memory_order_acquire); n != nullptr;
            n = n->next) {
-        keys.push_back({n, n->newest.load(std::memory_order_acquire)});
+        keys.push_back(n->newest.load(std::memory_order_acquire));
       }
     }
-    std::sort(keys.begin(), keys.end(), [this](const Key& a, const Key& b) {
-      return compare_(a.newest->entry, b.newest->entry) < 0;
+    std::sort(keys.begin(), keys.end(), [this](const Version* a, const Version* b) {
+      return compare_(a->entry, b->entry) < 0;
     });
     auto out = std::make_shared<Entries>();
     out->reserve(keys.size());
-    for (const Key& k : keys) {
-      for (const Version* v = k.newest; v != nullptr;
-           v = v->older.load(std::memory_order_acquire)) {
+    for (const Version* newest : keys) {
+      for (const Version* v = newest; v != nullptr; v = v->older.load(std::memory_order_acquire)) {
         out->push_back(v->entry);
       }
     }

@@ -6,11 +6,19 @@
 
 namespace ol::node::tools {
 
+namespace {
+
+// The nearest rank of percentile `p` among `n` samples: 1-based, in [1, n] (n > 0).
+std::uint64_t nearest_rank(double p, std::uint64_t n) {
+  const auto rank = static_cast<std::uint64_t>(std::ceil(p / 100.0 * static_cast<double>(n)));
+  return std::clamp<std::uint64_t>(rank, 1, n);
+}
+
+}  // namespace
+
 std::optional<double> percentile(const std::vector<double>& sorted, double p) {
   if (sorted.empty() || !(p > 0) || p > 100) return std::nullopt;
-  auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
-  rank = std::clamp<std::size_t>(rank, 1, sorted.size());
-  return sorted[rank - 1];
+  return sorted[nearest_rank(p, sorted.size()) - 1];
 }
 
 LatencySummary summarize(std::vector<double>& samples) {
@@ -72,10 +80,7 @@ LatencySummary LatencyHistogram::summary() const {
   LatencySummary s;
   if (count_ == 0) return s;
   s.count = static_cast<std::size_t>(count_);
-  auto at = [&](double p) {
-    auto rank = static_cast<std::uint64_t>(std::ceil(p / 100.0 * static_cast<double>(count_)));
-    return value_at_rank(std::clamp<std::uint64_t>(rank, 1, count_));
-  };
+  auto at = [&](double p) { return value_at_rank(nearest_rank(p, count_)); };
   s.p50 = at(50);
   s.p90 = at(90);
   s.p99 = at(99);

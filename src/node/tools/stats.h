@@ -32,7 +32,6 @@ class LatencyHistogram {
  public:
   void add(double ms);
   LatencySummary summary() const;
-  std::uint64_t count() const { return count_; }
 
  private:
   double value_at_rank(std::uint64_t rank) const;
