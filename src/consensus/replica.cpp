@@ -41,13 +41,19 @@ Effects Replica::run(std::uint64_t now_ms, F&& handle) {
   now_ms_ = now_ms;
   out_.clear();
   proposed_this_input_ = false;
+  defer_own_input_ = false;
   handle();
+
   // Messages to ourselves (our vote when we lead the next round, our own proposal and timeout)
   // go through the same validation as anyone else's, after the input that produced them,
   // except for the signatures our own SafetyRules just made (own_input_). The loop ends: at
   // most one own proposal per input, so a self-certifying replica (n = 1) cannot feed it
   // forever.
-  while (!self_inbox_.empty()) {
+  //
+  // A proposal whose round was durable before it was signed leaves with this input's effects,
+  // before this replica handles it (on_own_input): its vote's synced write is then not on the
+  // proposal's way to the others.
+  while (!defer_own_input_ && !self_inbox_.empty()) {
     Message m = std::move(self_inbox_.front());
     self_inbox_.pop_front();
     own_input_ = true;
@@ -74,6 +80,10 @@ Effects Replica::start(std::uint64_t now_ms) {
   });
 }
 
+Effects Replica::on_own_input(std::uint64_t now_ms) {
+  return run(now_ms, [] {});
+}
+
 Effects Replica::on_message(std::uint64_t now_ms, ValidatorIndex from, const Message& message) {
   return run(now_ms, [&] {
     if (from >= set_.size()) return void(++stats_.invalid);
@@ -94,7 +104,7 @@ Effects Replica::on_timer(std::uint64_t now_ms, Round round) {
     if (!tree_.contains(high_qc_.block_id)) request_blocks(self_, high_qc_.block_id);
     if (!persist_certificates()) return;
     const TimeoutCert* tc = tc_opening_current_round();
-    auto timeout = safety_.timeout(round, high_qc_, tc);
+    auto timeout = safety_.timeout(round, high_qc_, tc, leaders_.leader(round + 1) == self_);
     if (timeout.ok()) broadcast(TimeoutMsg{std::move(*timeout), pacemaker_.last_tc()});
     // Re-arm: until the round ends, the timeout is re-sent each period (messages may be lost).
     out_.push_back(SetTimer{round, pacemaker_.round_timeout_ms()});
@@ -208,6 +218,10 @@ void Replica::maybe_propose() {
   if (!signature) return;  // proposed before a restart, or storage failed: the round times out
   ProposalMsg p{std::move(b), tc ? std::optional<TimeoutCert>(*tc) : std::nullopt, *signature};
   broadcast(std::move(p));
+  // Its round was reserved (durable already): the proposal need not wait for our own vote's
+  // synced write, so run() returns before handling it (on_own_input). Not from within our own
+  // input: a self-certifying replica (n = 1) keeps its one proposal per input.
+  if (!own_input_ && safety_.synced()) defer_own_input_ = true;
 }
 
 // Certificates are durable before anything is signed in the round they open: a replica restarted
@@ -279,7 +293,8 @@ void Replica::try_vote(const Block& block, const Hash32& id, const TimeoutCert* 
   if (block.exec_height != parent->exec_height + block.exec_roots.size()) return;
   if (!payloads_.votable(block, id)) return;
   if (!persist_certificates()) return;
-  auto vote = safety_.vote(block, id, tc);
+  // Leading the next round: reserve it in this vote's synced write (see SafetyRules::vote).
+  auto vote = safety_.vote(block, id, tc, leaders_.leader(block.round + 1) == self_);
   if (!vote.ok()) return;
   broadcast(std::move(*vote));
 }

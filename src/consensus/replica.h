@@ -79,6 +79,12 @@ class Replica {
   Effects on_message(std::uint64_t now_ms, ValidatorIndex from, const Message& message);
   /// The timer armed by SetTimer{round} fired.
   Effects on_timer(std::uint64_t now_ms, Round round);
+  /// True when an input returned before this replica handled its own messages: a proposal
+  /// whose round was durable before it was signed leaves first, and the replica's own handling
+  /// of it (its vote, with its synced write) follows in on_own_input(). Apply the effects
+  /// returned, then call on_own_input() at once.
+  bool has_own_input() const { return !self_inbox_.empty(); }
+  Effects on_own_input(std::uint64_t now_ms);
 
   Round current_round() const { return pacemaker_.current_round(); }
   const QuorumCert& high_qc() const { return high_qc_; }
@@ -144,6 +150,7 @@ class Replica {
   // just made by its own SafetyRules and are not checked again; everything else is.
   bool own_input_ = false;
   bool proposed_this_input_ = false;  // at most one own proposal per input (see maybe_propose)
+  bool defer_own_input_ = false;      // this input's own messages wait for on_own_input()
   Round deferred_proposal_round_ = 0;
   Round saved_qc_round_ = 0;  // certificates durable through SafetyStorage::save_certificates
   Round saved_tc_round_ = 0;

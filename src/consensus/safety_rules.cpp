@@ -82,7 +82,7 @@ Status SafetyRules::sync_pending() {
 }
 
 Result<types::Vote> SafetyRules::vote(const types::Block& block, const Hash32& block_id,
-                                      const types::TimeoutCert* tc) {
+                                      const types::TimeoutCert* tc, bool reserve_next_round) {
   if (data_.last_vote && data_.last_vote->round == block.round) {
     if (data_.last_vote->block_id == block_id) return *data_.last_vote;
     return make_error(Errc::state,
@@ -101,12 +101,16 @@ Result<types::Vote> SafetyRules::vote(const types::Block& block, const Hash32& b
   next.last_voted_round = block.round;
   next.one_chain_round = std::max(next.one_chain_round, block.justify.round);
   next.last_vote = v;
+  const bool reserve = reserve_next_round && block.round + 1 > next.last_proposed_round;
+  if (reserve) next.last_proposed_round = block.round + 1;
   OL_TRY(persist(next));
+  if (reserve) reserved_round_ = block.round + 1;
   return v;
 }
 
 Result<types::Timeout> SafetyRules::timeout(Round round, const types::QuorumCert& high_qc,
-                                            const types::TimeoutCert* last_tc) {
+                                            const types::TimeoutCert* last_tc,
+                                            bool reserve_next_round) {
   if (!rules::is_not_past_round(round, data_.last_voted_round)) {
     return make_error(Errc::state, "timeout for round " + std::to_string(round) +
                                        " below last voted round " +
@@ -118,12 +122,19 @@ Result<types::Timeout> SafetyRules::timeout(Round round, const types::QuorumCert
   SafetyData next = data_;
   next.last_voted_round = std::max(next.last_voted_round, round);
   next.highest_timeout_round = std::max(next.highest_timeout_round, round);
+  const bool reserve = reserve_next_round && round + 1 > next.last_proposed_round;
+  if (reserve) next.last_proposed_round = round + 1;
   OL_TRY(persist(next));
+  if (reserve) reserved_round_ = round + 1;
   return types::Timeout{round, high_qc, self_,
                         key_.sign(types::timeout_digest(round, high_qc.round))};
 }
 
 Result<crypto::Ed25519Signature> SafetyRules::sign_proposal(Round round, const Hash32& block_id) {
+  if (round == reserved_round_ && round == data_.last_proposed_round) {
+    reserved_round_ = 0;  // one proposal per round: the reservation is used up
+    return key_.sign(types::proposal_digest(block_id));
+  }
   if (round <= data_.last_proposed_round) {
     return make_error(Errc::state, "already proposed in round " +
                                        std::to_string(data_.last_proposed_round) +

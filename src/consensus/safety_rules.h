@@ -148,25 +148,38 @@ class SafetyRules {
   /// the proposal carried one. Re-asked for the block it already voted for in that round, it
   /// returns the same vote. Errors (state unchanged): a different block in an already-voted
   /// round, a rule violated, or storage failed.
+  ///
+  /// `reserve_next_round` (the voter leads block.round + 1): the same synced write also saves
+  /// block.round + 1 as proposed (SafetyData::last_proposed_round), before any proposal for it
+  /// exists. This process may then sign its one proposal for that round with nothing more to
+  /// write (sign_proposal), so the proposal can leave at once; a restarted process finds the
+  /// round taken and does not propose in it, whether or not it had.
   Result<types::Vote> vote(const types::Block& block, const Hash32& block_id,
-                           const types::TimeoutCert* tc);
+                           const types::TimeoutCert* tc, bool reserve_next_round = false);
 
   /// Signs a timeout for `round` carrying `high_qc`; `last_tc` is the TC that opened `round`, if
-  /// any. Errors (state unchanged): a rule violated or storage failed.
+  /// any. Errors (state unchanged): a rule violated or storage failed. `reserve_next_round`: as
+  /// for vote(), round + 1.
   Result<types::Timeout> timeout(Round round, const types::QuorumCert& high_qc,
-                                 const types::TimeoutCert* last_tc);
+                                 const types::TimeoutCert* last_tc,
+                                 bool reserve_next_round = false);
 
   /// Signs a leader's own block for `round`: once per round, across restarts (the round is
   /// saved before the signature exists), so a leader killed after proposing cannot propose a
   /// different block in the same round when it comes back. The leader's vote for its block
-  /// still goes through vote(). The round is saved unsynced (SafetyStorage::save_unsynced):
-  /// the leader's own vote, signed right after, syncs it with its own record, so a round costs
-  /// the leader one synced write, not two. Call sync_pending() before the proposal leaves.
+  /// still goes through vote(). A round this process reserved (vote() or timeout() with
+  /// `reserve_next_round`) is durable already: nothing is written, and the proposal may leave
+  /// at once (synced() stays true). Otherwise the round is saved unsynced
+  /// (SafetyStorage::save_unsynced): the leader's own vote, signed right after, syncs it with
+  /// its own record, so a round costs the leader one synced write, not two; call sync_pending()
+  /// before the proposal leaves.
   Result<crypto::Ed25519Signature> sign_proposal(Round round, const Hash32& block_id);
 
   /// Syncs what sign_proposal saved, unless a vote or timeout has synced it since. Until this
   /// returns, a signed proposal must not leave the process.
   Status sync_pending();
+  /// True when everything signed so far is durable against a machine crash.
+  bool synced() const { return !unsynced_; }
 
   const SafetyData& data() const { return data_; }
 
@@ -179,6 +192,9 @@ class SafetyRules {
   SafetyStorage& storage_;
   SafetyData data_;
   bool unsynced_ = false;  // sign_proposal saved data_ unsynced; no save() since
+  // The round this process reserved for its next proposal (durable in data_, not yet signed);
+  // 0 for none. Not persisted: after a restart a reserved round counts as proposed.
+  Round reserved_round_ = 0;
 };
 
 }  // namespace ol::consensus

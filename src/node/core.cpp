@@ -227,6 +227,8 @@ void Core::apply(consensus::Effects effects) {
         },
         effect);
   }
+  // The proposal just sent went ahead of this replica's own vote on it (Replica::has_own_input).
+  if (!failed_ && replica_->has_own_input()) apply(replica_->on_own_input(unix_ms()));
   if (!hold_commits_) run_held_commits();
   const types::Round round = replica_->current_round();
   if (round != last_round_) {

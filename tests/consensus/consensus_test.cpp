@@ -172,6 +172,53 @@ TEST_F(SafetyFixture, OneProposalPerRoundAcrossRestartsSavedBeforeSigning) {
   EXPECT_EQ(SafetyData::decode(r).value().last_proposed_round, 5u);
 }
 
+// A validator that leads the next round reserves it in its vote's synced write, so that its
+// proposal can leave without another write; the reservation is good for one proposal in this
+// process, and a restarted process treats the round as proposed.
+TEST_F(SafetyFixture, AReservedRoundIsSignedOnceWithoutAWriteAndTakenAfterARestart) {
+  {
+    auto sr = rules_for();
+    storage.fail_next_save();
+    EXPECT_FALSE(sr.vote(b1, b1_id, nullptr, /*reserve_next_round=*/true).ok());
+    EXPECT_EQ(storage.data().last_proposed_round, 0u) << "a failed write reserves nothing";
+    ASSERT_TRUE(sr.vote(b1, b1_id, nullptr, /*reserve_next_round=*/true).ok());
+    EXPECT_EQ(storage.data().last_proposed_round, 2u) << "saved with the vote";
+    EXPECT_EQ(storage.writes(), 1u);
+    Block b2 = child_of(b1, b1_id, 2, c.qc(b1_id, 1));
+    auto sig = sr.sign_proposal(2, b2.compute_id());
+    ASSERT_TRUE(sig.ok());
+    EXPECT_TRUE(
+        crypto::ed25519_verify(c.set.key(0), types::proposal_digest(b2.compute_id()), *sig));
+    EXPECT_EQ(storage.writes(), 1u) << "nothing more written";
+    EXPECT_EQ(storage.unsynced_writes(), 0u);
+    EXPECT_TRUE(sr.synced()) << "the proposal may leave at once";
+    Block other = b2;
+    other.timestamp_ms = 99;
+    EXPECT_FALSE(sr.sign_proposal(2, other.compute_id()).ok()) << "one proposal per round";
+  }
+  {
+    // Killed after the vote, whether or not it proposed: back up, round 2 is taken.
+    auto restarted = rules_for(storage.data());
+    Block b2 = child_of(b1, b1_id, 2, c.qc(b1_id, 1));
+    EXPECT_FALSE(restarted.sign_proposal(2, b2.compute_id()).ok());
+    // A timeout reserves too; a round already proposed in is not reserved again.
+    ASSERT_TRUE(restarted.timeout(2, c.qc(b1_id, 1), nullptr, /*reserve_next_round=*/true).ok());
+    EXPECT_EQ(storage.data().last_proposed_round, 3u);
+    const auto writes = storage.writes();
+    EXPECT_TRUE(restarted.sign_proposal(3, b2.compute_id()).ok());
+    EXPECT_EQ(storage.writes(), writes);
+  }
+  {
+    // Without a reservation the round is saved unsynced, as before: synced() says so.
+    auto sr = rules_for(storage.data());
+    ASSERT_TRUE(sr.sign_proposal(7, b1_id).ok());
+    EXPECT_FALSE(sr.synced());
+    EXPECT_EQ(storage.unsynced_writes(), 1u);
+    ASSERT_TRUE(sr.sync_pending().ok());
+    EXPECT_TRUE(sr.synced());
+  }
+}
+
 TEST_F(SafetyFixture, AfterTimingOutARoundNoVoteInIt) {
   auto sr = rules_for();
   auto t = sr.timeout(1, QuorumCert::genesis(kGenesisId), nullptr);
@@ -614,6 +661,64 @@ TEST(ReplicaSync, AProposalWithoutItsLeadersVoteLeavesOnlyAfterASync) {
   }
 }
 
+// The leader of round 2 reserved the round when it voted in round 1: when round 1 is certified,
+// its proposal leaves at once, and its own vote on it (a synced write) follows in
+// on_own_input(). Killed in between, it comes back without proposing round 2 again.
+TEST(ReplicaSync, AReservedRoundsProposalLeavesBeforeTheLeadersOwnVote) {
+  auto c = Committee::make(4);
+  RoundRobinLeaders leaders{4};
+  NoPayload payload;
+  MemorySafetyStorage storage;
+  auto r = std::make_unique<Replica>(c.set, 2, c.keys[2], ReplicaConfig{}, RecoveryState{}, storage,
+                                     leaders, payload, nullptr);
+  (void)r->start(0);
+  Block b1 = child_of(Block::genesis(), kGenesisId, 1, QuorumCert::genesis(kGenesisId));
+  b1.proposer = 1;
+  const Hash32 b1_id = b1.compute_id();
+  ProposalMsg p1{b1, std::nullopt, c.keys[1].sign(types::proposal_digest(b1_id))};
+  (void)r->on_message(1, 1, p1);
+  ASSERT_EQ(storage.data().last_voted_round, 1u);
+  EXPECT_EQ(storage.data().last_proposed_round, 2u) << "reserved with the vote";
+  const auto writes = storage.writes();
+
+  auto count = [](const Effects& effects, auto kind) {
+    std::size_t n = 0;
+    for (const auto& e : effects) {
+      if (auto* b = std::get_if<Broadcast>(&e)) {
+        n += std::holds_alternative<decltype(kind)>(b->message);
+      }
+    }
+    return n;
+  };
+  const auto certified = r->on_message(2, 3, SyncInfo{c.qc(b1_id, 1), std::nullopt});
+  EXPECT_EQ(r->current_round(), 2u);
+  EXPECT_EQ(count(certified, ProposalMsg{}), 1u) << "the proposal leaves with this input";
+  EXPECT_EQ(count(certified, Vote{}), 0u) << "before the leader's own vote";
+  EXPECT_EQ(storage.writes(), writes) << "and without a write of its own";
+  EXPECT_EQ(storage.syncs(), 0u);
+  ASSERT_TRUE(r->has_own_input());
+
+  // Killed now: the restarted replica is in round 2 but does not propose in it again.
+  {
+    MemorySafetyStorage copy = storage;
+    RecoveryState rec;
+    rec.safety = copy.data();
+    rec.high_qc = copy.high_qc();
+    Replica restarted(c.set, 2, c.keys[2], ReplicaConfig{}, rec, copy, leaders, payload, nullptr);
+    const auto effects = restarted.start(3);
+    EXPECT_EQ(restarted.current_round(), 2u);
+    EXPECT_EQ(count(effects, ProposalMsg{}), 0u);
+    EXPECT_FALSE(restarted.has_own_input());
+  }
+
+  const auto own = r->on_own_input(3);
+  EXPECT_EQ(count(own, Vote{}), 1u) << "the leader votes for its own block";
+  EXPECT_EQ(count(own, ProposalMsg{}), 0u);
+  EXPECT_EQ(storage.writes(), writes + 1);
+  EXPECT_EQ(storage.data().last_voted_round, 2u);
+  EXPECT_FALSE(r->has_own_input());
+}
+
 // ---- whole committees: a synchronous in-memory network, timers fired by hand ------------------
 
 /// Persisted and committed blocks of one validator: its database, which survives restarts and
@@ -683,6 +788,7 @@ struct Cluster {
         members[i].root_qc = k->certificate;
       }
     }
+    if (members[i].replica->has_own_input()) apply(i, members[i].replica->on_own_input(now));
   }
 
   /// Delivers until the network is quiet or `budget` messages went through (a live committee

@@ -309,6 +309,10 @@ class Simulation {
         node.ledger.persist(p->block);
       }
     }
+    // A proposal that left ahead of the leader's own vote on it: the vote follows at once.
+    if (node.replica && node.replica->has_own_input()) {
+      apply(node, node.replica->on_own_input(now_));
+    }
   }
 
   void on_commit(Node& node, const Commit& c) {
