@@ -850,6 +850,27 @@ TEST(VotesToEveryone, EveryValidatorCommitsFromTheVotesBeforeTheNextProposal) {
   }
 }
 
+// Each validator reserves the round it leads next in its vote (or, when the round before times
+// out, in its timeout), so in a healthy committee only the very first proposal (round 1, with
+// nothing voted before it) takes the unsynced path, and no proposal ever needs a sync of its own.
+TEST(VotesToEveryone, EveryProposalAfterTheFirstLeavesOnARoundItsLeaderReserved) {
+  Cluster net(4);
+  net.drop = [](ValidatorIndex, ValidatorIndex, const Message& m) {
+    auto* p = std::get_if<ProposalMsg>(&m);
+    return p != nullptr && p->block.round == 6;  // round 6 times out
+  };
+  net.deliver_all();
+  ASSERT_EQ(net.members[0].replica->current_round(), 6u);
+  net.fire_timers();  // a TC for round 6; round 7's leader proposes on its timeout's reservation
+  for (std::size_t i = 0; i < 4; ++i) {
+    const auto& m = net.members[i];
+    EXPECT_GT(m.replica->current_round(), 12u) << "validator " << i;
+    EXPECT_GE(m.storage.data().highest_timeout_round, 6u) << "validator " << i;
+    EXPECT_EQ(m.storage.unsynced_writes(), i == 1 ? 1u : 0u) << "validator " << i;
+    EXPECT_EQ(m.storage.syncs(), 0u) << "validator " << i;
+  }
+}
+
 // A proposal can arrive after the votes that certify its block (a big proposal waits for its
 // transactions to be checked; votes are small). The replica has by then left the round: it does
 // not fetch the block at once (the proposal is on its way), and when the proposal arrives it is
