@@ -74,6 +74,14 @@ Status SafetyRules::persist(const SafetyData& next, bool synced) {
   return {};
 }
 
+Status SafetyRules::persist_reserving(SafetyData next, Round reserve) {
+  if (reserve <= next.last_proposed_round) return persist(next);  // none, or taken already
+  next.last_proposed_round = reserve;
+  OL_TRY(persist(next));
+  reserved_round_ = reserve;
+  return {};
+}
+
 Status SafetyRules::sync_pending() {
   if (!unsynced_) return {};
   OL_TRY(storage_.sync());
@@ -101,10 +109,7 @@ Result<types::Vote> SafetyRules::vote(const types::Block& block, const Hash32& b
   next.last_voted_round = block.round;
   next.one_chain_round = std::max(next.one_chain_round, block.justify.round);
   next.last_vote = v;
-  const bool reserve = reserve_next_round && block.round + 1 > next.last_proposed_round;
-  if (reserve) next.last_proposed_round = block.round + 1;
-  OL_TRY(persist(next));
-  if (reserve) reserved_round_ = block.round + 1;
+  OL_TRY(persist_reserving(next, reserve_next_round ? block.round + 1 : 0));
   return v;
 }
 
@@ -122,10 +127,7 @@ Result<types::Timeout> SafetyRules::timeout(Round round, const types::QuorumCert
   SafetyData next = data_;
   next.last_voted_round = std::max(next.last_voted_round, round);
   next.highest_timeout_round = std::max(next.highest_timeout_round, round);
-  const bool reserve = reserve_next_round && round + 1 > next.last_proposed_round;
-  if (reserve) next.last_proposed_round = round + 1;
-  OL_TRY(persist(next));
-  if (reserve) reserved_round_ = round + 1;
+  OL_TRY(persist_reserving(next, reserve_next_round ? round + 1 : 0));
   return types::Timeout{round, high_qc, self_,
                         key_.sign(types::timeout_digest(round, high_qc.round))};
 }

@@ -186,6 +186,9 @@ class SafetyRules {
  private:
   // Saves `next` through storage (save(), or save_unsynced() when !synced), then adopts it.
   Status persist(const SafetyData& next, bool synced = true);
+  // A synced persist() that also saves `reserve` (0: none) as proposed and, once it is durable,
+  // reserves it for this process's one proposal in that round (see vote()).
+  Status persist_reserving(SafetyData next, Round reserve);
 
   crypto::Ed25519KeyPair key_;
   types::ValidatorIndex self_;
