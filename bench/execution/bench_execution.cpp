@@ -98,6 +98,28 @@ void BM_ApplyAndPersistBlock1000Transfers(benchmark::State& state) {
 }
 BENCHMARK(BM_ApplyAndPersistBlock1000Transfers)->Unit(benchmark::kMillisecond);
 
+// A store in a fresh temporary directory of its own, removed with it.
+struct ScratchStore {
+  explicit ScratchStore(const std::string& name)
+      : dir(std::filesystem::temp_directory_path() / (name + "-" + std::to_string(::getpid()))) {
+    std::filesystem::remove_all(dir);
+    store = std::move(storage::Store::open(dir)).value();
+  }
+  ~ScratchStore() {
+    store.reset();
+    std::filesystem::remove_all(dir);
+  }
+  std::filesystem::path dir;
+  std::unique_ptr<storage::Store> store;
+};
+
+// A block id that names its height.
+Hash32 block_id_at(std::uint64_t height) {
+  Hash32 id{};
+  std::memcpy(id.data(), &height, sizeof height);
+  return id;
+}
+
 // 400 state keys as the ledger writes accounts ("a/" and a 20-byte address), at random.
 std::vector<Bytes> hot_account_keys(std::mt19937_64& rng) {
   std::vector<Bytes> out;
@@ -114,10 +136,8 @@ std::vector<Bytes> hot_account_keys(std::mt19937_64& rng) {
 // block it is in), 170 transaction records at fresh random keys, the state root and the height.
 // Per block; the memtable fills over the run as a node's does between flushes.
 void BM_StoreCommitWritesHotAccounts(benchmark::State& state) {
-  auto dir =
-      std::filesystem::temp_directory_path() / ("ol-bench-store-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  auto store = std::move(storage::Store::open(dir)).value();
+  ScratchStore scratch("ol-bench-store");
+  storage::Store& store = *scratch.store;
   std::mt19937_64 rng(1);
   const std::vector<Bytes> accounts = hot_account_keys(rng);
   const Bytes account_value(48, 7), record_value(60, 9);
@@ -133,14 +153,11 @@ void BM_StoreCommitWritesHotAccounts(benchmark::State& state) {
     }
     batch.put_state(as_bytes(std::string_view("m/root")),
                     Bytes(32, static_cast<std::uint8_t>(height)));
-    Hash32 id{};
-    std::memcpy(id.data(), &height, sizeof height);
+    const Hash32 id = block_id_at(height);
     batch.put_block(id, Bytes(200, 0));
     batch.commit_block(height, id);
-    if (!store->write(batch).ok()) state.SkipWithError("write failed");
+    if (!store.write(batch).ok()) state.SkipWithError("write failed");
   }
-  store.reset();
-  std::filesystem::remove_all(dir);
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * 170);
 }
 BENCHMARK(BM_StoreCommitWritesHotAccounts)->Unit(benchmark::kMicrosecond)->Iterations(4000);
@@ -148,31 +165,25 @@ BENCHMARK(BM_StoreCommitWritesHotAccounts)->Unit(benchmark::kMicrosecond)->Itera
 // An ordered scan of the state column (a checkpoint's read, a node's start-up) while the memtable
 // holds 2,000 blocks' writes of 300 of 400 hot accounts: ~600,000 versions of 400 keys.
 void BM_StoreScanStateOverHotMemtable(benchmark::State& state) {
-  auto dir =
-      std::filesystem::temp_directory_path() / ("ol-bench-scan-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  auto store = std::move(storage::Store::open(dir)).value();
+  ScratchStore scratch("ol-bench-scan");
+  storage::Store& store = *scratch.store;
   std::mt19937_64 rng(2);
   const std::vector<Bytes> accounts = hot_account_keys(rng);
   for (std::uint64_t height = 1; height <= 2000; ++height) {
     storage::WriteBatch batch;
     for (int i = 0; i < 300; ++i) batch.put_state(accounts[rng() % accounts.size()], Bytes(48, 7));
-    Hash32 id{};
-    std::memcpy(id.data(), &height, sizeof height);
-    batch.commit_block(height, id);
-    if (!store->write(batch).ok()) state.SkipWithError("write failed");
+    batch.commit_block(height, block_id_at(height));
+    if (!store.write(batch).ok()) state.SkipWithError("write failed");
   }
   std::size_t seen = 0;
   for (auto _ : state) {
     seen = 0;
-    auto s = store->for_each_state(as_bytes(std::string_view("a/")), [&](ByteView, ByteView) {
+    auto s = store.for_each_state(as_bytes(std::string_view("a/")), [&](ByteView, ByteView) {
       ++seen;
       return true;
     });
     if (!s.ok() || seen != accounts.size()) state.SkipWithError("scan failed");
   }
-  store.reset();
-  std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_StoreScanStateOverHotMemtable)->Unit(benchmark::kMillisecond)->Iterations(10);
 
