@@ -125,8 +125,8 @@ std::string Metrics::render(const MetricGauges& g) const {
          "verified when a proposal carries them).",
          tx_gossip_shed_total.load());
   metric(out, "openliquid_tx_busy_total", "counter",
-         "Transactions refused at the RPC with 503 busy: too many gossiped transactions await "
-         "signature checks on this node.",
+         "Transactions refused at the RPC with 503 busy: too many gossiped (or POST /txs) "
+         "transactions await signature checks on this node.",
          tx_busy_total.load());
   metric(out, "openliquid_tx_signature_checks_total", "counter",
          "Transaction signature recoveries (each transaction should cost one per node: at "

@@ -64,6 +64,11 @@ class NetworkTransport final : public Transport,
     p2p::asio::dispatch(
         io_, [self = shared_from_this(), tx = std::move(encoded)] { self->add_to_batch(tx); });
   }
+  void publish_transactions(std::vector<Bytes> encoded) override {
+    p2p::asio::dispatch(io_, [self = shared_from_this(), txs = std::move(encoded)] {
+      for (const auto& tx : txs) self->add_to_batch(tx);
+    });
+  }
   NetworkStats stats() const override {
     const network::Health h = net_->health();
     return NetworkStats{h.connected_peers, h.validator_peers, h.partitioned, h.messages_received,
@@ -325,6 +330,9 @@ Status Node::start_services() {
   rc.sync_phase = [this] { return std::string(to_string(sync_phase())); };
   rc.verify_backlog = [this] { return gossip_backlog_.load(); };
   rc.busy_backlog = kRpcBusyBacklogTxs;
+  // Batches from POST /txs are checked on the verifier thread, behind proposals, so that a large
+  // batch does not hold up the io thread's network traffic (consensus messages among it).
+  rc.offload = [this](std::function<void()> job) { return verify_later(std::move(job)); };
   OL_TRY_ASSIGN(rpc_, RpcServer::start(*io_, config_.rpc.listen, std::move(rc)));
 
   verifier_ = std::thread([this] {

@@ -12,6 +12,21 @@
 #include "node/chain_store.h"
 
 namespace ol::node {
+
+// An answer to one request.
+struct RpcReply {
+  boost::beast::http::status status = boost::beast::http::status::ok;
+  std::string body;
+  std::string content_type = "application/json";
+  const char* allow = nullptr;  // for 405
+  /// > 0: the answer may change with the next commit (not committed yet, nothing new yet) and
+  /// the request asked to long-poll this many ms (serve() waits for a commit and asks again,
+  /// until the deadline).
+  std::uint64_t wait_for_commit_ms = 0;
+  /// Set: the answer is this function's result, computed off the io thread (RpcContext::offload).
+  std::function<RpcReply()> offload = {};
+};
+
 namespace {
 
 namespace asio = p2p::asio;
@@ -24,16 +39,7 @@ constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
 constexpr auto kIdleTimeout = std::chrono::seconds(60);
 constexpr std::uint64_t kMaxLongPollMs = 5000;
 
-struct Reply {
-  http::status status = http::status::ok;
-  std::string body;
-  std::string content_type = "application/json";
-  const char* allow = nullptr;  // for 405
-  /// > 0: the answer may change with the next commit (not committed yet, nothing new yet) and
-  /// the request asked to long-poll this many ms (serve() waits for a commit and asks again,
-  /// until the deadline).
-  std::uint64_t wait_for_commit_ms = 0;
-};
+using Reply = RpcReply;
 
 Reply json_reply(const json& j, http::status status = http::status::ok) {
   return Reply{status, j.dump(), "application/json", nullptr};
@@ -82,9 +88,88 @@ Result<std::uint64_t> long_poll_ms(std::string_view query) {
   return wait->value_or(0);
 }
 
+// One transaction's admission: its hash (also for a copy already pooled or recently committed:
+// resubmission is idempotent), or why not.
+struct Admission {
+  http::status status = http::status::ok;
+  std::optional<Hash32> hash;  // absent when the bytes are not a transaction
+  std::string error;           // empty when admitted
+};
+
+// Admits transactions as POST /tx and /txs do. Holds only the node's thread-safe parts, so it may
+// run on any thread (an offloaded batch runs on the verifier).
+class Admitter {
+ public:
+  explicit Admitter(const RpcContext& ctx)
+      : mempool_(ctx.mempool),
+        tx_status_(ctx.tx_status),
+        metrics_(ctx.metrics),
+        transport_(ctx.transport),
+        payload_ready_(ctx.payload_ready) {}
+
+  /// Admits one transaction and publishes it if admitted.
+  Admission admit(Bytes raw) {
+    std::vector<Bytes> admitted;
+    Admission a = check(std::move(raw), admitted);
+    if (!admitted.empty()) transport_->publish_transaction(std::move(admitted.front()));
+    return a;
+  }
+
+  /// Admits each in order and answers for each, as POST /txs does; the admitted ones are
+  /// published together.
+  Reply admit_all(std::vector<Bytes> raws) {
+    json results = json::array();
+    std::vector<Bytes> admitted;
+    admitted.reserve(raws.size());
+    for (auto& raw : raws) {
+      Admission a = check(std::move(raw), admitted);
+      json r = json::object();
+      if (a.hash) r["hash"] = hex0x(*a.hash);
+      if (!a.error.empty()) r["error"] = a.error;
+      results.push_back(std::move(r));
+    }
+    std::size_t accepted = 0;  // a copy of a known transaction counts, as in POST /tx
+    for (const auto& r : results) accepted += r.contains("error") ? 0 : 1;
+    if (!admitted.empty()) transport_->publish_transactions(std::move(admitted));
+    if (accepted > 0 && payload_ready_ != nullptr) payload_ready_->notify();
+    return json_reply(json{{"accepted", accepted}, {"results", std::move(results)}});
+  }
+
+ private:
+  // A duplicate is answered with its hash and not published again (nor appended).
+  Admission check(Bytes raw, std::vector<Bytes>& admitted) {
+    auto pooled = mempool_->add_encoded(raw);
+    if (!pooled) {
+      const Error& e = pooled.error();
+      const bool decoded = e.code != Errc::decode &&
+                           !(e.code == Errc::limit && e.message.starts_with("transaction too"));
+      const Hash32 hash = crypto::keccak256(raw);
+      if (mempool::is_duplicate(e)) return Admission{http::status::ok, hash, {}};
+      metrics_->tx_rejected_total.fetch_add(1);
+      if (decoded) tx_status_->set(hash, TxStatus{TxState::rejected, 0, e.message});
+      if (e.code == Errc::limit && e.message.starts_with("mempool full")) {
+        return Admission{http::status::service_unavailable, hash, "mempool full"};
+      }
+      return Admission{http::status::bad_request, decoded ? std::optional(hash) : std::nullopt,
+                       e.message};
+    }
+    const Hash32 hash = (*pooled)->hash;
+    tx_status_->set(hash, TxStatus{TxState::pending, 0, {}});
+    admitted.push_back(std::move(raw));
+    return Admission{http::status::ok, hash, {}};
+  }
+
+  mempool::Mempool* mempool_;
+  TxStatusBook* tx_status_;
+  Metrics* metrics_;
+  Transport* transport_;
+  WakeSignal* payload_ready_;
+};
+
 class Router {
  public:
-  explicit Router(const RpcContext& ctx) : ctx_(ctx) {}
+  Router(const RpcContext& ctx, std::shared_ptr<std::atomic<std::size_t>> offloaded)
+      : ctx_(ctx), offloaded_(std::move(offloaded)) {}
 
   Reply route(http::verb method, std::string_view path, std::string_view query,
               const std::string& body) {
@@ -157,35 +242,6 @@ class Router {
     return std::nullopt;
   }
 
-  // One transaction's admission: its hash (also for a copy already pooled or recently
-  // committed: resubmission is idempotent), or why not.
-  struct Admission {
-    http::status status = http::status::ok;
-    std::optional<Hash32> hash;  // absent when the bytes are not a transaction
-    std::string error;           // empty when admitted
-  };
-  Admission admit(Bytes raw) {
-    auto admitted = ctx_.mempool->add_encoded(raw);
-    if (!admitted) {
-      const Error& e = admitted.error();
-      const bool decoded = e.code != Errc::decode &&
-                           !(e.code == Errc::limit && e.message.starts_with("transaction too"));
-      const Hash32 hash = crypto::keccak256(raw);
-      if (mempool::is_duplicate(e)) return Admission{http::status::ok, hash, {}};
-      ctx_.metrics->tx_rejected_total.fetch_add(1);
-      if (decoded) ctx_.tx_status->set(hash, TxStatus{TxState::rejected, 0, e.message});
-      if (e.code == Errc::limit && e.message.starts_with("mempool full")) {
-        return Admission{http::status::service_unavailable, hash, "mempool full"};
-      }
-      return Admission{http::status::bad_request, decoded ? std::optional(hash) : std::nullopt,
-                       e.message};
-    }
-    const Hash32 hash = (*admitted)->hash;
-    ctx_.tx_status->set(hash, TxStatus{TxState::pending, 0, {}});
-    ctx_.transport->publish_transaction(std::move(raw));
-    return Admission{http::status::ok, hash, {}};
-  }
-
   Reply submit_tx(const std::string& body) {
     json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded() || !j.is_object()) {
@@ -198,7 +254,7 @@ class Router {
     auto raw = tx_bytes(*it, "'tx'");
     if (!raw) return error_reply(http::status::bad_request, raw.error().message);
     if (auto refused = refuse_submission()) return std::move(*refused);
-    Admission a = admit(std::move(*raw));
+    Admission a = Admitter(ctx_).admit(std::move(*raw));
     if (!a.error.empty()) return error_reply(a.status, a.error);
     if (ctx_.payload_ready != nullptr) ctx_.payload_ready->notify();
     return json_reply(json{{"hash", hex0x(*a.hash)}});
@@ -229,21 +285,26 @@ class Router {
       raws.push_back(std::move(*raw));
     }
     if (auto refused = refuse_submission()) return std::move(*refused);
-    json results = json::array();
-    std::size_t accepted = 0;
-    for (auto& raw : raws) {
-      Admission a = admit(std::move(raw));
-      json r = json::object();
-      if (a.hash) r["hash"] = hex0x(*a.hash);
-      if (a.error.empty()) {
-        ++accepted;
-      } else {
-        r["error"] = a.error;
-      }
-      results.push_back(std::move(r));
+    if (raws.size() <= RpcServer::kInlineSubmitTxs || !ctx_.offload) {
+      return Admitter(ctx_).admit_all(std::move(raws));
     }
-    if (accepted > 0 && ctx_.payload_ready != nullptr) ctx_.payload_ready->notify();
-    return json_reply(json{{"accepted", accepted}, {"results", std::move(results)}});
+    // Admitted off the io thread; bounded, so that clients cannot queue recoveries without end.
+    const std::size_t n = raws.size();
+    if (offloaded_->fetch_add(n) + n > RpcServer::kMaxOffloadedTxs) {
+      const std::size_t waiting = offloaded_->fetch_sub(n) - n;
+      ctx_.metrics->tx_busy_total.fetch_add(n);
+      return error_reply(http::status::service_unavailable,
+                         "busy: " + std::to_string(waiting) +
+                             " submitted transactions await signature checks here; retry later");
+    }
+    Reply r;
+    r.offload = [admitter = Admitter(ctx_), raws = std::move(raws), n,
+                 offloaded = offloaded_]() mutable {
+      Reply done = admitter.admit_all(std::move(raws));
+      offloaded->fetch_sub(n);
+      return done;
+    };
+    return r;
   }
 
   Reply get_tx(std::string_view text, std::string_view query) {
@@ -432,6 +493,7 @@ class Router {
   }
 
   const RpcContext& ctx_;
+  std::shared_ptr<std::atomic<std::size_t>> offloaded_;
 };
 
 }  // namespace
@@ -517,6 +579,39 @@ p2p::Task<void> RpcServer::accept_loop() {
   }
 }
 
+// The answer `work` computes on the offload thread. The job holds only `work` and the shared
+// result: when it is done it posts the result here and wakes this coroutine, whose timer is
+// registered with the long-polls' so that stop() wakes it too (the job may then never run).
+p2p::Task<RpcReply> RpcServer::offloaded(std::function<RpcReply()> work) {
+  struct Result {
+    std::optional<Reply> reply;
+    asio::steady_timer* wake = nullptr;  // while the coroutine waits; io thread only
+  };
+  auto result = std::make_shared<Result>();
+  asio::steady_timer timer(io_, asio::steady_timer::time_point::max());
+  auto job = [work = std::move(work), result, &io = io_]() mutable {
+    auto reply = work();
+    asio::post(io, [result, reply = std::move(reply)]() mutable {
+      result->reply = std::move(reply);
+      if (result->wake != nullptr) result->wake->cancel();
+    });
+  };
+  if (stopped_ || !ctx_.offload(std::move(job))) {
+    co_return error_reply(http::status::service_unavailable,
+                          "busy: this node cannot check more transactions now; retry later");
+  }
+  result->wake = &timer;
+  waiters_.insert(&timer);
+  while (!result->reply && !stopped_) {
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  waiters_.erase(&timer);
+  result->wake = nullptr;
+  if (!result->reply) co_return error_reply(http::status::service_unavailable, "node stopping");
+  co_return std::move(*result->reply);
+}
+
 // GCC 12 misreads Boost 1.74's recycling allocator for coroutine frames (operator new/delete of
 // awaitable_frame_base) as a mismatch; the pair is correct.
 #pragma GCC diagnostic push
@@ -527,7 +622,7 @@ p2p::Task<void> RpcServer::serve(tcp::socket socket) {
   auto* raw_socket = &stream.socket();
   sockets_.insert(raw_socket);
   beast::flat_buffer buffer;
-  Router router(ctx_);
+  Router router(ctx_, offloaded_txs_);
   for (;;) {
     boost::system::error_code ec;
     http::request_parser<http::string_body> parser;
@@ -559,6 +654,7 @@ p2p::Task<void> RpcServer::serve(tcp::socket socket) {
       std::string_view query =
           qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1);
       reply = router.route(req.method(), path, query, req.body());
+      if (reply.offload) reply = co_await offloaded(std::move(reply.offload));
       // A long-poll for what is not committed yet (GET /block/<height>, /tx/0x<hash> or
       // /bench/commits with max_wait_ms=W): ask again after each commit until it is there or
       // the deadline passes.

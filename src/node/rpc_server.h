@@ -2,12 +2,15 @@
 //
 // Every request is bounded (1 MiB body, 16 KiB of headers); a malformed or refused request gets a
 // 4xx JSON error and changes nothing. Connections are kept alive until the client closes them or
-// stays idle for 60 s. Transaction admission (signature recovery) runs on the io thread, never on
-// the core thread. GET /bench/commits, and GET /block/<height> and /tx/0x<hash> with
-// max_wait_ms=W, long-poll without holding a thread: they wait on a timer that notify_commit()
-// cancels.
+// stays idle for 60 s. A POST /tx's admission (one signature recovery) runs on the io thread; a
+// POST /txs of more than kInlineSubmitTxs transactions is admitted off it (RpcContext::offload),
+// so that a batch's recoveries (up to 1,000 of them, ~40 ms) do not hold up the io thread's other
+// work, the node's network traffic among it. Never on the core thread. GET /bench/commits, and GET
+// /block/<height> and /tx/0x<hash> with max_wait_ms=W, long-poll without holding a thread: they
+// wait on a timer that notify_commit() cancels.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -24,6 +27,8 @@
 #include "storage/store.h"
 
 namespace ol::node {
+
+struct RpcReply;  // rpc_server.cpp
 
 /// What the RPC reads and writes; everything must outlive the server. All of it is thread-safe.
 struct RpcContext {
@@ -47,6 +52,10 @@ struct RpcContext {
   /// verification).
   std::function<std::size_t()> verify_backlog;
   std::size_t busy_backlog = 0;
+  /// Runs `job` on another thread (the node's verifier); false if it cannot take it now (the
+  /// request is then answered 503 busy). Jobs still queued when the server stops must run or be
+  /// dropped before the server is destroyed. Empty: batches are admitted on the io thread.
+  std::function<bool(std::function<void()>)> offload;
 };
 
 class RpcServer : public std::enable_shared_from_this<RpcServer> {
@@ -54,6 +63,12 @@ class RpcServer : public std::enable_shared_from_this<RpcServer> {
   static constexpr std::size_t kMaxBodyBytes = 1u << 20;
   /// Transactions in one POST /txs.
   static constexpr std::size_t kMaxSubmitBatch = 1000;
+  /// A POST /txs of at most this many transactions is admitted on the io thread (a few hundred
+  /// microseconds); a larger one is offloaded.
+  static constexpr std::size_t kInlineSubmitTxs = 8;
+  /// Transactions of offloaded POST /txs requests not yet admitted; more are refused with 503
+  /// busy (~160 ms of signature recovery).
+  static constexpr std::size_t kMaxOffloadedTxs = 4 * kMaxSubmitBatch;
 
   /// Listens on "host:port" (port 0 picks a free one). Io thread.
   static Result<std::shared_ptr<RpcServer>> start(p2p::asio::io_context& io,
@@ -73,6 +88,9 @@ class RpcServer : public std::enable_shared_from_this<RpcServer> {
   p2p::Task<void> serve(p2p::tcp::socket socket);
   /// Until notify_commit(), stop() or `deadline`. Io thread.
   p2p::Task<void> wait_for_commit(p2p::Clock::time_point deadline);
+  /// The answer of an offloaded request (RpcContext::offload); 503 if it cannot be offloaded or
+  /// the server stops first. Io thread.
+  p2p::Task<RpcReply> offloaded(std::function<RpcReply()> work);
 
   p2p::asio::io_context& io_;
   RpcContext ctx_;
@@ -81,6 +99,9 @@ class RpcServer : public std::enable_shared_from_this<RpcServer> {
   bool stopped_ = false;
   std::set<p2p::asio::steady_timer*> waiters_;  // long-polls
   std::set<p2p::tcp::socket*> sockets_;         // open connections
+  // Transactions of offloaded POST /txs requests not yet admitted (shared with the jobs).
+  std::shared_ptr<std::atomic<std::size_t>> offloaded_txs_ =
+      std::make_shared<std::atomic<std::size_t>>(0);
 };
 
 }  // namespace ol::node

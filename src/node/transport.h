@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "common/bytes.h"
 #include "types/basic.h"
@@ -28,6 +29,11 @@ class Transport {
   /// A transaction's canonical encoding for the transactions gossip topic. The real network
   /// publishes them in batches (types/tx_batch.h), a few milliseconds or kMaxBatchTxs at a time.
   virtual void publish_transaction(Bytes encoded) = 0;
+  /// Several, in order (as many publish_transaction calls; the real network hands them to its
+  /// io thread at once).
+  virtual void publish_transactions(std::vector<Bytes> encoded) {
+    for (auto& e : encoded) publish_transaction(std::move(e));
+  }
   virtual NetworkStats stats() const = 0;
 };
 

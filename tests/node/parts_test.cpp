@@ -4,10 +4,15 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <deque>
 #include <fstream>
+#include <future>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "common/hex.h"
 #include "crypto/secp256k1.h"
@@ -18,6 +23,7 @@
 #include "node/event_queue.h"
 #include "node/http_client.h"
 #include "node/metrics.h"
+#include "node/rpc_server.h"
 #include "node/signing_journal.h"
 #include "node/tx_status.h"
 #include "support/temp_dir.h"
@@ -387,6 +393,147 @@ TEST(NodeResolve, ASyncResponseSkipsBlocksAlreadyExecutedHere) {
   EXPECT_EQ(types::signature_recoveries() - before, 2u);
   // Nothing executed yet: every block is resolved.
   EXPECT_EQ(resolve_transactions(message, pool, kChain, 0).size(), 4u);
+}
+
+// POST /txs above RpcServer::kInlineSubmitTxs is admitted by RpcContext::offload's thread (here a
+// queue the test runs by hand): while a batch waits, the io thread answers other requests; at
+// most kMaxOffloadedTxs wait, more are refused with 503 busy; each waiting request gets the same
+// per-transaction answers as an inline one once its job has run; a small batch stays inline.
+TEST(NodeRpcOffload, LargeBatchesWaitOffTheIoThreadBoundedAndAnswered) {
+  constexpr std::uint64_t kChain = 5;
+  p2p::asio::io_context io;
+  auto guard = p2p::asio::make_work_guard(io);
+  std::thread io_thread([&] { io.run(); });
+  mempool::Mempool pool(kChain, {}, [](const crypto::Address&) { return std::uint64_t{0}; });
+  Metrics metrics;
+  TxStatusBook status;
+  NullTransport transport;
+  std::mutex mu;
+  std::deque<std::function<void()>> jobs;
+  RpcContext ctx;
+  ctx.chain_id = kChain;
+  ctx.mempool = &pool;
+  ctx.tx_status = &status;
+  ctx.metrics = &metrics;
+  ctx.transport = &transport;
+  ctx.core_status = [] { return CoreStatus{}; };
+  ctx.verify_backlog = [] { return std::size_t{0}; };
+  ctx.busy_backlog = 1024;
+  ctx.offload = [&](std::function<void()> job) {
+    std::lock_guard lock(mu);
+    jobs.push_back(std::move(job));
+    return true;
+  };
+  const auto queued = [&] {
+    std::lock_guard lock(mu);
+    return jobs.size();
+  };
+  std::promise<Result<std::shared_ptr<RpcServer>>> started;
+  p2p::asio::post(io, [&] { started.set_value(RpcServer::start(io, "127.0.0.1:0", ctx)); });
+  auto server = started.get_future().get();
+  ASSERT_TRUE(server.ok()) << server.error().to_string();
+  const std::uint16_t port = (*server)->port();
+
+  // Batches of signed transfers from `key`, nonces [first, first + n).
+  const auto key = crypto::Secp256k1Key::generate();
+  const auto batch = [&](std::uint64_t first, std::size_t n) {
+    std::string body = "{\"txs\":[";
+    for (std::size_t i = 0; i < n; ++i) {
+      auto tx = types::Transaction::sign(kChain, first + i, types::Transfer{key.address(), 1}, key);
+      body += (i ? ",\"" : "\"") + to_hex(codec::encode(tx), true) + "\"";
+    }
+    return body + "]}";
+  };
+  const auto post = [&](const std::string& body) {
+    return std::async(std::launch::async, [&, body] {
+      return http_request("127.0.0.1", port, "POST", "/txs", body, std::chrono::seconds(30));
+    });
+  };
+
+  // A small batch is admitted at once, inline.
+  auto small = post(batch(0, RpcServer::kInlineSubmitTxs)).get();
+  ASSERT_TRUE(small.ok()) << small.error().to_string();
+  EXPECT_EQ(small->status, 200) << small->body;
+  EXPECT_EQ(queued(), 0u);
+  EXPECT_EQ(pool.size(), RpcServer::kInlineSubmitTxs);
+
+  // Four full batches wait for their jobs (the first nonce-contiguous; the others too far
+  // ahead, each refused after its signature check); the node answers other requests meanwhile.
+  std::vector<std::future<Result<HttpResponse>>> waiting;
+  for (std::uint64_t b = 0; b < 4; ++b) {
+    const std::uint64_t first = b == 0 ? RpcServer::kInlineSubmitTxs : 100'000 * b;
+    waiting.push_back(post(batch(first, RpcServer::kMaxSubmitBatch)));
+    for (int i = 0; i < 3000 && queued() < b + 1; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_EQ(queued(), b + 1);
+  }
+  auto metrics_page =
+      http_request("127.0.0.1", port, "GET", "/metrics", "", std::chrono::seconds(5));
+  ASSERT_TRUE(metrics_page.ok());
+  EXPECT_EQ(metrics_page->status, 200);
+  for (auto& w : waiting) {
+    EXPECT_EQ(w.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+  }
+  EXPECT_EQ(pool.size(), RpcServer::kInlineSubmitTxs);  // nothing admitted before its job runs
+
+  // A fifth would exceed kMaxOffloadedTxs: refused before any signature check.
+  auto refused = post(batch(900'000, RpcServer::kInlineSubmitTxs + 1)).get();
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(refused->status, 503) << refused->body;
+  EXPECT_NE(refused->body.find("busy"), std::string::npos) << refused->body;
+  EXPECT_EQ(queued(), 4u);
+
+  // The jobs run (on this thread): each request gets one answer per transaction, in order.
+  for (;;) {
+    std::function<void()> job;
+    {
+      std::lock_guard lock(mu);
+      if (jobs.empty()) break;
+      job = std::move(jobs.front());
+      jobs.pop_front();
+    }
+    job();
+  }
+  for (std::size_t b = 0; b < waiting.size(); ++b) {
+    auto r = waiting[b].get();
+    ASSERT_TRUE(r.ok()) << r.error().to_string();
+    ASSERT_EQ(r->status, 200) << r->body;
+    auto j = nlohmann::json::parse(r->body);
+    ASSERT_EQ(j["results"].size(), RpcServer::kMaxSubmitBatch);
+    EXPECT_EQ(j["accepted"], b == 0 ? RpcServer::kMaxSubmitBatch - RpcServer::kInlineSubmitTxs
+                                    : 0u)  // the pool takes 1,000 per account
+        << b;
+    if (b > 0) {
+      EXPECT_NE(j["results"][0].value("error", ""), "") << b;
+    }
+  }
+  EXPECT_EQ(pool.size(), RpcServer::kMaxSubmitBatch);
+  // The bound is free again.
+  auto again = post(batch(900'000, RpcServer::kInlineSubmitTxs + 1));
+  for (int i = 0; i < 3000 && queued() < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(queued(), 1u);
+
+  // Stopping answers (or closes) a request whose job has not run; the job may run afterwards.
+  (*server)->stop();
+  auto stopped = again.get();
+  if (stopped.ok()) {
+    EXPECT_EQ(stopped->status, 503) << stopped->body;
+  }
+  {
+    std::lock_guard lock(mu);
+    jobs.front()();
+    jobs.clear();
+  }
+  std::promise<void> drained;
+  p2p::asio::post(io, [&] { drained.set_value(); });
+  drained.get_future().get();
+  server->reset();
+  guard.reset();
+  io.stop();
+  io_thread.join();
 }
 
 TEST(NodeHttpClient, ParsesUrls) {
