@@ -298,10 +298,17 @@ class Router {
                              " submitted transactions await signature checks here; retry later");
     }
     Reply r;
-    r.offload = [admitter = Admitter(ctx_), raws = std::move(raws), n,
-                 offloaded = offloaded_]() mutable {
+    // The count is released when the last copy of the job goes: after it ran, or unrun (the
+    // offload refused it, or the node stopped with it queued).
+    struct Release {
+      std::shared_ptr<std::atomic<std::size_t>> counter;
+      std::size_t n;
+      ~Release() { counter->fetch_sub(n); }
+    };
+    r.offload = [admitter = Admitter(ctx_), raws = std::move(raws),
+                 release = std::make_shared<Release>(offloaded_, n)]() mutable {
       Reply done = admitter.admit_all(std::move(raws));
-      offloaded->fetch_sub(n);
+      release.reset();
       return done;
     };
     return r;

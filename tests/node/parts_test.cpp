@@ -419,8 +419,10 @@ TEST(NodeRpcOffload, LargeBatchesWaitOffTheIoThreadBoundedAndAnswered) {
   ctx.core_status = [] { return CoreStatus{}; };
   ctx.verify_backlog = [] { return std::size_t{0}; };
   ctx.busy_backlog = 1024;
+  bool refuse = false;  // the offload cannot take jobs (a full or closed queue)
   ctx.offload = [&](std::function<void()> job) {
     std::lock_guard lock(mu);
+    if (refuse) return false;
     jobs.push_back(std::move(job));
     return true;
   };
@@ -456,6 +458,21 @@ TEST(NodeRpcOffload, LargeBatchesWaitOffTheIoThreadBoundedAndAnswered) {
   EXPECT_EQ(small->status, 200) << small->body;
   EXPECT_EQ(queued(), 0u);
   EXPECT_EQ(pool.size(), RpcServer::kInlineSubmitTxs);
+
+  // An offload that cannot take the job: 503 busy, nothing admitted, and (below) the refused
+  // batch does not count against the bound.
+  {
+    std::lock_guard lock(mu);
+    refuse = true;
+  }
+  auto not_taken = post(batch(500'000, RpcServer::kMaxSubmitBatch)).get();
+  ASSERT_TRUE(not_taken.ok());
+  EXPECT_EQ(not_taken->status, 503) << not_taken->body;
+  EXPECT_NE(not_taken->body.find("busy"), std::string::npos) << not_taken->body;
+  {
+    std::lock_guard lock(mu);
+    refuse = false;
+  }
 
   // Four full batches wait for their jobs (the first nonce-contiguous; the others too far
   // ahead, each refused after its signature check); the node answers other requests meanwhile.
