@@ -404,6 +404,14 @@ TEST(NodeRpcOffload, LargeBatchesWaitOffTheIoThreadBoundedAndAnswered) {
   p2p::asio::io_context io;
   auto guard = p2p::asio::make_work_guard(io);
   std::thread io_thread([&] { io.run(); });
+  struct Joiner {  // also when an assertion ends the test early
+    p2p::asio::io_context& io;
+    std::thread& thread;
+    ~Joiner() {
+      io.stop();
+      if (thread.joinable()) thread.join();
+    }
+  } joiner{io, io_thread};
   mempool::Mempool pool(kChain, {}, [](const crypto::Address&) { return std::uint64_t{0}; });
   Metrics metrics;
   TxStatusBook status;
@@ -549,8 +557,6 @@ TEST(NodeRpcOffload, LargeBatchesWaitOffTheIoThreadBoundedAndAnswered) {
   drained.get_future().get();
   server->reset();
   guard.reset();
-  io.stop();
-  io_thread.join();
 }
 
 TEST(NodeHttpClient, ParsesUrls) {
