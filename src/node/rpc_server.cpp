@@ -301,9 +301,11 @@ class Router {
     // The count is released when the last copy of the job goes: after it ran, or unrun (the
     // offload refused it, or the node stopped with it queued).
     struct Release {
+      Release(std::shared_ptr<std::atomic<std::size_t>> c, std::size_t k)
+          : counter(std::move(c)), n(k) {}
+      ~Release() { counter->fetch_sub(n); }
       std::shared_ptr<std::atomic<std::size_t>> counter;
       std::size_t n;
-      ~Release() { counter->fetch_sub(n); }
     };
     r.offload = [admitter = Admitter(ctx_), raws = std::move(raws),
                  release = std::make_shared<Release>(offloaded_, n)]() mutable {
