@@ -94,6 +94,7 @@ struct Admission {
   http::status status = http::status::ok;
   std::optional<Hash32> hash;  // absent when the bytes are not a transaction
   std::string error;           // empty when admitted
+  bool pooled = false;         // newly pooled here (so to be published), not a copy
 };
 
 // Admits transactions as POST /tx and /txs do. Holds only the node's thread-safe parts, so it may
@@ -107,37 +108,39 @@ class Admitter {
         transport_(ctx.transport),
         payload_ready_(ctx.payload_ready) {}
 
-  /// Admits one transaction and publishes it if admitted.
+  /// Admits one transaction, as POST /tx does, and publishes it if it is new here.
   Admission admit(Bytes raw) {
-    std::vector<Bytes> admitted;
-    Admission a = check(std::move(raw), admitted);
-    if (!admitted.empty()) transport_->publish_transaction(std::move(admitted.front()));
+    Admission a = check(raw);
+    if (a.pooled) transport_->publish_transaction(std::move(raw));
+    if (a.error.empty() && payload_ready_ != nullptr) payload_ready_->notify();
     return a;
   }
 
-  /// Admits each in order and answers for each, as POST /txs does; the admitted ones are
-  /// published together.
+  /// Admits each in order and answers for each, as POST /txs does; the new ones are published
+  /// together.
   Reply admit_all(std::vector<Bytes> raws) {
     json results = json::array();
-    std::vector<Bytes> admitted;
-    admitted.reserve(raws.size());
+    std::vector<Bytes> pooled;
+    std::size_t accepted = 0;  // a copy of a known transaction counts, as in POST /tx
     for (auto& raw : raws) {
-      Admission a = check(std::move(raw), admitted);
+      Admission a = check(raw);
       json r = json::object();
       if (a.hash) r["hash"] = hex0x(*a.hash);
-      if (!a.error.empty()) r["error"] = a.error;
+      if (a.error.empty()) {
+        ++accepted;
+      } else {
+        r["error"] = a.error;
+      }
       results.push_back(std::move(r));
+      if (a.pooled) pooled.push_back(std::move(raw));
     }
-    std::size_t accepted = 0;  // a copy of a known transaction counts, as in POST /tx
-    for (const auto& r : results) accepted += r.contains("error") ? 0 : 1;
-    if (!admitted.empty()) transport_->publish_transactions(std::move(admitted));
+    if (!pooled.empty()) transport_->publish_transactions(std::move(pooled));
     if (accepted > 0 && payload_ready_ != nullptr) payload_ready_->notify();
     return json_reply(json{{"accepted", accepted}, {"results", std::move(results)}});
   }
 
  private:
-  // A duplicate is answered with its hash and not published again (nor appended).
-  Admission check(Bytes raw, std::vector<Bytes>& admitted) {
+  Admission check(const Bytes& raw) {
     auto pooled = mempool_->add_encoded(raw);
     if (!pooled) {
       const Error& e = pooled.error();
@@ -155,8 +158,7 @@ class Admitter {
     }
     const Hash32 hash = (*pooled)->hash;
     tx_status_->set(hash, TxStatus{TxState::pending, 0, {}});
-    admitted.push_back(std::move(raw));
-    return Admission{http::status::ok, hash, {}};
+    return Admission{http::status::ok, hash, {}, true};
   }
 
   mempool::Mempool* mempool_;
@@ -256,7 +258,6 @@ class Router {
     if (auto refused = refuse_submission()) return std::move(*refused);
     Admission a = Admitter(ctx_).admit(std::move(*raw));
     if (!a.error.empty()) return error_reply(a.status, a.error);
-    if (ctx_.payload_ready != nullptr) ctx_.payload_ready->notify();
     return json_reply(json{{"hash", hex0x(*a.hash)}});
   }
 
