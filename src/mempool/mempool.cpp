@@ -1,5 +1,6 @@
 #include "mempool/mempool.h"
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -24,9 +25,19 @@ struct HashHash {
 struct Entry {
   types::TxRef tx;
   std::uint64_t seq = 0;  // arrival order
+  std::chrono::steady_clock::time_point
+      added;  // for the lifetime of a transaction waiting for a lower nonce
 };
 
 using NonceQueue = std::map<std::uint64_t, Entry>;
+
+// One sender's pending transactions. Those at nonces [committed, ready_end) form the run that can
+// execute in order; the rest ("future") wait for a lower nonce that is not here.
+struct Account {
+  NonceQueue queue;
+  std::uint64_t ready_end = 0;
+  std::size_t future = 0;
+};
 
 constexpr const char* kAlreadyKnown = "already known";
 constexpr const char* kAlreadyCommitted = "already committed";
@@ -46,7 +57,10 @@ struct Mempool::Impl {
 
   mutable std::mutex mu;
   std::unordered_map<Hash32, types::TxRef, HashHash> by_hash;
-  std::unordered_map<crypto::Address, NonceQueue, AddressHash> by_sender;
+  Clock clock;
+  std::unordered_map<crypto::Address, Account, AddressHash> by_sender;
+  std::unordered_set<crypto::Address, AddressHash> with_future;  // senders with future > 0
+  std::size_t future = 0;                                        // summed over the senders
   std::size_t bytes = 0;
   std::uint64_t next_seq = 0;
   std::unordered_set<Hash32, HashHash> committed;  // the last limits.recent_committed ids
@@ -75,6 +89,28 @@ struct Mempool::Impl {
     return queue.erase(it);
   }
 
+  // Brings a sender's bookkeeping up to its committed nonce (caller holds mu): drops what can
+  // never execute (below it: committed already, or rivals of committed transactions), extends
+  // the ready run and recounts its future transactions.
+  void settle(const crypto::Address& sender, Account& a, std::uint64_t committed) {
+    while (!a.queue.empty() && a.queue.begin()->first < committed) erase(a.queue, a.queue.begin());
+    a.ready_end = std::max(a.ready_end, committed);
+    for (auto it = a.queue.find(a.ready_end); it != a.queue.end() && it->first == a.ready_end;
+         ++it) {
+      ++a.ready_end;
+    }
+    // Every nonce of [committed, ready_end) is present: the run grows only over present entries,
+    // and entries leave it only from below (committed or stale).
+    const std::size_t fut = a.queue.size() - (a.ready_end - committed);
+    future = future - a.future + fut;
+    a.future = fut;
+    if (fut > 0) {
+      with_future.insert(sender);
+    } else {
+      with_future.erase(sender);
+    }
+  }
+
   Result<types::TxRef> admit_unverified(types::Transaction tx, const Hash32& hash,
                                         std::size_t encoded_size) {
     // Gossip delivers each transaction many times, and a copy may arrive after its block
@@ -101,32 +137,50 @@ struct Mempool::Impl {
       return make_error(Errc::limit, "nonce too far ahead: " + std::to_string(nonce) +
                                          ", account nonce " + std::to_string(committed));
     }
-    auto sender_it = by_sender.find(tx->sender);
-    if (sender_it != by_sender.end()) {
-      if (sender_it->second.contains(nonce)) {
-        return make_error(Errc::state, "nonce already pending: " + std::to_string(nonce));
+    std::uint64_t ready_end = committed;
+    if (auto it = by_sender.find(tx->sender); it != by_sender.end()) {
+      Account& a = it->second;
+      settle(tx->sender, a, committed);
+      if (a.queue.empty()) {
+        by_sender.erase(it);
+      } else {
+        if (a.queue.contains(nonce)) {
+          return make_error(Errc::state, "nonce already pending: " + std::to_string(nonce));
+        }
+        if (a.queue.size() >= limits.max_per_account) {
+          return make_error(Errc::limit, "mempool full for this account (" +
+                                             std::to_string(limits.max_per_account) + " pending)");
+        }
+        ready_end = a.ready_end;
       }
-      if (sender_it->second.size() >= limits.max_per_account) {
-        return make_error(Errc::limit, "mempool full for this account (" +
-                                           std::to_string(limits.max_per_account) + " pending)");
-      }
+    }
+    // A transaction that cannot execute until a lower nonce arrives may never execute: such
+    // transactions get their own, smaller share of the pool, and a lifetime (drop_expired), so
+    // that nobody can fill the pool for good with nonces nobody will ever fill in.
+    if (nonce > ready_end && future >= limits.max_future) {
+      return make_error(Errc::limit, "mempool full of transactions waiting for a lower nonce (" +
+                                         std::to_string(future) + "); this one needs nonce " +
+                                         std::to_string(ready_end) + " first");
     }
     if (by_hash.size() >= limits.max_txs || bytes + tx->encoded_size > limits.max_bytes) {
       return make_error(Errc::limit, "mempool full (" + std::to_string(by_hash.size()) +
                                          " transactions, " + std::to_string(bytes) + " bytes)");
     }
     by_hash.emplace(tx->hash, tx);
-    by_sender[tx->sender].emplace(nonce, Entry{tx, next_seq++});
+    Account& a = by_sender[tx->sender];
+    a.queue.emplace(nonce, Entry{tx, next_seq++, clock()});
     bytes += tx->encoded_size;
+    settle(tx->sender, a, committed);
     return tx;
   }
 };
 
-Mempool::Mempool(std::uint64_t chain_id, Limits limits, NonceSource committed_nonce)
+Mempool::Mempool(std::uint64_t chain_id, Limits limits, NonceSource committed_nonce, Clock clock)
     : impl_(std::make_unique<Impl>()) {
   impl_->chain_id = chain_id;
   impl_->limits = limits;
   impl_->committed_nonce = std::move(committed_nonce);
+  impl_->clock = clock ? std::move(clock) : Clock([] { return std::chrono::steady_clock::now(); });
 }
 
 Mempool::~Mempool() = default;
@@ -172,7 +226,8 @@ std::vector<types::TxRef> Mempool::build_batch(const BatchLimits& limits,
     bool operator>(const Head& o) const { return seq > o.seq; }
   };
   std::priority_queue<Head, std::vector<Head>, std::greater<>> heads;
-  for (const auto& [sender, queue] : impl_->by_sender) {
+  for (const auto& [sender, account] : impl_->by_sender) {
+    const NonceQueue& queue = account.queue;
     auto p = pending.find(sender);
     const std::uint64_t next = p != pending.end() ? p->second : impl_->committed_nonce(sender);
     auto it = queue.find(next);
@@ -198,26 +253,69 @@ std::vector<types::TxRef> Mempool::build_batch(const BatchLimits& limits,
 
 void Mempool::remove_committed(std::span<const types::TxRef> committed) {
   std::lock_guard lock(impl_->mu);
-  std::unordered_map<crypto::Address, bool, AddressHash> senders;
+  // Per sender, the lowest nonce whose entry left here.
+  std::unordered_map<crypto::Address, std::uint64_t, AddressHash> senders;
   for (const auto& tx : committed) {
-    senders.emplace(tx->sender, true);
+    auto [lowest, unused] = senders.emplace(tx->sender, UINT64_MAX);
     impl_->remember_committed(tx->hash);
     // A committed transaction leaves whatever its receipt: its id is now in a block, and a
     // failed one must be re-signed rather than included twice.
     auto it = impl_->by_sender.find(tx->sender);
     if (it == impl_->by_sender.end()) continue;
-    auto q = it->second.find(tx->tx.nonce);
-    if (q != it->second.end() && q->second.tx->hash == tx->hash) impl_->erase(it->second, q);
+    auto& queue = it->second.queue;
+    auto q = queue.find(tx->tx.nonce);
+    if (q != queue.end() && q->second.tx->hash == tx->hash) {
+      lowest->second = std::min(lowest->second, q->first);
+      impl_->erase(queue, q);
+    }
   }
-  for (const auto& [sender, unused] : senders) {
+  for (const auto& [sender, lowest] : senders) {
     auto it = impl_->by_sender.find(sender);
     if (it == impl_->by_sender.end()) continue;
-    // Pending nonces below the committed one can never execute: rivals of committed ones.
+    Account& a = it->second;
     const std::uint64_t next = impl_->committed_nonce(sender);
-    auto& queue = it->second;
-    for (auto q = queue.begin(); q != queue.end() && q->first < next;) q = impl_->erase(queue, q);
-    if (queue.empty()) impl_->by_sender.erase(it);
+    // A transaction that failed without using its nonce (a faulty leader's block) leaves a gap
+    // in what was a ready run: the run now ends there.
+    if (lowest >= next && lowest < a.ready_end) a.ready_end = lowest;
+    // Pending nonces below the committed one can never execute (rivals of committed ones); a
+    // gap the block filled makes later nonces ready.
+    impl_->settle(sender, a, next);
+    if (a.queue.empty()) impl_->by_sender.erase(it);
   }
+}
+
+std::vector<Mempool::Dropped> Mempool::drop_expired() {
+  std::lock_guard lock(impl_->mu);
+  std::vector<Dropped> dropped;
+  if (impl_->with_future.empty()) return dropped;
+  const auto now = impl_->clock();
+  const auto lifetime = impl_->limits.future_lifetime;
+  const std::vector<crypto::Address> senders(impl_->with_future.begin(), impl_->with_future.end());
+  for (const auto& sender : senders) {
+    auto it = impl_->by_sender.find(sender);
+    if (it == impl_->by_sender.end()) {  // not expected: with_future follows by_sender
+      impl_->with_future.erase(sender);
+      continue;
+    }
+    Account& a = it->second;
+    impl_->settle(sender, a, impl_->committed_nonce(sender));
+    for (auto q = a.queue.lower_bound(a.ready_end); q != a.queue.end();) {
+      if (now - q->second.added >= lifetime) {
+        dropped.push_back(Dropped{q->second.tx, a.ready_end});
+        q = impl_->erase(a.queue, q);
+      } else {
+        ++q;
+      }
+    }
+    impl_->settle(sender, a, impl_->committed_nonce(sender));
+    if (a.queue.empty()) impl_->by_sender.erase(it);
+  }
+  return dropped;
+}
+
+std::size_t Mempool::future_size() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->future;
 }
 
 std::size_t Mempool::size() const {

@@ -15,8 +15,13 @@
 //                 already pending"
 //   6. capacity:  per account and in total (count and bytes)                -> limit "mempool full
 //   ..."
-// There are no fees, so nothing replaces a pending transaction; it leaves when committed or when a
-// committed block makes its nonce stale.
+//                 and, for a "future" transaction (one whose sender has a lower nonce neither
+//                 committed nor pending here), Limits::max_future in all   -> limit "mempool full
+//                 of transactions waiting for a lower nonce ..."
+// There are no fees, so nothing replaces a pending transaction; it leaves when committed, when a
+// committed block makes its nonce stale, or, while it is still future, when it has waited
+// Limits::future_lifetime (drop_expired). Without the last two rules anybody could fill every
+// validator's pool for good with gapped nonces of fresh keys, which no block would ever take.
 //
 // Proposals take, per account, only a nonce-contiguous run starting at the account's next nonce,
 // and interleave accounts by arrival order (the oldest eligible transaction goes first), so one
@@ -26,6 +31,7 @@
 // lock.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -46,6 +52,10 @@ struct Limits {
   // Ids of the most recently committed transactions remembered, so that a late gossip copy is
   // answered "already committed" without a second signature recovery.
   std::size_t recent_committed = 131'072;
+  // Future transactions (waiting for a lower nonce that is not here) in all, and how long one
+  // may wait before drop_expired removes it.
+  std::size_t max_future = 20'000;
+  std::chrono::milliseconds future_lifetime{60'000};
 };
 
 struct BatchLimits {
@@ -65,8 +75,10 @@ class Mempool {
  public:
   /// The committed state's next nonce for an account (the Ledger's next_nonce).
   using NonceSource = std::function<std::uint64_t(const crypto::Address&)>;
+  /// The time a transaction arrives and drop_expired compares with (steady_clock by default).
+  using Clock = std::function<std::chrono::steady_clock::time_point()>;
 
-  Mempool(std::uint64_t chain_id, Limits limits, NonceSource committed_nonce);
+  Mempool(std::uint64_t chain_id, Limits limits, NonceSource committed_nonce, Clock clock = {});
   ~Mempool();
   Mempool(const Mempool&) = delete;
   Mempool& operator=(const Mempool&) = delete;
@@ -94,8 +106,19 @@ class Mempool {
   /// the committed nonce.
   void remove_committed(std::span<const types::TxRef> committed);
 
+  /// A transaction drop_expired removed, and the nonce its sender was missing.
+  struct Dropped {
+    types::TxRef tx;
+    std::uint64_t missing_nonce = 0;
+  };
+  /// Removes the future transactions that have waited Limits::future_lifetime or longer (the
+  /// node calls it about once a second) and returns them.
+  std::vector<Dropped> drop_expired();
+
   std::size_t size() const;
   std::size_t bytes() const;
+  /// Pending transactions that wait for a lower nonce (counted against Limits::max_future).
+  std::size_t future_size() const;
 
  private:
   struct Impl;

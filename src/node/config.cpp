@@ -121,9 +121,11 @@ Result<NodeConfig> parse_config(std::string_view toml_text, const std::string& o
     OL_TRY(r.read("path", c.storage.path));
     return r.read("keep_blocks", c.storage.keep_blocks);
   }));
-  OL_TRY(read_section(root, top, "mempool", origin,
-
-                      [&](TableReader& r) { return r.read("capacity", c.mempool.capacity); }));
+  OL_TRY(read_section(root, top, "mempool", origin, [&](TableReader& r) -> Status {
+    OL_TRY(r.read("capacity", c.mempool.capacity));
+    OL_TRY(r.read("future_capacity", c.mempool.future_capacity));
+    return r.read("future_lifetime_ms", c.mempool.future_lifetime_ms);
+  }));
   OL_TRY(read_section(root, top, "sync", origin, [&](TableReader& r) -> Status {
     OL_TRY(r.read("checkpoint_interval", c.sync.checkpoint_interval));
     OL_TRY(r.read("checkpoints_keep", c.sync.checkpoints_keep));
@@ -164,6 +166,12 @@ Result<NodeConfig> parse_config(std::string_view toml_text, const std::string& o
     return make_error(
         Errc::invalid_argument,
         origin + ": consensus.min_block_interval_ms must be at most half of round_timeout_base_ms");
+  }
+  if (c.mempool.future_lifetime_ms < 1000) {
+    return make_error(Errc::invalid_argument,
+                      origin +
+                          ": mempool.future_lifetime_ms must be ≥ 1000 (the pool is swept "
+                          "once a second)");
   }
   if (c.network.redial_base_ms == 0 || c.network.redial_cap_ms < c.network.redial_base_ms) {
     return make_error(Errc::invalid_argument,
@@ -225,7 +233,11 @@ std::string NodeConfig::to_toml() const {
     << "path = " << q(storage.path) << "\n"
     << "keep_blocks = " << storage.keep_blocks << "   # 0 = archival\n\n"
     << "[mempool]\n"
-    << "capacity = " << mempool.capacity << "\n\n"
+    << "capacity = " << mempool.capacity << "\n"
+    << "future_capacity = " << mempool.future_capacity
+    << "   # of those, transactions waiting for a lower nonce\n"
+    << "future_lifetime_ms = " << mempool.future_lifetime_ms
+    << "   # then such a transaction is dropped\n\n"
     << "[sync]\n"
     << "checkpoint_interval = " << sync.checkpoint_interval << "   # 0 = no checkpoints\n"
     << "checkpoints_keep = " << sync.checkpoints_keep << "\n"

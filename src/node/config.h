@@ -53,6 +53,11 @@ struct StorageConfig {
 
 struct MempoolConfig {
   std::uint32_t capacity = 100'000;  // transactions; beyond it admission says "mempool full"
+  /// Of those, transactions waiting for a lower nonce of their sender that is not here (0 =
+  /// admit only what can execute next; above capacity it is capacity), and how long one may
+  /// wait before it is dropped (≥ 1000).
+  std::uint32_t future_capacity = 10'000;
+  std::uint32_t future_lifetime_ms = 60'000;
 };
 
 /// Catch-up and checkpoints (src/sync; see src/node/sync_driver.h).

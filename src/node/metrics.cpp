@@ -103,6 +103,10 @@ std::string Metrics::render(const MetricGauges& g) const {
   commit_latency.render(out, "openliquid_commit_latency_seconds");
   metric(out, "openliquid_mempool_size", "gauge", "Transactions (or commands) waiting.",
          g.mempool_size);
+  metric(out, "openliquid_mempool_future", "gauge",
+         "Pending transactions that wait for a lower nonce of their sender (bounded by "
+         "mempool.future_capacity).",
+         g.mempool_future);
   metric(out, "openliquid_peers", "gauge", "Connected p2p peers.", g.peers);
   metric(out, "openliquid_validator_peers", "gauge", "Connected validators, not counting self.",
          g.validator_peers);
@@ -124,6 +128,10 @@ std::string Metrics::render(const MetricGauges& g) const {
          "Gossiped transactions dropped unverified because the verifier was behind (they are "
          "verified when a proposal carries them).",
          tx_gossip_shed_total.load());
+  metric(out, "openliquid_tx_expired_total", "counter",
+         "Pending transactions dropped after waiting mempool.future_lifetime_ms for a lower "
+         "nonce of their sender.",
+         tx_expired_total.load());
   metric(out, "openliquid_tx_busy_total", "counter",
          "Transactions refused at the RPC with 503 busy: too many gossiped (or POST /txs) "
          "transactions await signature checks on this node.",

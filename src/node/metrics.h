@@ -29,6 +29,7 @@ class LatencyHistogram {
 /// Values read at scrape time from other components.
 struct MetricGauges {
   std::uint64_t mempool_size = 0;
+  std::uint64_t mempool_future = 0;  // of those, waiting for a lower nonce
   std::uint64_t peers = 0;
   std::uint64_t validator_peers = 0;
   bool partitioned = false;
@@ -47,6 +48,7 @@ struct Metrics {
   std::atomic<std::uint64_t> txs_committed_total{0};
   std::atomic<std::uint64_t> tx_rejected_total{0};
   std::atomic<std::uint64_t> tx_gossip_shed_total{0};  // gossiped txs dropped: verifier backlog
+  std::atomic<std::uint64_t> tx_expired_total{0};      // dropped after waiting for a lower nonce
   std::atomic<std::uint64_t> tx_busy_total{0};  // POST /tx refused 503 "busy" (verifier backlog)
   // Consensus inputs refused, added up over every core this node runs (Core::publish_status).
   std::atomic<std::uint64_t> consensus_invalid_total{0};  // consensus::ReplicaStats::invalid

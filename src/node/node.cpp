@@ -160,6 +160,8 @@ Result<std::unique_ptr<Node>> Node::open(const std::filesystem::path& home, Node
 
   mempool::Limits limits;
   limits.max_txs = c.mempool.capacity;
+  limits.max_future = std::min(c.mempool.future_capacity, c.mempool.capacity);
+  limits.future_lifetime = std::chrono::milliseconds(c.mempool.future_lifetime_ms);
   Node* owner = node.get();
   // The ledger exists before anything that admits transactions starts (start_services).
   node->mempool_ = std::make_unique<mempool::Mempool>(
@@ -336,8 +338,19 @@ Status Node::start_services() {
   OL_TRY_ASSIGN(rpc_, RpcServer::start(*io_, config_.rpc.listen, std::move(rc)));
 
   verifier_ = std::thread([this] {
-    while (auto job = verify_queue_.pop_until(std::chrono::steady_clock::time_point::max())) {
-      (*job)();
+    // Between jobs, once a second: drop the transactions that waited too long for a lower nonce.
+    constexpr auto kSweepEvery = std::chrono::seconds(1);
+    auto next_sweep = std::chrono::steady_clock::now() + kSweepEvery;
+    for (;;) {
+      if (auto job = verify_queue_.pop_until(next_sweep)) {
+        (*job)();
+      } else if (verify_queue_.closed()) {
+        break;
+      }
+      if (std::chrono::steady_clock::now() >= next_sweep) {
+        drop_expired_transactions();
+        next_sweep = std::chrono::steady_clock::now() + kSweepEvery;
+      }
     }
   });
   set_thread_name(verifier_, "ol-verify");
@@ -687,6 +700,21 @@ void Node::stop() {
   if (store_) {
     if (auto s = store_->flush(); !s) spdlog::warn("node: store flush: {}", s.error().to_string());
   }
+}
+
+void Node::drop_expired_transactions() {
+  const auto dropped = mempool_->drop_expired();
+  if (dropped.empty()) return;
+  for (const auto& d : dropped) {
+    tx_status_.set(d.tx->hash, TxStatus{TxState::rejected, 0,
+                                        "dropped: waited " +
+                                            std::to_string(config_.mempool.future_lifetime_ms) +
+                                            " ms for nonce " + std::to_string(d.missing_nonce) +
+                                            " of its sender, which never arrived"});
+  }
+  metrics_.tx_expired_total.fetch_add(dropped.size());
+  spdlog::info("mempool: dropped {} transactions that waited {} ms for a lower nonce",
+               dropped.size(), config_.mempool.future_lifetime_ms);
 }
 
 bool Node::verify_later(std::function<void()> job, bool urgent) {

@@ -142,6 +142,9 @@ class Node {
   /// transactions are then mostly unverified here, so voting on it waits for their recovery
   /// (at 6,500 offered, 4,096 gave 3.8–5.8k tx/s committed with p50 1–3 s; 1,024 3.7–6.2k with
   /// p50 0.4–1 s, over four and five noisy runs).
+  // Verifier thread, about once a second: Mempool::drop_expired, recorded in the status book.
+  void drop_expired_transactions();
+
   static constexpr std::size_t kMaxGossipBacklogTxs = 16'384;
   static constexpr std::size_t kRpcBusyBacklogTxs = 1'024;
   std::atomic<std::size_t> gossip_backlog_{0};

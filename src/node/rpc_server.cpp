@@ -151,7 +151,7 @@ class Admitter {
       metrics_->tx_rejected_total.fetch_add(1);
       if (decoded) tx_status_->set(hash, TxStatus{TxState::rejected, 0, e.message});
       if (e.code == Errc::limit && e.message.starts_with("mempool full")) {
-        return Admission{http::status::service_unavailable, hash, "mempool full"};
+        return Admission{http::status::service_unavailable, hash, e.message};
       }
       return Admission{http::status::bad_request, decoded ? std::optional(hash) : std::nullopt,
                        e.message};
@@ -452,6 +452,7 @@ class Router {
     const NetworkStats net = ctx_.transport->stats();
     MetricGauges g;
     g.mempool_size = pool_size();
+    g.mempool_future = ctx_.commands_mode ? 0 : ctx_.mempool->future_size();
     g.peers = net.peers;
     g.validator_peers = net.validator_peers;
     g.partitioned = net.partitioned;

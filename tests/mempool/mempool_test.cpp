@@ -25,15 +25,19 @@ types::Transaction signed_tx(const crypto::Secp256k1Key& key, std::uint64_t nonc
   return types::Transaction::sign(chain, nonce, types::Transfer{sink(), amount}, key);
 }
 
-// A mempool over a committed-nonce table the test controls.
+// A mempool over a committed-nonce table and a clock the test controls.
 struct Fixture {
   std::map<crypto::Address, std::uint64_t> committed;
+  std::chrono::steady_clock::time_point now{};
   Mempool pool;
   explicit Fixture(Limits limits = {})
-      : pool(kChainId, limits, [this](const crypto::Address& a) {
-          auto it = committed.find(a);
-          return it == committed.end() ? 0 : it->second;
-        }) {}
+      : pool(
+            kChainId, limits,
+            [this](const crypto::Address& a) {
+              auto it = committed.find(a);
+              return it == committed.end() ? 0 : it->second;
+            },
+            [this] { return now; }) {}
 
   TxRef add(const types::Transaction& tx) {
     auto r = pool.add_encoded(codec::encode(tx));
@@ -242,6 +246,105 @@ TEST(Commit, AFailedCommittedTransactionAlsoLeaves) {
   EXPECT_EQ(f.pool.size(), 0u);
 }
 
+// Transactions whose sender has a lower nonce missing may never execute; without a bound of their
+// own, fresh keys with gapped nonces would fill the pool for good.
+TEST(Future, GappedNoncesGetABoundedShareAndReadyOnesStillGetIn) {
+  Fixture f(Limits{.max_txs = 100, .max_future = 3});
+  auto a = test_key(0), b = test_key(1), c = test_key(2), d = test_key(3), e = test_key(4);
+  f.add(signed_tx(a, 1));
+  f.add(signed_tx(b, 1));
+  f.add(signed_tx(c, 2));
+  EXPECT_EQ(f.pool.future_size(), 3u);
+  auto refused = f.reject(signed_tx(d, 5));
+  EXPECT_EQ(refused.code, Errc::limit);
+  EXPECT_EQ(refused.message,
+            "mempool full of transactions waiting for a lower nonce (3); this one needs nonce 0 "
+            "first");
+  EXPECT_EQ(f.reject(signed_tx(c, 3)).code, Errc::limit);  // still behind c's missing nonce 0
+  // Transactions that can execute are not held back by the future ones.
+  f.add(signed_tx(e, 0));
+  f.add(signed_tx(e, 1));
+  EXPECT_EQ(f.pool.future_size(), 3u);
+  // Filling a gap makes the waiting transaction ready, and frees its place.
+  f.add(signed_tx(a, 0));
+  EXPECT_EQ(f.pool.future_size(), 2u);
+  f.add(signed_tx(d, 5));
+  EXPECT_EQ(f.pool.future_size(), 3u);
+  // So does a block that commits the missing nonce (here a copy this pool never saw).
+  Fixture other;
+  auto b0 = other.add(signed_tx(b, 0));
+  f.committed[b.address()] = 1;
+  f.pool.remove_committed(std::vector<TxRef>{b0});
+  EXPECT_EQ(f.pool.future_size(), 2u);
+  using P = std::vector<std::pair<std::uint8_t, std::uint64_t>>;
+  EXPECT_EQ(describe(f.pool.build_batch({})), (P{{1, 1}, {4, 0}, {4, 1}, {0, 0}, {0, 1}}));
+  EXPECT_EQ(f.pool.size(), 7u);
+
+  // No share at all: only transactions that can execute now are admitted.
+  Fixture strict(Limits{.max_future = 0});
+  EXPECT_EQ(strict.reject(signed_tx(a, 1)).code, Errc::limit);
+  strict.add(signed_tx(a, 0));
+  strict.add(signed_tx(a, 1));
+  EXPECT_EQ(strict.pool.future_size(), 0u);
+}
+
+TEST(Future, WaitingTransactionsExpireAndReadyOnesDoNot) {
+  using std::chrono::seconds;
+  Fixture f(Limits{.future_lifetime = seconds(60)});
+  auto a = test_key(0), b = test_key(1), c = test_key(2), d = test_key(3);
+  auto a0 = f.add(signed_tx(a, 0));  // ready: never expires
+  auto a2 = f.add(signed_tx(a, 2));  // waits for a1
+  auto b3 = f.add(signed_tx(b, 3));  // waits for b0
+  auto d1 = f.add(signed_tx(d, 1));  // waits for d0, which comes in time
+  f.now += seconds(30);
+  auto c1 = f.add(signed_tx(c, 1));
+  f.add(signed_tx(d, 0));
+  EXPECT_EQ(f.pool.future_size(), 3u);
+  EXPECT_TRUE(f.pool.drop_expired().empty());
+  f.now += seconds(30);
+  auto dropped = f.pool.drop_expired();
+  ASSERT_EQ(dropped.size(), 2u);
+  std::map<Hash32, std::uint64_t> missing;
+  for (const auto& x : dropped) missing[x.tx->hash] = x.missing_nonce;
+  EXPECT_EQ(missing, (std::map<Hash32, std::uint64_t>{{a2->hash, 1}, {b3->hash, 0}}));
+  EXPECT_EQ(f.pool.find(a2->hash), nullptr);
+  EXPECT_EQ(f.pool.find(b3->hash), nullptr);
+  EXPECT_EQ(f.pool.find(a0->hash), a0);
+  EXPECT_EQ(f.pool.find(d1->hash), d1);  // ready since d0 came
+  EXPECT_EQ(f.pool.future_size(), 1u);
+  EXPECT_EQ(f.pool.size(), 4u);
+  EXPECT_EQ(f.pool.bytes(), a0->encoded_size * 4);  // same-shaped transfers
+  f.now += seconds(30);
+  dropped = f.pool.drop_expired();
+  ASSERT_EQ(dropped.size(), 1u);
+  EXPECT_EQ(dropped[0].tx, c1);
+  EXPECT_EQ(f.pool.future_size(), 0u);
+  // A dropped transaction is not remembered: it may be submitted again.
+  f.add(a2->tx);
+  EXPECT_EQ(f.pool.future_size(), 1u);
+}
+
+// A faulty leader's block may carry a transaction from the middle of a ready run that fails
+// without using its nonce: the later ones then wait for that nonce again.
+TEST(Future, AGapLeftByAFailedTransactionMakesTheRestWait) {
+  Fixture f(Limits{.max_future = 1});
+  auto a = test_key(0);
+  f.add(signed_tx(a, 0));
+  auto a1 = f.add(signed_tx(a, 1));
+  f.add(signed_tx(a, 2));
+  EXPECT_EQ(f.pool.future_size(), 0u);
+  f.pool.remove_committed(std::vector<TxRef>{a1});  // failed: the account's nonce is still 0
+  EXPECT_EQ(f.pool.size(), 2u);
+  EXPECT_EQ(f.pool.future_size(), 1u);
+  using P = std::vector<std::pair<std::uint8_t, std::uint64_t>>;
+  EXPECT_EQ(describe(f.pool.build_batch({})), (P{{0, 0}}));
+  EXPECT_EQ(f.reject(signed_tx(a, 3)).code, Errc::limit);  // the share (1) is taken
+  f.add(signed_tx(a, 1, 2));                               // a new nonce 1 fills the gap
+  EXPECT_EQ(f.pool.future_size(), 0u);
+  f.add(signed_tx(a, 3));
+  EXPECT_EQ(describe(f.pool.build_batch({})), (P{{0, 0}, {0, 1}, {0, 2}, {0, 3}}));
+}
+
 TEST(Concurrency, ParallelAdmissionKeepsCountsExact) {
   Fixture f;
   std::vector<std::vector<Bytes>> work(4);
@@ -259,6 +362,7 @@ TEST(Concurrency, ParallelAdmissionKeepsCountsExact) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(f.pool.size(), 200u);
+  EXPECT_EQ(f.pool.future_size(), 0u);
   EXPECT_EQ(f.pool.build_batch({}).size(), 200u);
 }
 

@@ -542,6 +542,58 @@ TEST_F(InProcessNetwork, BatchSubmissionAnswersForEachTransaction) {
   ASSERT_TRUE(eventually([&] { return nonce(1, faucet_->address()) == 4; }));
 }
 
+// Transactions that wait for a lower nonce of their sender that nobody sends get a bounded share
+// of the pool and a lifetime, so no client (nor anyone with fresh keys) can fill it for good.
+TEST_F(InProcessNetwork, TransactionsWaitingForAMissingNonceAreBoundedAndDropped) {
+  start_all("transactions", [](NodeConfig& c) {
+    c.mempool.future_capacity = 3;
+    c.mempool.future_lifetime_ms = 1000;
+  });
+  load_faucet();
+  const auto post = [&](std::uint64_t n) {
+    return call(port(0), "POST", "/tx", json{{"tx", to_hex(faucet_tx(n), true)}}.dump());
+  };
+  const auto tx_state = [&](std::size_t node, std::uint64_t n) {
+    return call(port(node), "GET", "/tx/" + to_hex(crypto::keccak256(faucet_tx(n)), true)).body;
+  };
+  for (std::uint64_t n : {5, 6, 7}) {  // the faucet's nonces 0..4 are missing
+    auto r = post(n);
+    EXPECT_EQ(r.status, 200) << r.raw;
+  }
+  auto full = post(8);
+  EXPECT_EQ(full.status, 503) << full.raw;
+  EXPECT_NE(full.body.value("error", std::string()).find("waiting for a lower nonce"),
+            std::string::npos)
+      << full.raw;
+  EXPECT_EQ(tx_state(0, 8).value("status", std::string()), "rejected");
+  EXPECT_EQ(metric(0, "openliquid_mempool_future"), 3u);
+  EXPECT_EQ(tx_state(0, 5).value("status", std::string()), "pending");
+  // Gossip took them to the other validators, which hold them the same way.
+  ASSERT_TRUE(eventually([&] { return metric(1, "openliquid_mempool_future") == 3; }));
+
+  // After the lifetime (the pool is swept once a second) they are gone from every pool, and
+  // GET /tx says why.
+  for (std::size_t node : {0, 1}) {
+    ASSERT_TRUE(eventually([&] { return metric(node, "openliquid_tx_expired_total") == 3; }));
+    EXPECT_EQ(metric(node, "openliquid_mempool_future"), 0u);
+    EXPECT_EQ(metric(node, "openliquid_mempool_size"), 0u);
+  }
+  const json dropped = tx_state(0, 6);
+  EXPECT_EQ(dropped.value("status", std::string()), "rejected") << dropped.dump();
+  EXPECT_EQ(dropped.value("reason", std::string()),
+            "dropped: waited 1000 ms for nonce 0 of its sender, which never arrived")
+      << dropped.dump();
+  EXPECT_EQ(nonce(0, faucet_->address()), 0u);
+
+  // Sent in order, the same transactions (the dropped ones again) commit as usual.
+  for (std::uint64_t n = 0; n <= 8; ++n) {
+    auto r = post(n);
+    EXPECT_EQ(r.status, 200) << n << ": " << r.raw;
+  }
+  ASSERT_TRUE(eventually([&] { return nonce(2, faucet_->address()) == 9; }));
+  EXPECT_EQ(tx_state(0, 6).value("status", std::string()), "committed");
+}
+
 // A leader that cannot fill a block proposes no sooner than min_block_interval_ms after the last
 // proposal it saw, and stamps its block after that wait: ts(h+1) >= (arrival of h) + interval >=
 // ts(h) + interval. A slow machine only widens the gaps; 1 ms is for the timestamps' truncation
