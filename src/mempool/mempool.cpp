@@ -215,6 +215,23 @@ types::TxRef Mempool::find(const Hash32& hash) const {
   return it == impl_->by_hash.end() ? nullptr : it->second;
 }
 
+std::optional<std::uint64_t> Mempool::missing_nonce(const Hash32& hash) {
+  std::lock_guard lock(impl_->mu);
+  auto tx = impl_->by_hash.find(hash);
+  if (tx == impl_->by_hash.end()) return std::nullopt;
+  const crypto::Address sender = tx->second->sender;
+  const std::uint64_t nonce = tx->second->tx.nonce;
+  auto it = impl_->by_sender.find(sender);
+  if (it == impl_->by_sender.end()) return std::nullopt;  // not expected: by_hash follows it
+  // The committed nonce may have moved since the sender's last admission or commit; settle may
+  // then drop the transaction as stale (its nonce is below the run).
+  impl_->settle(sender, it->second, impl_->committed_nonce(sender));
+  const std::uint64_t ready_end = it->second.ready_end;
+  if (it->second.queue.empty()) impl_->by_sender.erase(it);
+  if (nonce < ready_end) return std::nullopt;
+  return ready_end;
+}
+
 std::vector<types::TxRef> Mempool::build_batch(const BatchLimits& limits,
                                                const PendingNonces& pending) const {
   std::lock_guard lock(impl_->mu);

@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -95,6 +96,10 @@ class Mempool {
   /// The pending transaction with this hash, or null. A node that sees a transaction in a
   /// proposal uses it to skip signature recovery.
   types::TxRef find(const Hash32& hash) const;
+
+  /// For a pending future transaction, the lower nonce of its sender it waits for; nullopt for
+  /// one that can execute next, or that is not pending here.
+  std::optional<std::uint64_t> missing_nonce(const Hash32& hash);
 
   /// Up to `limits` transactions for a proposal, in the order they must execute. Nothing is
   /// removed: transactions leave through remove_committed.

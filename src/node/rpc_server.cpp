@@ -345,9 +345,12 @@ class Router {
                            std::string(execution::to_string(r.outcome)) + ": " + r.detail});
     }
     // Pending or unknown (perhaps still on its way here) may change with the next commit.
-    Reply r = known || ctx_.mempool->find(*hash)
-                  ? fill(TxStatus{TxState::pending, 0, {}})
-                  : error_reply(http::status::not_found, "unknown transaction");
+    Reply r = error_reply(http::status::not_found, "unknown transaction");
+    if (known || ctx_.mempool->find(*hash)) {
+      // Pending, and perhaps not executable yet: say which nonce of its sender it waits for.
+      if (auto missing = ctx_.mempool->missing_nonce(*hash)) j["waiting_for_nonce"] = *missing;
+      r = fill(TxStatus{TxState::pending, 0, {}});
+    }
     r.wait_for_commit_ms = *wait;
     return r;
   }

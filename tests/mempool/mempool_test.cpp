@@ -280,6 +280,14 @@ TEST(Future, GappedNoncesGetABoundedShareAndReadyOnesStillGetIn) {
   EXPECT_EQ(describe(f.pool.build_batch({})), (P{{1, 1}, {4, 0}, {4, 1}, {0, 0}, {0, 1}}));
   EXPECT_EQ(f.pool.size(), 7u);
 
+  EXPECT_EQ(
+      f.pool.missing_nonce(types::VerifiedTransaction::verify(signed_tx(c, 2), kChainId)->hash),
+      std::optional<std::uint64_t>(0));
+  EXPECT_EQ(
+      f.pool.missing_nonce(types::VerifiedTransaction::verify(signed_tx(a, 1), kChainId)->hash),
+      std::nullopt);                                        // ready
+  EXPECT_EQ(f.pool.missing_nonce(Hash32{}), std::nullopt);  // not here
+
   // No share at all: only transactions that can execute now are admitted.
   Fixture strict(Limits{.max_future = 0});
   EXPECT_EQ(strict.reject(signed_tx(a, 1)).code, Errc::limit);

@@ -567,7 +567,9 @@ TEST_F(InProcessNetwork, TransactionsWaitingForAMissingNonceAreBoundedAndDropped
       << full.raw;
   EXPECT_EQ(tx_state(0, 8).value("status", std::string()), "rejected");
   EXPECT_EQ(metric(0, "openliquid_mempool_future"), 3u);
-  EXPECT_EQ(tx_state(0, 5).value("status", std::string()), "pending");
+  const json waiting = tx_state(0, 5);
+  EXPECT_EQ(waiting.value("status", std::string()), "pending") << waiting.dump();
+  EXPECT_EQ(waiting.value("waiting_for_nonce", 99), 0) << waiting.dump();
   // Gossip took them to the other validators, which hold them the same way.
   ASSERT_TRUE(eventually([&] { return metric(1, "openliquid_mempool_future") == 3; }));
 
@@ -592,6 +594,7 @@ TEST_F(InProcessNetwork, TransactionsWaitingForAMissingNonceAreBoundedAndDropped
   }
   ASSERT_TRUE(eventually([&] { return nonce(2, faucet_->address()) == 9; }));
   EXPECT_EQ(tx_state(0, 6).value("status", std::string()), "committed");
+  EXPECT_FALSE(tx_state(0, 6).contains("waiting_for_nonce"));
 }
 
 // A leader that cannot fill a block proposes no sooner than min_block_interval_ms after the last
