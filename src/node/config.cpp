@@ -105,9 +105,10 @@ Result<NodeConfig> parse_config(std::string_view toml_text, const std::string& o
     OL_TRY(r.read("peer_max_msgs_per_sec", c.network.peer_max_msgs_per_sec));
     return r.read("peer_max_bytes_per_sec", c.network.peer_max_bytes_per_sec);
   }));
-  OL_TRY(read_section(root, top, "rpc", origin,
-
-                      [&](TableReader& r) { return r.read("listen", c.rpc.listen); }));
+  OL_TRY(read_section(root, top, "rpc", origin, [&](TableReader& r) -> Status {
+    OL_TRY(r.read("listen", c.rpc.listen));
+    return r.read("max_connections", c.rpc.max_connections);
+  }));
   OL_TRY(read_section(root, top, "consensus", origin, [&](TableReader& r) -> Status {
     OL_TRY(r.read("round_timeout_base_ms", c.consensus.round_timeout_base_ms));
     OL_TRY(r.read("round_timeout_cap_ms", c.consensus.round_timeout_cap_ms));
@@ -167,6 +168,9 @@ Result<NodeConfig> parse_config(std::string_view toml_text, const std::string& o
         Errc::invalid_argument,
         origin + ": consensus.min_block_interval_ms must be at most half of round_timeout_base_ms");
   }
+  if (c.rpc.max_connections == 0) {
+    return make_error(Errc::invalid_argument, origin + ": rpc.max_connections must be > 0");
+  }
   if (c.mempool.future_lifetime_ms < 1000) {
     return make_error(Errc::invalid_argument,
                       origin +
@@ -219,7 +223,9 @@ std::string NodeConfig::to_toml() const {
     << "peer_max_msgs_per_sec = " << network.peer_max_msgs_per_sec << "\n"
     << "peer_max_bytes_per_sec = " << network.peer_max_bytes_per_sec << "\n\n"
     << "[rpc]\n"
-    << "listen = " << q(rpc.listen) << "\n\n"
+    << "listen = " << q(rpc.listen) << "\n"
+    << "max_connections = " << rpc.max_connections
+    << "   # more are answered 503 and closed\n\n"
     << "[consensus]\n"
     << "round_timeout_base_ms = " << consensus.round_timeout_base_ms << "\n"
     << "round_timeout_cap_ms = " << consensus.round_timeout_cap_ms << "\n"

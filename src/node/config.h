@@ -25,6 +25,8 @@ struct NetworkConfig {
 
 struct RpcConfig {
   std::string listen = "127.0.0.1:8600";  // HTTP/JSON; loopback unless the operator says otherwise
+  /// Open connections at most (≥ 1); one more is answered 503 "too many connections" and closed.
+  std::uint32_t max_connections = 1024;
 };
 
 struct ConsensusConfig {

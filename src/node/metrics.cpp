@@ -136,6 +136,14 @@ std::string Metrics::render(const MetricGauges& g) const {
          "Transactions refused at the RPC with 503 busy: too many gossiped (or POST /txs) "
          "transactions await signature checks on this node.",
          tx_busy_total.load());
+  metric(out, "openliquid_rpc_connections", "gauge", "Open HTTP connections to the RPC.",
+         rpc_connections.load());
+  metric(out, "openliquid_rpc_refused_total", "counter",
+         "RPC connections answered 503 and closed: rpc.max_connections were open.",
+         rpc_refused_total.load());
+  metric(out, "openliquid_rpc_accept_errors_total", "counter",
+         "RPC accepts that failed (e.g. out of file descriptors); each is retried 100 ms later.",
+         rpc_accept_errors_total.load());
   metric(out, "openliquid_tx_signature_checks_total", "counter",
          "Transaction signature recoveries (each transaction should cost one per node: at "
          "admission, or on first sight in a proposal or a synced block).",

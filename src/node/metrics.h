@@ -47,8 +47,11 @@ struct Metrics {
   std::atomic<std::uint64_t> rounds_total{0};
   std::atomic<std::uint64_t> txs_committed_total{0};
   std::atomic<std::uint64_t> tx_rejected_total{0};
-  std::atomic<std::uint64_t> tx_gossip_shed_total{0};  // gossiped txs dropped: verifier backlog
-  std::atomic<std::uint64_t> tx_expired_total{0};      // dropped after waiting for a lower nonce
+  std::atomic<std::uint64_t> tx_gossip_shed_total{0};     // gossiped txs dropped: verifier backlog
+  std::atomic<std::uint64_t> tx_expired_total{0};         // dropped after waiting for a lower nonce
+  std::atomic<std::uint64_t> rpc_connections{0};          // open HTTP connections served
+  std::atomic<std::uint64_t> rpc_refused_total{0};        // over rpc.max_connections: 503
+  std::atomic<std::uint64_t> rpc_accept_errors_total{0};  // e.g. out of file descriptors
   std::atomic<std::uint64_t> tx_busy_total{0};  // POST /tx refused 503 "busy" (verifier backlog)
   // Consensus inputs refused, added up over every core this node runs (Core::publish_status).
   std::atomic<std::uint64_t> consensus_invalid_total{0};  // consensus::ReplicaStats::invalid

@@ -335,6 +335,7 @@ Status Node::start_services() {
   // Batches from POST /txs are checked on the verifier thread, behind proposals, so that a large
   // batch does not hold up the io thread's network traffic (consensus messages among it).
   rc.offload = [this](std::function<void()> job) { return verify_later(std::move(job)); };
+  rc.max_connections = config_.rpc.max_connections;
   OL_TRY_ASSIGN(rpc_, RpcServer::start(*io_, config_.rpc.listen, std::move(rc)));
 
   verifier_ = std::thread([this] {

@@ -38,6 +38,10 @@ using p2p::tcp;
 constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
 constexpr auto kIdleTimeout = std::chrono::seconds(60);
 constexpr std::uint64_t kMaxLongPollMs = 5000;
+constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
+// Connections over RpcContext::max_connections being answered 503 at once; beyond, they are
+// closed unanswered.
+constexpr std::size_t kMaxRefusing = 32;
 
 using Reply = RpcReply;
 
@@ -581,16 +585,79 @@ p2p::Task<void> RpcServer::wait_for_commit(p2p::Clock::time_point deadline) {
 
 p2p::Task<void> RpcServer::accept_loop() {
   auto self = shared_from_this();
+  bool failing = false;  // log the first accept error of a run of them only
   while (!stopped_) {
     boost::system::error_code ec;
     tcp::socket socket =
         co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (stopped_ || ec == asio::error::operation_aborted) break;
-      continue;  // e.g. too many open files: keep serving the connections we have
+      // E.g. out of file descriptors. The connection stays queued, so accepting again at once
+      // would fail at once, forever, on the io thread that also carries consensus: keep serving
+      // the connections we have and try again a little later.
+      ctx_.metrics->rpc_accept_errors_total.fetch_add(1);
+      if (!failing) spdlog::warn("rpc: accept failed: {}; retrying every 100 ms", ec.message());
+      failing = true;
+      asio::steady_timer pause(io_, kAcceptRetry);
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
     }
+    if (failing) spdlog::info("rpc: accepting connections again");
+    failing = false;
+    if (serving_ >= ctx_.max_connections) {
+      ctx_.metrics->rpc_refused_total.fetch_add(1);
+      if (refusing_ < kMaxRefusing) {
+        ++refusing_;
+        asio::co_spawn(io_, refuse(std::move(socket)), asio::detached);
+      }  // else a flood: the socket closes here, unanswered
+      continue;
+    }
+    ++serving_;
+    ctx_.metrics->rpc_connections.store(serving_);
     asio::co_spawn(io_, serve(std::move(socket)), asio::detached);
   }
+}
+
+namespace {
+
+// Lingering close: a client still sending (e.g. the rest of a body refused with 413) would get a
+// reset, and could lose our reply, if we closed with its bytes unread. Shut down our side and
+// drain its bytes, bounded in time and bytes, until it closes too.
+p2p::Task<void> linger(beast::tcp_stream& stream, const bool& stopped) {
+  boost::system::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (stopped) co_return;
+  std::string sink(16 * 1024, '\0');
+  std::size_t drained = 0;
+  stream.expires_after(std::chrono::seconds(2));
+  while (drained < RpcServer::kMaxBodyBytes * 4) {
+    drained += co_await stream.async_read_some(asio::buffer(sink),
+                                               asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || stopped) break;
+  }
+}
+
+}  // namespace
+
+p2p::Task<void> RpcServer::refuse(tcp::socket socket) {
+  auto self = shared_from_this();
+  beast::tcp_stream stream(std::move(socket));
+  auto* raw_socket = &stream.socket();
+  sockets_.insert(raw_socket);
+  http::response<http::string_body> res{http::status::service_unavailable, 11};
+  res.set(http::field::server, "openliquid");
+  res.set(http::field::content_type, "application/json");
+  res.keep_alive(false);
+  res.body() = json{{"error", "too many connections: " + std::to_string(serving_) +
+                                  " open to this node's RPC; retry later"}}
+                   .dump();
+  res.prepare_payload();
+  stream.expires_after(std::chrono::seconds(2));
+  boost::system::error_code ec;
+  co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+  if (!ec) co_await linger(stream, stopped_);
+  sockets_.erase(raw_socket);
+  --refusing_;
 }
 
 // The answer `work` computes on the offload thread. The job holds only `work` and the shared
@@ -693,23 +760,10 @@ p2p::Task<void> RpcServer::serve(tcp::socket socket) {
     co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
     if (ec || !keep_alive) break;
   }
-  boost::system::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  // Lingering close: a client still sending (e.g. the rest of a body refused with 413) would get
-  // a reset, and could lose our reply, if we closed with its bytes unread. Drain them, bounded in
-  // time and bytes, until it closes too.
-  if (!stopped_) {
-    std::string sink(16 * 1024, '\0');
-    std::size_t drained = 0;
-    stream.expires_after(std::chrono::seconds(2));
-    while (drained < kMaxBodyBytes * 4) {
-      boost::system::error_code rec;
-      drained += co_await stream.async_read_some(asio::buffer(sink),
-                                                 asio::redirect_error(asio::use_awaitable, rec));
-      if (rec || stopped_) break;
-    }
-  }
+  co_await linger(stream, stopped_);
   sockets_.erase(raw_socket);
+  --serving_;
+  ctx_.metrics->rpc_connections.store(serving_);
 }
 
 #pragma GCC diagnostic pop

@@ -56,6 +56,9 @@ struct RpcContext {
   /// request is then answered 503 busy). Jobs still queued when the server stops must run or be
   /// dropped before the server is destroyed. Empty: batches are admitted on the io thread.
   std::function<bool(std::function<void()>)> offload;
+  /// Open HTTP connections at most; a connection beyond it is answered 503 and closed, so that
+  /// RPC clients cannot take the file descriptors the node's peers and storage need.
+  std::size_t max_connections = 1024;
 };
 
 class RpcServer : public std::enable_shared_from_this<RpcServer> {
@@ -86,6 +89,8 @@ class RpcServer : public std::enable_shared_from_this<RpcServer> {
   RpcServer(p2p::asio::io_context& io, RpcContext context);
   p2p::Task<void> accept_loop();
   p2p::Task<void> serve(p2p::tcp::socket socket);
+  /// Answers a connection over RpcContext::max_connections with 503 and closes it.
+  p2p::Task<void> refuse(p2p::tcp::socket socket);
   /// Until notify_commit(), stop() or `deadline`. Io thread.
   p2p::Task<void> wait_for_commit(p2p::Clock::time_point deadline);
   /// The answer of an offloaded request (RpcContext::offload); 503 if it cannot be offloaded or
@@ -98,7 +103,9 @@ class RpcServer : public std::enable_shared_from_this<RpcServer> {
   std::uint16_t port_ = 0;
   bool stopped_ = false;
   std::set<p2p::asio::steady_timer*> waiters_;  // long-polls
-  std::set<p2p::tcp::socket*> sockets_;         // open connections
+  std::set<p2p::tcp::socket*> sockets_;         // open connections (served and refused)
+  std::size_t serving_ = 0;                     // connections served (serve())
+  std::size_t refusing_ = 0;                    // connections being answered 503 (refuse())
   // Transactions of offloaded POST /txs requests not yet admitted (shared with the jobs).
   std::shared_ptr<std::atomic<std::size_t>> offloaded_txs_ =
       std::make_shared<std::atomic<std::size_t>>(0);

@@ -24,6 +24,7 @@ TEST(NodeConfig, EmptyFileGivesDefaults) {
   EXPECT_EQ(c->network.heartbeat_ms, 1000u);
   EXPECT_EQ(c->storage.keep_blocks, 0u);
   EXPECT_EQ(c->consensus.min_block_interval_ms, 5u);
+  EXPECT_EQ(c->rpc.max_connections, 1024u);
   EXPECT_EQ(c->mempool.future_capacity, 10'000u);
   EXPECT_EQ(c->mempool.future_lifetime_ms, 60'000u);
 }
@@ -38,12 +39,14 @@ TEST(NodeConfig, WrittenConfigParsesBackIdentically) {
   c.consensus.min_block_interval_ms = 0;
   c.storage.keep_blocks = 100;
   c.mempool.capacity = 5;
+  c.rpc.max_connections = 7;
   c.mempool.future_capacity = 0;
   c.mempool.future_lifetime_ms = 1500;
   auto back = parse_config(c.to_toml());
   ASSERT_TRUE(back.ok()) << back.error().to_string();
   EXPECT_EQ(back->to_toml(), c.to_toml());
   EXPECT_EQ(back->network.bootstrap, c.network.bootstrap);
+  EXPECT_EQ(back->rpc.max_connections, 7u);
   EXPECT_EQ(back->mempool.future_capacity, 0u);
   EXPECT_EQ(back->mempool.future_lifetime_ms, 1500u);
 }
@@ -61,6 +64,8 @@ TEST(NodeConfig, ErrorsNameTheKeyAndTheProblem) {
             std::string::npos);
   EXPECT_NE(error_of("rpc = 3\n").find("'rpc' must be a table"), std::string::npos);
   EXPECT_NE(error_of("[consensus]\nround_timeout_base_ms = 0\n").find("round_timeout_base_ms"),
+            std::string::npos);
+  EXPECT_NE(error_of("[rpc]\nmax_connections = 0\n").find("rpc.max_connections must be > 0"),
             std::string::npos);
   EXPECT_NE(error_of("[mempool]\nfuture_lifetime_ms = 999\n")
                 .find("mempool.future_lifetime_ms must be ≥ 1000"),

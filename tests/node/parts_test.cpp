@@ -3,6 +3,9 @@
 // a sync response.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <cstdio>
 #include <deque>
 #include <fstream>
@@ -121,6 +124,11 @@ TEST(NodeMetrics, PrometheusTextHasEveryDocumentedMetric) {
                            "openliquid_tx_rejected_total 0",
                            "openliquid_tx_gossip_shed_total 0",
                            "openliquid_tx_busy_total 0",
+                           "openliquid_mempool_future 0",
+                           "openliquid_tx_expired_total 0",
+                           "openliquid_rpc_connections 0",
+                           "openliquid_rpc_refused_total 0",
+                           "openliquid_rpc_accept_errors_total 0",
                            "openliquid_tx_signature_checks_total "}) {
     EXPECT_NE(text.find(name), std::string::npos) << name;
   }
@@ -399,36 +407,65 @@ TEST(NodeResolve, ASyncResponseSkipsBlocksAlreadyExecutedHere) {
 // queue the test runs by hand): while a batch waits, the io thread answers other requests; at
 // most kMaxOffloadedTxs wait, more are refused with 503 busy; each waiting request gets the same
 // per-transaction answers as an inline one once its job has run; a small batch stays inline.
-TEST(NodeRpcOffload, LargeBatchesWaitOffTheIoThreadBoundedAndAnswered) {
-  constexpr std::uint64_t kChain = 5;
+// A real RpcServer on 127.0.0.1 over a mempool, with its io thread; the test sets ctx first.
+struct RpcRig {
+  static constexpr std::uint64_t kChain = 5;
   p2p::asio::io_context io;
-  auto guard = p2p::asio::make_work_guard(io);
-  std::thread io_thread([&] { io.run(); });
-  struct Joiner {  // also when an assertion ends the test early
-    p2p::asio::io_context& io;
-    std::thread& thread;
-    ~Joiner() {
-      io.stop();
-      if (thread.joinable()) thread.join();
-    }
-  } joiner{io, io_thread};
-  mempool::Mempool pool(kChain, {}, [](const crypto::Address&) { return std::uint64_t{0}; });
+  p2p::asio::executor_work_guard<p2p::asio::io_context::executor_type> guard =
+      p2p::asio::make_work_guard(io);
+  std::thread io_thread{[this] { io.run(); }};
+  mempool::Mempool pool{kChain, {}, [](const crypto::Address&) { return std::uint64_t{0}; }};
   Metrics metrics;
   TxStatusBook status;
   NullTransport transport;
+  RpcContext ctx;
+  std::shared_ptr<RpcServer> server;
+
+  RpcRig() {
+    ctx.chain_id = kChain;
+    ctx.mempool = &pool;
+    ctx.tx_status = &status;
+    ctx.metrics = &metrics;
+    ctx.transport = &transport;
+    ctx.core_status = [] { return CoreStatus{}; };
+    ctx.verify_backlog = [] { return std::size_t{0}; };
+    ctx.busy_backlog = 1024;
+  }
+  /// Starts the server with ctx as it stands; false (with a test failure) if it cannot listen.
+  bool start() {
+    std::promise<Result<std::shared_ptr<RpcServer>>> started;
+    p2p::asio::post(io, [&] { started.set_value(RpcServer::start(io, "127.0.0.1:0", ctx)); });
+    auto r = started.get_future().get();
+    EXPECT_TRUE(r.ok()) << r.error().to_string();
+    if (r.ok()) server = *r;
+    return r.ok();
+  }
+  std::uint16_t port() const { return server->port(); }
+  /// Stops the server and lets the io thread finish its closing work.
+  void stop() {
+    if (!server) return;
+    server->stop();
+    std::promise<void> drained;
+    p2p::asio::post(io, [&] { drained.set_value(); });
+    drained.get_future().get();
+    server.reset();
+  }
+  ~RpcRig() {  // also when an assertion ends the test early
+    stop();
+    guard.reset();
+    io.stop();
+    if (io_thread.joinable()) io_thread.join();
+  }
+};
+
+TEST(NodeRpcOffload, LargeBatchesWaitOffTheIoThreadBoundedAndAnswered) {
+  constexpr std::uint64_t kChain = RpcRig::kChain;
+  RpcRig rig;
+  auto& pool = rig.pool;
   std::mutex mu;
   std::deque<std::function<void()>> jobs;
-  RpcContext ctx;
-  ctx.chain_id = kChain;
-  ctx.mempool = &pool;
-  ctx.tx_status = &status;
-  ctx.metrics = &metrics;
-  ctx.transport = &transport;
-  ctx.core_status = [] { return CoreStatus{}; };
-  ctx.verify_backlog = [] { return std::size_t{0}; };
-  ctx.busy_backlog = 1024;
   bool refuse = false;  // the offload cannot take jobs (a full or closed queue)
-  ctx.offload = [&](std::function<void()> job) {
+  rig.ctx.offload = [&](std::function<void()> job) {
     std::lock_guard lock(mu);
     if (refuse) return false;
     jobs.push_back(std::move(job));
@@ -438,11 +475,8 @@ TEST(NodeRpcOffload, LargeBatchesWaitOffTheIoThreadBoundedAndAnswered) {
     std::lock_guard lock(mu);
     return jobs.size();
   };
-  std::promise<Result<std::shared_ptr<RpcServer>>> started;
-  p2p::asio::post(io, [&] { started.set_value(RpcServer::start(io, "127.0.0.1:0", ctx)); });
-  auto server = started.get_future().get();
-  ASSERT_TRUE(server.ok()) << server.error().to_string();
-  const std::uint16_t port = (*server)->port();
+  ASSERT_TRUE(rig.start());
+  const std::uint16_t port = rig.port();
 
   // Batches of signed transfers from `key`, nonces [first, first + n).
   const auto key = crypto::Secp256k1Key::generate();
@@ -542,7 +576,7 @@ TEST(NodeRpcOffload, LargeBatchesWaitOffTheIoThreadBoundedAndAnswered) {
   ASSERT_EQ(queued(), 1u);
 
   // Stopping answers (or closes) a request whose job has not run; the job may run afterwards.
-  (*server)->stop();
+  rig.server->stop();
   auto stopped = again.get();
   if (stopped.ok()) {
     EXPECT_EQ(stopped->status, 503) << stopped->body;
@@ -552,11 +586,94 @@ TEST(NodeRpcOffload, LargeBatchesWaitOffTheIoThreadBoundedAndAnswered) {
     jobs.front()();
     jobs.clear();
   }
-  std::promise<void> drained;
-  p2p::asio::post(io, [&] { drained.set_value(); });
-  drained.get_future().get();
-  server->reset();
-  guard.reset();
+  rig.stop();
+}
+
+// One HTTP/1.1 GET on a connected socket; the raw response up to its body (the server sends
+// Content-Length), or "" if the connection closed first.
+std::string raw_get(p2p::tcp::socket& s, const std::string& path) {
+  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: t\r\n\r\n";
+  boost::system::error_code ec;
+  p2p::asio::write(s, p2p::asio::buffer(req), ec);
+  std::string got;
+  char buf[4096];
+  for (;;) {
+    const auto head_end = got.find("\r\n\r\n");
+    if (head_end != std::string::npos) {
+      const auto cl = got.find("Content-Length: ");
+      const std::size_t len = cl == std::string::npos ? 0 : std::stoul(got.substr(cl + 16));
+      if (got.size() >= head_end + 4 + len) return got;
+    }
+    const std::size_t n = s.read_some(p2p::asio::buffer(buf), ec);
+    if (ec) return got;
+    got.append(buf, n);
+  }
+}
+
+// The RPC serves at most max_connections at once and answers the next one 503; when accepting
+// fails (here: out of file descriptors) it retries every 100 ms instead of spinning on the io
+// thread, and serves the waiting connection once it can.
+TEST(NodeRpcConnections, OverTheLimitAnsweredBusyAndAcceptErrorsDoNotSpin) {
+  RpcRig rig;
+  rig.ctx.max_connections = 2;
+  ASSERT_TRUE(rig.start());
+  p2p::asio::io_context client;
+  const p2p::tcp::endpoint at(p2p::asio::ip::make_address("127.0.0.1"), rig.port());
+  const auto open = [&] {
+    auto s = std::make_unique<p2p::tcp::socket>(client);
+    s->connect(at);
+    return s;
+  };
+  auto a = open(), b = open();
+  EXPECT_NE(raw_get(*a, "/status").find("HTTP/1.1 200"), std::string::npos);
+  EXPECT_NE(raw_get(*b, "/status").find("HTTP/1.1 200"), std::string::npos);
+  EXPECT_EQ(rig.metrics.rpc_connections.load(), 2u);
+
+  auto c = open();
+  const std::string refused = raw_get(*c, "/status");
+  EXPECT_NE(refused.find("HTTP/1.1 503"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("too many connections: 2 open"), std::string::npos) << refused;
+  EXPECT_EQ(rig.metrics.rpc_refused_total.load(), 1u);
+  // The kept connections still work; once one closes, a new one is served.
+  EXPECT_NE(raw_get(*a, "/status").find("HTTP/1.1 200"), std::string::npos);
+  b.reset();
+  for (int i = 0; i < 500 && rig.metrics.rpc_connections.load() != 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(rig.metrics.rpc_connections.load(), 1u);
+  auto d = open();
+  EXPECT_NE(raw_get(*d, "/status").find("HTTP/1.1 200"), std::string::npos);
+  d.reset();
+  for (int i = 0; i < 500 && rig.metrics.rpc_connections.load() != 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+
+  // Out of file descriptors: the client's socket exists, then every free descriptor is taken.
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  auto e = std::make_unique<p2p::tcp::socket>(client);
+  e->open(p2p::tcp::v4());
+  rlimit low = saved;
+  low.rlim_cur = std::min<rlim_t>(saved.rlim_cur, 512);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<int> fillers;
+  for (int fd; (fd = ::open("/dev/null", O_RDONLY)) >= 0;) fillers.push_back(fd);
+  const auto release = [&] {
+    for (int fd : fillers) ::close(fd);
+    fillers.clear();
+    setrlimit(RLIMIT_NOFILE, &saved);
+  };
+  boost::system::error_code ec;
+  e->connect(at, ec);  // completed by the kernel; the server cannot accept it
+  const std::uint64_t errors_before = rig.metrics.rpc_accept_errors_total.load();
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  const std::uint64_t errors = rig.metrics.rpc_accept_errors_total.load() - errors_before;
+  release();
+  ASSERT_FALSE(ec) << ec.message();
+  // ~6 retries in 600 ms; a loop retrying at once would count many thousands.
+  EXPECT_GE(errors, 1u);
+  EXPECT_LE(errors, 20u);
+  EXPECT_NE(raw_get(*e, "/status").find("HTTP/1.1 200"), std::string::npos);
 }
 
 TEST(NodeHttpClient, ParsesUrls) {
