@@ -251,12 +251,15 @@ TEST_F(SyncNetwork, FarBehindValidatorLeavesConsensusToBlockSyncAndRejoins) {
   freeze_validator_3_for_200_blocks([](std::size_t i) { return i == 3 ? 8 : 0; });
   ASSERT_FALSE(HasFatalFailure());
   ASSERT_TRUE(eventually([&] { return height(3) >= target_; }, std::chrono::seconds(120)))
-      << "the frozen validator did not catch up";
+      << "the frozen validator did not catch up; its log ends:\n"
+      << nodes_[3]->log_tail();
   // The runtime sync logs its run when it ends, which may be after the height is reached.
   ASSERT_TRUE(
       eventually([&] { return nodes_[3]->log().find("sync (runtime): ") != std::string::npos; },
                  std::chrono::seconds(60)))
-      << "the validator did not take the runtime block-sync path";
+      << "the validator did not take the runtime block-sync path (or its run has not ended); "
+         "its log ends:\n"
+      << nodes_[3]->log_tail();
   const std::string log = nodes_[3]->log();
   EXPECT_NE(log.find("leaving consensus to block-sync"), std::string::npos);
   const std::size_t run = log.find("sync (runtime): ");
