@@ -610,20 +610,20 @@ std::string raw_get(p2p::tcp::socket& s, const std::string& path) {
   }
 }
 
-// The RPC serves at most max_connections at once and answers the next one 503; when accepting
-// fails (here: out of file descriptors) it retries every 100 ms instead of spinning on the io
-// thread, and serves the waiting connection once it can.
-TEST(NodeRpcConnections, OverTheLimitAnsweredBusyAndAcceptErrorsDoNotSpin) {
+// A blocking client socket connected to the rig's server.
+std::unique_ptr<p2p::tcp::socket> connect_to(p2p::asio::io_context& client, std::uint16_t port) {
+  auto s = std::make_unique<p2p::tcp::socket>(client);
+  s->connect(p2p::tcp::endpoint(p2p::asio::ip::make_address("127.0.0.1"), port));
+  return s;
+}
+
+// The RPC serves at most max_connections at once and answers the next one 503.
+TEST(NodeRpcConnections, OverTheLimitAnsweredBusy) {
   RpcRig rig;
   rig.ctx.max_connections = 2;
   ASSERT_TRUE(rig.start());
   p2p::asio::io_context client;
-  const p2p::tcp::endpoint at(p2p::asio::ip::make_address("127.0.0.1"), rig.port());
-  const auto open = [&] {
-    auto s = std::make_unique<p2p::tcp::socket>(client);
-    s->connect(at);
-    return s;
-  };
+  const auto open = [&] { return connect_to(client, rig.port()); };
   auto a = open(), b = open();
   EXPECT_NE(raw_get(*a, "/status").find("HTTP/1.1 200"), std::string::npos);
   EXPECT_NE(raw_get(*b, "/status").find("HTTP/1.1 200"), std::string::npos);
@@ -643,12 +643,24 @@ TEST(NodeRpcConnections, OverTheLimitAnsweredBusyAndAcceptErrorsDoNotSpin) {
   ASSERT_EQ(rig.metrics.rpc_connections.load(), 1u);
   auto d = open();
   EXPECT_NE(raw_get(*d, "/status").find("HTTP/1.1 200"), std::string::npos);
-  d.reset();
-  for (int i = 0; i < 500 && rig.metrics.rpc_connections.load() != 1; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+}
 
-  // Out of file descriptors: the client's socket exists, then every free descriptor is taken.
+// When accepting fails (here: out of file descriptors) the RPC retries every 100 ms instead of
+// spinning on the io thread, and serves the waiting connection once it can.
+TEST(NodeRpcConnections, AcceptErrorsDoNotSpin) {
+#if defined(__SANITIZE_ADDRESS__)
+  // The sanitizers' own checks need descriptors (UBSan's vptr check opens a pipe) and report
+  // false errors without them.
+  GTEST_SKIP() << "not under the sanitizers: the test takes every file descriptor";
+#endif
+  RpcRig rig;
+  ASSERT_TRUE(rig.start());
+  p2p::asio::io_context client;
+  const p2p::tcp::endpoint at(p2p::asio::ip::make_address("127.0.0.1"), rig.port());
+  EXPECT_NE(raw_get(*connect_to(client, rig.port()), "/status").find("HTTP/1.1 200"),
+            std::string::npos);
+
+  // The client's socket exists, then every free descriptor is taken.
   rlimit saved{};
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
   auto e = std::make_unique<p2p::tcp::socket>(client);
