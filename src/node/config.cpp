@@ -224,8 +224,7 @@ std::string NodeConfig::to_toml() const {
     << "peer_max_bytes_per_sec = " << network.peer_max_bytes_per_sec << "\n\n"
     << "[rpc]\n"
     << "listen = " << q(rpc.listen) << "\n"
-    << "max_connections = " << rpc.max_connections
-    << "   # more are answered 503 and closed\n\n"
+    << "max_connections = " << rpc.max_connections << "   # more are answered 503 and closed\n\n"
     << "[consensus]\n"
     << "round_timeout_base_ms = " << consensus.round_timeout_base_ms << "\n"
     << "round_timeout_cap_ms = " << consensus.round_timeout_cap_ms << "\n"

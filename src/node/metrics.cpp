@@ -144,6 +144,10 @@ std::string Metrics::render(const MetricGauges& g) const {
   metric(out, "openliquid_rpc_accept_errors_total", "counter",
          "RPC accepts that failed (e.g. out of file descriptors); each is retried 100 ms later.",
          rpc_accept_errors_total.load());
+  metric(out, "openliquid_rpc_offloaded_txs_total", "counter",
+         "Submitted transactions the RPC had checked on the verifier thread, not its io thread: "
+         "in POST /txs of more than 8, or beyond its inline budget (2,000 recoveries/s).",
+         rpc_offloaded_txs_total.load());
   metric(out, "openliquid_tx_signature_checks_total", "counter",
          "Transaction signature recoveries (each transaction should cost one per node: at "
          "admission, or on first sight in a proposal or a synced block).",

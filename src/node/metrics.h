@@ -52,6 +52,7 @@ struct Metrics {
   std::atomic<std::uint64_t> rpc_connections{0};          // open HTTP connections served
   std::atomic<std::uint64_t> rpc_refused_total{0};        // over rpc.max_connections: 503
   std::atomic<std::uint64_t> rpc_accept_errors_total{0};  // e.g. out of file descriptors
+  std::atomic<std::uint64_t> rpc_offloaded_txs_total{0};  // admitted off the io thread
   std::atomic<std::uint64_t> tx_busy_total{0};  // POST /tx refused 503 "busy" (verifier backlog)
   // Consensus inputs refused, added up over every core this node runs (Core::publish_status).
   std::atomic<std::uint64_t> consensus_invalid_total{0};  // consensus::ReplicaStats::invalid

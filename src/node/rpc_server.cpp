@@ -174,8 +174,9 @@ class Admitter {
 
 class Router {
  public:
-  Router(const RpcContext& ctx, std::shared_ptr<std::atomic<std::size_t>> offloaded)
-      : ctx_(ctx), offloaded_(std::move(offloaded)) {}
+  Router(const RpcContext& ctx, std::shared_ptr<std::atomic<std::size_t>> offloaded,
+         network::TokenBucket* inline_budget)
+      : ctx_(ctx), offloaded_(std::move(offloaded)), inline_budget_(inline_budget) {}
 
   Reply route(http::verb method, std::string_view path, std::string_view query,
               const std::string& body) {
@@ -260,9 +261,11 @@ class Router {
     auto raw = tx_bytes(*it, "'tx'");
     if (!raw) return error_reply(http::status::bad_request, raw.error().message);
     if (auto refused = refuse_submission()) return std::move(*refused);
-    Admission a = Admitter(ctx_).admit(std::move(*raw));
-    if (!a.error.empty()) return error_reply(a.status, a.error);
-    return json_reply(json{{"hash", hex0x(*a.hash)}});
+    return admit_here_or_offload(1, [raw = std::move(*raw)](Admitter& admitter) mutable {
+      Admission a = admitter.admit(std::move(raw));
+      if (!a.error.empty()) return error_reply(a.status, a.error);
+      return json_reply(json{{"hash", hex0x(*a.hash)}});
+    });
   }
 
   // Many transactions in one request (a market maker's quotes): each is admitted or refused on
@@ -290,11 +293,25 @@ class Router {
       raws.push_back(std::move(*raw));
     }
     if (auto refused = refuse_submission()) return std::move(*refused);
-    if (raws.size() <= RpcServer::kInlineSubmitTxs || !ctx_.offload) {
-      return Admitter(ctx_).admit_all(std::move(raws));
-    }
-    // Admitted off the io thread; bounded, so that clients cannot queue recoveries without end.
     const std::size_t n = raws.size();
+    return admit_here_or_offload(n, [raws = std::move(raws)](Admitter& admitter) mutable {
+      return admitter.admit_all(std::move(raws));
+    });
+  }
+
+  // Runs `admit` (n signature recoveries) here, on the io thread, if the submission is small and
+  // the inline budget allows it; otherwise on the offload thread, bounded, so that clients cannot
+  // queue recoveries without end.
+  Reply admit_here_or_offload(std::size_t n, std::function<Reply(Admitter&)> admit) {
+    const auto now = network::TokenBucket::Clock::now();
+    const bool here =
+        !ctx_.offload || (n <= RpcServer::kInlineSubmitTxs && ctx_.inline_recoveries_per_sec > 0 &&
+                          inline_budget_->available(static_cast<double>(n), now));
+    if (here) {
+      if (ctx_.offload) inline_budget_->take(static_cast<double>(n));
+      Admitter admitter(ctx_);
+      return admit(admitter);
+    }
     if (offloaded_->fetch_add(n) + n > RpcServer::kMaxOffloadedTxs) {
       const std::size_t waiting = offloaded_->fetch_sub(n) - n;
       ctx_.metrics->tx_busy_total.fetch_add(n);
@@ -312,9 +329,10 @@ class Router {
       std::shared_ptr<std::atomic<std::size_t>> counter;
       std::size_t n;
     };
-    r.offload = [admitter = Admitter(ctx_), raws = std::move(raws),
+    ctx_.metrics->rpc_offloaded_txs_total.fetch_add(n);
+    r.offload = [admitter = Admitter(ctx_), admit = std::move(admit),
                  release = std::make_shared<Release>(offloaded_, n)]() mutable {
-      Reply done = admitter.admit_all(std::move(raws));
+      Reply done = admit(admitter);
       release.reset();
       return done;
     };
@@ -512,12 +530,17 @@ class Router {
 
   const RpcContext& ctx_;
   std::shared_ptr<std::atomic<std::size_t>> offloaded_;
+  network::TokenBucket* inline_budget_;  // the server's; this runs on the io thread
 };
 
 }  // namespace
 
 RpcServer::RpcServer(asio::io_context& io, RpcContext context)
-    : io_(io), ctx_(std::move(context)), acceptor_(io) {}
+    : io_(io),
+      ctx_(std::move(context)),
+      acceptor_(io),
+      inline_budget_(static_cast<double>(ctx_.inline_recoveries_per_sec),
+                     network::TokenBucket::Clock::now()) {}
 
 RpcServer::~RpcServer() = default;
 
@@ -703,7 +726,7 @@ p2p::Task<void> RpcServer::serve(tcp::socket socket) {
   auto* raw_socket = &stream.socket();
   sockets_.insert(raw_socket);
   beast::flat_buffer buffer;
-  Router router(ctx_, offloaded_txs_);
+  Router router(ctx_, offloaded_txs_, &inline_budget_);
   for (;;) {
     boost::system::error_code ec;
     http::request_parser<http::string_body> parser;

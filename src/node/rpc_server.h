@@ -18,6 +18,7 @@
 
 #include "execution/ledger.h"
 #include "mempool/mempool.h"
+#include "network/rate_limit.h"
 #include "node/command_pool.h"
 #include "node/core.h"
 #include "node/metrics.h"
@@ -59,6 +60,11 @@ struct RpcContext {
   /// Open HTTP connections at most; a connection beyond it is answered 503 and closed, so that
   /// RPC clients cannot take the file descriptors the node's peers and storage need.
   std::size_t max_connections = 1024;
+  /// Signature recoveries the RPC may run on the io thread per second (burst: one second's
+  /// worth). A submission beyond them is admitted on the offload thread as a large batch is, so
+  /// that a flood of submissions, good or bad, cannot fill the io thread that also carries the
+  /// node's p2p traffic. 0 = every submission is offloaded.
+  std::size_t inline_recoveries_per_sec = 2000;
 };
 
 class RpcServer : public std::enable_shared_from_this<RpcServer> {
@@ -69,8 +75,8 @@ class RpcServer : public std::enable_shared_from_this<RpcServer> {
   /// A POST /txs of at most this many transactions is admitted on the io thread (a few hundred
   /// microseconds); a larger one is offloaded.
   static constexpr std::size_t kInlineSubmitTxs = 8;
-  /// Transactions of offloaded POST /txs requests not yet admitted; more are refused with 503
-  /// busy (~160 ms of signature recovery).
+  /// Transactions of offloaded POST /tx and /txs requests not yet admitted; more are refused
+  /// with 503 busy (~160 ms of signature recovery).
   static constexpr std::size_t kMaxOffloadedTxs = 4 * kMaxSubmitBatch;
 
   /// Listens on "host:port" (port 0 picks a free one). Io thread.
@@ -106,6 +112,8 @@ class RpcServer : public std::enable_shared_from_this<RpcServer> {
   std::set<p2p::tcp::socket*> sockets_;         // open connections (served and refused)
   std::size_t serving_ = 0;                     // connections served (serve())
   std::size_t refusing_ = 0;                    // connections being answered 503 (refuse())
+  // What is left of RpcContext::inline_recoveries_per_sec (io thread only).
+  network::TokenBucket inline_budget_;
   // Transactions of offloaded POST /txs requests not yet admitted (shared with the jobs).
   std::shared_ptr<std::atomic<std::size_t>> offloaded_txs_ =
       std::make_shared<std::atomic<std::size_t>>(0);

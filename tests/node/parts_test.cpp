@@ -129,6 +129,7 @@ TEST(NodeMetrics, PrometheusTextHasEveryDocumentedMetric) {
                            "openliquid_rpc_connections 0",
                            "openliquid_rpc_refused_total 0",
                            "openliquid_rpc_accept_errors_total 0",
+                           "openliquid_rpc_offloaded_txs_total 0",
                            "openliquid_tx_signature_checks_total "}) {
     EXPECT_NE(text.find(name), std::string::npos) << name;
   }
@@ -587,6 +588,123 @@ TEST(NodeRpcOffload, LargeBatchesWaitOffTheIoThreadBoundedAndAnswered) {
     jobs.clear();
   }
   rig.stop();
+}
+
+// Submissions beyond the RPC's inline budget of recoveries wait off the io thread like large
+// batches: a single POST /tx too.
+TEST(NodeRpcOffload, SubmissionsBeyondTheInlineBudgetWaitOffTheIoThread) {
+  RpcRig rig;
+  std::mutex mu;
+  std::deque<std::function<void()>> jobs;
+  rig.ctx.offload = [&](std::function<void()> job) {
+    std::lock_guard lock(mu);
+    jobs.push_back(std::move(job));
+    return true;
+  };
+  const auto run_jobs = [&] {
+    std::size_t ran = 0;
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::lock_guard lock(mu);
+        if (jobs.empty()) return ran;
+        job = std::move(jobs.front());
+        jobs.pop_front();
+      }
+      job();
+      ++ran;
+    }
+  };
+  const auto queued = [&] {
+    std::lock_guard lock(mu);
+    return jobs.size();
+  };
+  rig.ctx.inline_recoveries_per_sec = 1;  // a burst of one
+  ASSERT_TRUE(rig.start());
+  const auto key = crypto::Secp256k1Key::generate();
+  const auto tx = [&](std::uint64_t nonce) {
+    return "\"" +
+           to_hex(codec::encode(types::Transaction::sign(RpcRig::kChain, nonce,
+                                                         types::Transfer{key.address(), 1}, key)),
+                  true) +
+           "\"";
+  };
+  const auto post = [&](const std::string& path, const std::string& body) {
+    return std::async(std::launch::async, [&, path, body] {
+      return http_request("127.0.0.1", rig.port(), "POST", path, body, std::chrono::seconds(30));
+    });
+  };
+  // The first is admitted here, at once.
+  auto first = post("/tx", "{\"tx\":" + tx(0) + "}").get();
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->status, 200) << first->body;
+  EXPECT_EQ(rig.pool.size(), 1u);
+  EXPECT_EQ(queued(), 0u);
+  // The budget is spent (it refills at one per second): the next single one and a small batch
+  // wait for the offload thread, and are answered once it ran them.
+  auto second = post("/tx", "{\"tx\":" + tx(1) + "}");
+  auto batch = post("/txs", "{\"txs\":[" + tx(2) + "," + tx(3) + "]}");
+  for (int i = 0; i < 3000 && queued() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(queued(), 2u);
+  EXPECT_EQ(rig.pool.size(), 1u);
+  EXPECT_EQ(rig.metrics.rpc_offloaded_txs_total.load(), 3u);
+  EXPECT_EQ(run_jobs(), 2u);
+  auto s = second.get();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->status, 200) << s->body;
+  EXPECT_NE(s->body.find("\"hash\""), std::string::npos) << s->body;
+  auto b = batch.get();
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->status, 200) << b->body;
+  EXPECT_EQ(nlohmann::json::parse(b->body)["accepted"], 2) << b->body;
+  EXPECT_EQ(rig.pool.size(), 4u);
+  // A refused one is answered from its job too (here: signed for another chain).
+  const std::string other_chain = to_hex(
+      codec::encode(types::Transaction::sign(99, 4, types::Transfer{key.address(), 1}, key)), true);
+  auto refused = post("/tx", "{\"tx\":\"" + other_chain + "\"}");
+  for (int i = 0; i < 3000 && queued() < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(run_jobs(), 1u);
+  auto r = refused.get();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_NE(r->body.find("chain"), std::string::npos) << r->body;
+  EXPECT_EQ(rig.pool.size(), 4u);
+
+  // With no budget at all every submission is offloaded, the first one too.
+  RpcRig none;
+  std::deque<std::function<void()>> none_jobs;
+  none.ctx.offload = [&](std::function<void()> job) {
+    std::lock_guard lock(mu);
+    none_jobs.push_back(std::move(job));
+    return true;
+  };
+  none.ctx.inline_recoveries_per_sec = 0;
+  ASSERT_TRUE(none.start());
+  auto waiting = std::async(std::launch::async, [&] {
+    return http_request("127.0.0.1", none.port(), "POST", "/tx", "{\"tx\":" + tx(0) + "}",
+                        std::chrono::seconds(30));
+  });
+  const auto none_queued = [&] {
+    std::lock_guard lock(mu);
+    return none_jobs.size();
+  };
+  for (int i = 0; i < 3000 && none_queued() < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(none_queued(), 1u);
+  EXPECT_EQ(none.pool.size(), 0u);
+  {
+    std::lock_guard lock(mu);
+    none_jobs.front()();
+  }
+  auto w = waiting.get();
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(w->status, 200) << w->body;
+  EXPECT_EQ(none.pool.size(), 1u);
 }
 
 // One HTTP/1.1 GET on a connected socket; the raw response up to its body (the server sends
