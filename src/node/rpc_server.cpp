@@ -99,6 +99,8 @@ struct Admission {
   std::optional<Hash32> hash;  // absent when the bytes are not a transaction
   std::string error;           // empty when admitted
   bool pooled = false;         // newly pooled here (so to be published), not a copy
+  // Pooled, but a lower nonce of its sender is missing: the nonce it waits for.
+  std::optional<std::uint64_t> waiting_for_nonce = std::nullopt;
 };
 
 // Admits transactions as POST /tx and /txs do. Holds only the node's thread-safe parts, so it may
@@ -130,6 +132,7 @@ class Admitter {
       Admission a = check(raw);
       json r = json::object();
       if (a.hash) r["hash"] = hex0x(*a.hash);
+      if (a.waiting_for_nonce) r["waiting_for_nonce"] = *a.waiting_for_nonce;
       if (a.error.empty()) {
         ++accepted;
       } else {
@@ -162,7 +165,7 @@ class Admitter {
     }
     const Hash32 hash = (*pooled)->hash;
     tx_status_->set(hash, TxStatus{TxState::pending, 0, {}});
-    return Admission{http::status::ok, hash, {}, true};
+    return Admission{http::status::ok, hash, {}, true, mempool_->missing_nonce(hash)};
   }
 
   mempool::Mempool* mempool_;
@@ -264,7 +267,9 @@ class Router {
     return admit_here_or_offload(1, [raw = std::move(*raw)](Admitter& admitter) mutable {
       Admission a = admitter.admit(std::move(raw));
       if (!a.error.empty()) return error_reply(a.status, a.error);
-      return json_reply(json{{"hash", hex0x(*a.hash)}});
+      json out{{"hash", hex0x(*a.hash)}};
+      if (a.waiting_for_nonce) out["waiting_for_nonce"] = *a.waiting_for_nonce;
+      return json_reply(out);
     });
   }
 

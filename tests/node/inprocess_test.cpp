@@ -559,6 +559,7 @@ TEST_F(InProcessNetwork, TransactionsWaitingForAMissingNonceAreBoundedAndDropped
   for (std::uint64_t n : {5, 6, 7}) {  // the faucet's nonces 0..4 are missing
     auto r = post(n);
     EXPECT_EQ(r.status, 200) << r.raw;
+    EXPECT_EQ(r.body.value("waiting_for_nonce", 99), 0) << r.raw;
   }
   auto full = post(8);
   EXPECT_EQ(full.status, 503) << full.raw;
@@ -591,6 +592,7 @@ TEST_F(InProcessNetwork, TransactionsWaitingForAMissingNonceAreBoundedAndDropped
   for (std::uint64_t n = 0; n <= 8; ++n) {
     auto r = post(n);
     EXPECT_EQ(r.status, 200) << n << ": " << r.raw;
+    EXPECT_FALSE(r.body.contains("waiting_for_nonce")) << n << ": " << r.raw;
   }
   ASSERT_TRUE(eventually([&] { return nonce(2, faucet_->address()) == 9; }));
   EXPECT_EQ(tx_state(0, 6).value("status", std::string()), "committed");
