@@ -124,6 +124,13 @@ int run_transfer(const TransferOptions& o) {
   const std::string hash = reply["hash"].get<std::string>();
   std::printf("%s\n", hash.c_str());
   std::fflush(stdout);
+  if (reply.contains("waiting_for_nonce")) {
+    std::fprintf(stderr,
+                 "note: nonce %llu of this account is not there yet; this transfer executes after "
+                 "it, and is dropped if it does not arrive within the node's "
+                 "mempool.future_lifetime_ms\n",
+                 static_cast<unsigned long long>(reply["waiting_for_nonce"].get<std::uint64_t>()));
+  }
   if (!o.wait) return 0;
   const auto deadline = std::chrono::steady_clock::now() +
                         std::chrono::milliseconds(static_cast<long>(o.wait_seconds * 1000));

@@ -16,6 +16,7 @@
 #include "node/config.h"
 #include "node/harness.h"
 #include "node/node_process.h"
+#include "p2p/child_process.h"
 #include "types/transaction.h"
 
 namespace ol::node::test {
@@ -111,6 +112,54 @@ class FourValidators : public ::testing::Test {
   std::vector<std::unique_ptr<NodeProcess>> nodes_;
   std::map<std::size_t, std::map<std::uint64_t, std::string>> roots_;
 };
+
+// `openliquid tx transfer` as a user runs it: signs with a key file, submits, waits for the
+// commit; bad arguments and refusals exit non-zero with the reason.
+TEST_F(FourValidators, TxTransferCliSignsSubmitsAndWaits) {
+  using p2p::test::ChildProcess;
+  const std::string key = (dir_.path() / "faucet_key.json").string();
+  const std::string rpc = "127.0.0.1:" + std::to_string(ports_[1]);
+  const std::string to = recipient_.to_checksum_hex();
+  const auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {OL_OPENLIQUID_BIN, "tx", "transfer"});
+    ChildProcess p(args, "", /*capture_stderr=*/true);
+    EXPECT_TRUE(p.started());
+    std::string out = p.read_all();
+    return std::make_pair(p.wait(), out);
+  };
+  ASSERT_TRUE(eventually([&] { return height(1) >= 1; }));
+
+  auto [code, out] = run({"--key", key, "--to", to, "--amount", "5", "--rpc", rpc, "--wait"});
+  ASSERT_EQ(code, 0) << out;
+  const std::string hash = out.substr(0, out.find('\n'));
+  EXPECT_EQ(hash.size(), 66u) << out;
+  EXPECT_NE(out.find("committed at height "), std::string::npos) << out;
+  EXPECT_EQ(account(2, recipient_).value("balance", std::string()), "5");
+  auto tx = call(ports_[3], "GET", "/tx/" + hash).body;
+  EXPECT_EQ(tx.value("status", std::string()), "committed") << tx.dump();
+
+  // The next nonce is read from the node; a nonce ahead is accepted with a note.
+  std::tie(code, out) =
+      run({"--key", key, "--to", to, "--amount", "1", "--rpc", rpc, "--nonce", "3"});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("note: nonce 1 of this account is not there yet"), std::string::npos) << out;
+
+  // Refusals and bad arguments: a reason, a non-zero exit, nothing sent.
+  std::tie(code, out) =
+      run({"--key", key, "--to", to, "--amount", "1", "--rpc", rpc, "--nonce", "0"});
+  EXPECT_NE(code, 0) << out;
+  EXPECT_NE(out.find("nonce too low"), std::string::npos) << out;
+  std::tie(code, out) = run({"--key", key, "--to", "0x1234", "--amount", "1", "--rpc", rpc});
+  EXPECT_NE(code, 0) << out;
+  EXPECT_NE(out.find("--to"), std::string::npos) << out;
+  std::tie(code, out) = run({"--key", key, "--to", to, "--amount", "-1", "--rpc", rpc});
+  EXPECT_NE(code, 0) << out;
+  EXPECT_NE(out.find("--amount"), std::string::npos) << out;
+  std::tie(code, out) = run({"--key", (dir_.path() / "missing.json").string(), "--to", to,
+                             "--amount", "1", "--rpc", rpc});
+  EXPECT_NE(code, 0) << out;
+  EXPECT_EQ(nonce(1, faucet_->address()), 1u);
+}
 
 TEST_F(FourValidators, CommitAgreeSurviveAKillAndRejoin) {
   const crypto::Address faucet = faucet_->address();
