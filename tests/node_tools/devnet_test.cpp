@@ -54,6 +54,65 @@ std::uint64_t number_after(const std::string& text, const std::string& pattern) 
   return std::stoull(m[1]);
 }
 
+// Runs `openliquid args...`; its exit status and its output (stdout and stderr).
+std::pair<int, std::string> run_cli(std::vector<std::string> args) {
+  args.insert(args.begin(), kBinary);
+  ChildProcess p(args, "", /*capture_stderr=*/true);
+  EXPECT_TRUE(p.started());
+  std::string out = p.read_all();
+  return {p.wait(), out};
+}
+
+std::string file_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// `openliquid keygen` and `openliquid init` as an operator runs them: files made private and never
+// overwritten; bad arguments exit non-zero with a reason.
+TEST(Cli, KeygenAndInitCreateFilesAndNeverOverwrite) {
+  TempDir tmp;
+  const fs::path key = tmp.path() / "user.json";
+  auto [code, out] = run_cli({"keygen", "--out", key.string()});
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("address 0x"), std::string::npos) << out;
+  EXPECT_EQ(fs::status(key).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  const std::string first = file_text(key);
+  std::tie(code, out) = run_cli({"keygen", "--out", key.string()});
+  EXPECT_NE(code, 0) << out;
+  EXPECT_EQ(file_text(key), first);  // not overwritten
+  std::tie(code, out) =
+      run_cli({"keygen", "--type", "ed25519", "--out", (tmp.path() / "v.json").string()});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("ed25519 public key"), std::string::npos) << out;
+  std::tie(code, out) =
+      run_cli({"keygen", "--type", "rsa", "--out", (tmp.path() / "r.json").string()});
+  EXPECT_NE(code, 0) << out;
+  EXPECT_FALSE(fs::exists(tmp.path() / "r.json"));
+
+  const fs::path net = tmp.path() / "net";
+  std::tie(code, out) = run_cli({"init", "--validators", "4", "--dir", net.string()});
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("initialised 4 validators"), std::string::npos) << out;
+  for (int i = 0; i < 4; ++i) {
+    const fs::path home = net / ("node" + std::to_string(i));
+    EXPECT_TRUE(fs::exists(home / "config.toml")) << home;
+    EXPECT_TRUE(fs::exists(home / "validator_key.json")) << home;
+  }
+  EXPECT_TRUE(fs::exists(net / "genesis.json"));
+  EXPECT_TRUE(fs::exists(net / "faucet_key.json"));
+  const std::string genesis = file_text(net / "genesis.json");
+  std::tie(code, out) = run_cli({"init", "--validators", "4", "--dir", net.string()});
+  EXPECT_NE(code, 0) << out;
+  EXPECT_EQ(file_text(net / "genesis.json"), genesis);
+
+  // A node whose home has no config says so and exits.
+  std::tie(code, out) = run_cli({"node", "--home", (tmp.path() / "nowhere").string()});
+  EXPECT_NE(code, 0) << out;
+  EXPECT_NE(out.find("config.toml"), std::string::npos) << out;
+}
+
 TEST(Devnet, RunsValidatorsWithALoadAndExitsCleanly) {
   TempDir tmp;
   const std::string dir = (tmp.path() / "net").string();
