@@ -471,6 +471,7 @@ p2p::Task<Status> Node::catch_up(const char* why) {
   auto last_log = t0;
   std::uint64_t logged_height = from;
   bool deliver_failed = false;
+  std::uint64_t runs = 0, previous_run = 0;  // completed runs, and the blocks of the last one
   for (;;) {
     if (stopping_) co_return ok_status();
     auto peers = host_->peers();
@@ -509,8 +510,14 @@ p2p::Task<Status> Node::catch_up(const char* why) {
       if (bs.report().blocks == 0) break;  // nobody could serve us right now
       continue;
     }
-    // Done when a run found (almost) nothing new: consensus delivers the last block or two.
-    if (bs.report().blocks <= 2) break;
+    // Done when a run found (almost) nothing new: consensus delivers the last block or two. Also
+    // done when a run found no fewer blocks than the one before: each run ends at a tip its
+    // peers reported, so the chain grows about as fast as a run takes (a round trip at least),
+    // and chasing it would never end; consensus's own block requests fetch that small rest.
+    const std::uint64_t got = bs.report().blocks;
+    if (got <= 2 || (runs > 0 && got >= previous_run)) break;
+    previous_run = got;
+    ++runs;
   }
   const double secs = seconds_since(t0);
   if (total >= 100 || secs >= 1.0 || std::string_view(why) != "follow") {

@@ -25,10 +25,12 @@ p2p::Task<Status> BlockSync::run(std::vector<p2p::PeerId> peers) {
     auto exchange = co_await request(host_, peer, req, config_.request_timeout);
     Result<std::vector<CertifiedBlock>> accepted =
         make_error(Errc::decode, "response to GetBlocks is not Blocks");
+    std::uint64_t peer_tip = 0;
     if (!exchange) {
       accepted = exchange.error();
     } else if (const auto* blocks = std::get_if<Blocks>(&exchange->response)) {
       accepted = verify_blocks(report_.tip, req, *blocks, exchange->bytes, set_, genesis_id_);
+      peer_tip = blocks->tip_height;
     }
     if (!accepted) {
       report_.dropped.push_back(DroppedPeer{peer, accepted.error()});
@@ -45,6 +47,12 @@ p2p::Task<Status> BlockSync::run(std::vector<p2p::PeerId> peers) {
     OL_CO_TRY(deliver_(std::move(*accepted)));
     report_.tip = next;
     report_.blocks += n;
+    // Caught up with what this peer had when it answered: asking it again would only chase the
+    // blocks committed since (the caller decides whether another run is worth it).
+    if (report_.tip.height + kTipSlack >= peer_tip) {
+      someone_done = true;
+      active.pop_front();
+    }
   }
   if (!someone_done) co_return make_error(Errc::not_found, "no peer left to sync from");
   co_return ok_status();

@@ -2,11 +2,15 @@
 // committed blocks in batches, accepting only what verify_blocks proves committed, and handing
 // those blocks, in height order, to the node for execution.
 //
-// Peer policy: a peer is asked until it has nothing more to give. A peer that sends a bad block,
-// a bad QC, a truncated batch, an undecodable frame, or nothing within the request timeout is
-// dropped for the rest of this run, and the next peer is asked for the same range. A peer whose
-// response proves no new block (it is at our height, or its last blocks await their commit
-// proof) is done for this run but not blamed. The run ends when every peer is dropped or done.
+// Peer policy: a peer is asked until it has nothing more to give, or until what it sent brings
+// this node within kTipSlack blocks of the tip it reported in that answer: then it is done.
+// (Without that second rule a chain that commits a block faster than a request's round trip, as
+// on a wide-area network or a loaded machine, would keep a run asking for one more block
+// forever.) A peer that sends a bad block, a bad QC, a truncated batch, an undecodable frame,
+// or nothing within the request timeout is dropped for the rest of this run, and the next peer
+// is asked for the same range. A peer whose response proves no new block (it is at our height,
+// or its last blocks await their commit proof) is done for this run but not blamed. The run
+// ends when every peer is dropped or done.
 //
 // The last committed block or two of the chain are usually not provable from committed blocks
 // alone (the QC that commits them certifies a block that is not committed yet), so sync stops
@@ -43,6 +47,10 @@ struct BlockSyncReport {
 
 class BlockSync {
  public:
+  /// A run is done within this many blocks of a peer's reported tip: its last blocks usually
+  /// await their commit proof (above).
+  static constexpr std::uint64_t kTipSlack = 2;
+
   /// Executes and persists blocks in order; an error stops the run and is returned by it.
   using Deliver = std::function<Status(std::vector<CertifiedBlock> blocks)>;
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <random>
 
@@ -102,6 +103,7 @@ struct Peer {
   int honest_requests = 0;
   int requests = 0;
   const SyncServer* server = nullptr;
+  std::function<void()> before_answer;  // e.g. commit another block
   const testing::TestValidators* outsiders = nullptr;
   std::shared_ptr<Host> host;
 };
@@ -139,6 +141,7 @@ Task<void> serve_peer(Peer* p, Host::StreamPtr s) {
   if (!co_await p2p::read_exact(*s, body)) co_return;
   auto req = decode_request_exact(body);
   if (!req) co_return s->reset();
+  if (p->before_answer) p->before_answer();
   auto resp = p->server->answer(*req);
   if (!resp) co_return s->reset();
   const bool bad = p->requests++ >= p->honest_requests && p->mode != Misbehaviour::none;
@@ -185,11 +188,14 @@ class SyncNetwork : public ::testing::Test {
   }
 
   /// Starts a serving peer with the given behaviour and connects the client to it.
-  p2p::PeerId add_peer(Misbehaviour mode, int honest_requests = 0) {
+  p2p::PeerId add_peer(Misbehaviour mode, int honest_requests = 0,
+                       const SyncServer* server = nullptr,
+                       std::function<void()> before_answer = {}) {
     auto peer = std::make_unique<Peer>();
     peer->mode = mode;
     peer->honest_requests = honest_requests;
-    peer->server = server_.get();
+    peer->server = server != nullptr ? server : server_.get();
+    peer->before_answer = std::move(before_answer);
     peer->outsiders = &outsiders_;
     peer->host = Host::create(io_, p2p::Identity::generate());
     Peer* raw = peer.get();
@@ -269,6 +275,44 @@ TEST_F(SyncNetwork, CatchesUpTwoThousandBlocksFromTheHonestPeerAndDropsTheHostil
             << " txs in " << secs << " s incl. one 0.5 s timeout = "
             << static_cast<std::uint64_t>(sync.tip().height / secs) << " blocks/s, "
             << static_cast<std::uint64_t>(f.txs / secs) << " tx/s\n";
+}
+
+// A chain that commits a block for every request (as when blocks come faster than a round trip:
+// a wide-area network, a loaded machine). A run ends once it reaches the tip a peer reported;
+// it used to ask for one more block for as long as the chain grew.
+TEST_F(SyncNetwork, ARunEndsAtTheReportedTipOfAChainThatKeepsGrowing) {
+  TempDir dir;
+  execution::Genesis genesis;
+  genesis.chain_id = testing::kChainId;
+  auto store = std::move(storage::Store::open(dir.path() / "db")).value();
+  testing::ChainBuilder builder(chain_->validators, genesis);
+  std::uint64_t height = 0;
+  const auto grow = [&] {
+    auto c = builder.next({});
+    EXPECT_TRUE(testing::commit_to_store(*store, c, builder.last_outcome().writes).ok());
+    ++height;
+  };
+  for (int i = 0; i < 20; ++i) grow();
+  SyncServer server(*store, nullptr);
+  constexpr std::uint64_t kMaxGrowth = 1'000;  // so that the old behaviour ends too
+  const std::uint64_t start = height;
+  std::vector<p2p::PeerId> peers{add_peer(Misbehaviour::none, 0, &server, [&] {
+    if (height < start + kMaxGrowth) grow();
+  })};
+
+  Follower f;
+  f.store = std::move(storage::Store::open(f.dir.path() / "db")).value();
+  f.ledger = std::move(execution::Ledger::open(*f.store, genesis)).value();
+  BlockSync sync(*client_, chain_->validators.set, testing::genesis_id(),
+                 TrustedBlock{0, testing::genesis_id()}, BlockSyncConfig{.batch = 4},
+                 [&](std::vector<CertifiedBlock> b) { return f.deliver(std::move(b)); });
+  Status s = run(io_, sync.run(peers));
+  ASSERT_TRUE(s.ok()) << s.error().to_string();
+  // 4 blocks a request against 1 more a request: caught up with 20 behind in about 10 requests.
+  EXPECT_LE(sync.report().requests, 20u);
+  EXPECT_LT(height, start + 20);
+  EXPECT_GE(sync.tip().height + BlockSync::kTipSlack, height - 1);
+  EXPECT_EQ(f.ledger->applied_height(), sync.tip().height);
 }
 
 TEST_F(SyncNetwork, AllPeersHostileIsAnErrorAndNothingIsDelivered) {
