@@ -574,23 +574,29 @@ p2p::Task<void> Node::watch_lag() {
     if (!c->status().syncing) stuck_since = Clock::now();
     auto peers = host_->peers();
     if (peers.empty() || Clock::now() < quiet_until) continue;
-    const p2p::PeerId peer = peers[next++ % peers.size()];
     const std::uint64_t h = ledger_->applied_height();
-    auto ex = co_await sync::request(*host_, peer, sync::Request(sync::GetBlocks{h + 1, 2}),
-                                     std::chrono::milliseconds(2000));
+    // Ask the peers in turn until one answers: one whose connection just broke (as after this
+    // process was stopped for a while) must not delay the check by a period, in which
+    // consensus's own block requests would be left to fetch a long gap.
+    std::optional<std::uint64_t> tip;
+    p2p::PeerId peer;
+    for (std::size_t tries = 0; tries < peers.size() && !tip && !stopping_; ++tries) {
+      peer = peers[next++ % peers.size()];
+      auto ex = co_await sync::request(*host_, peer, sync::Request(sync::GetBlocks{h + 1, 2}),
+                                       std::chrono::milliseconds(2000));
+      if (!ex) continue;
+      if (const auto* b = std::get_if<sync::Blocks>(&ex->response)) tip = b->tip_height;
+    }
     if (stopping_) co_return;
-    if (!ex) continue;
-    const auto* b = std::get_if<sync::Blocks>(&ex->response);
-    if (b == nullptr || b->tip_height <= h) continue;
+    if (!tip || *tip <= h) continue;
     // Far behind, or consensus has been trying to fetch missing blocks for 5 s and a peer is
     // ahead: leave consensus and block-sync. (A peer lying about its tip costs one sync run that
     // finds nothing; then the check rests for 30 s.)
-    const bool far = b->tip_height > h + lag;
-    const bool stuck =
-        b->tip_height > h + 2 && Clock::now() - stuck_since > std::chrono::seconds(5);
+    const bool far = *tip > h + lag;
+    const bool stuck = *tip > h + 2 && Clock::now() - stuck_since > std::chrono::seconds(5);
     if (!far && !stuck) continue;
     spdlog::info("sync: peer {} reports height {}, ours is {}{}: leaving consensus to block-sync",
-                 peer.to_string(), b->tip_height, h, far ? "" : " (consensus stuck syncing)");
+                 peer.to_string(), *tip, h, far ? "" : " (consensus stuck syncing)");
     {
       std::lock_guard lock(core_mu_);
       core_.reset();

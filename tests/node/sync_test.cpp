@@ -82,9 +82,15 @@ class SyncNetwork : public ::testing::Test {
   /// Starts every node and waits until the first `validators` have each committed height 3.
   void start_all_until_committing(std::size_t validators) {
     for (auto& n : nodes_) n->start();
+    // Committing, and every validator past its start-up sync: a validator still syncing at start
+    // may be asking the one a test is about to freeze, and wait out its request timeout.
     ASSERT_TRUE(eventually([&] {
       for (std::size_t i = 0; i < validators; ++i) {
-        if (height(i) < 3) return false;
+        const json s = status(i);
+        if (!s.is_object() || s.value("height", std::uint64_t{0}) < 3 ||
+            s.value("sync_phase", std::string()) != "consensus") {
+          return false;
+        }
       }
       return true;
     })) << "the validators did not start committing";
