@@ -116,16 +116,14 @@ class FourValidators : public ::testing::Test {
 // `openliquid tx transfer` as a user runs it: signs with a key file, submits, waits for the
 // commit; bad arguments and refusals exit non-zero with the reason.
 TEST_F(FourValidators, TxTransferCliSignsSubmitsAndWaits) {
-  using p2p::test::ChildProcess;
   const std::string key = (dir_.path() / "faucet_key.json").string();
   const std::string rpc = "127.0.0.1:" + std::to_string(ports_[1]);
   const std::string to = recipient_.to_checksum_hex();
   const auto run = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {OL_OPENLIQUID_BIN, "tx", "transfer"});
-    ChildProcess p(args, "", /*capture_stderr=*/true);
-    EXPECT_TRUE(p.started());
-    std::string out = p.read_all();
-    return std::make_pair(p.wait(), out);
+    auto r = p2p::test::run_to_exit(args);
+    EXPECT_NE(r.first, -1) << r.second;  // it started
+    return r;
   };
   ASSERT_TRUE(eventually([&] { return height(1) >= 1; }));
 

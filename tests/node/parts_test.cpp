@@ -404,10 +404,6 @@ TEST(NodeResolve, ASyncResponseSkipsBlocksAlreadyExecutedHere) {
   EXPECT_EQ(resolve_transactions(message, pool, kChain, 0).size(), 4u);
 }
 
-// POST /txs above RpcServer::kInlineSubmitTxs is admitted by RpcContext::offload's thread (here a
-// queue the test runs by hand): while a batch waits, the io thread answers other requests; at
-// most kMaxOffloadedTxs wait, more are refused with 503 busy; each waiting request gets the same
-// per-transaction answers as an inline one once its job has run; a small batch stays inline.
 // A real RpcServer on 127.0.0.1 over a mempool, with its io thread; the test sets ctx first.
 struct RpcRig {
   static constexpr std::uint64_t kChain = 5;
@@ -421,6 +417,10 @@ struct RpcRig {
   NullTransport transport;
   RpcContext ctx;
   std::shared_ptr<RpcServer> server;
+  // The offload queue of offload_by_hand(): jobs wait here until the test runs them.
+  std::mutex jobs_mu;
+  std::deque<std::function<void()>> jobs;
+  bool refuse_jobs = false;  // the offload cannot take jobs (a full or closed queue)
 
   RpcRig() {
     ctx.chain_id = kChain;
@@ -442,6 +442,46 @@ struct RpcRig {
     return r.ok();
   }
   std::uint16_t port() const { return server->port(); }
+
+  /// Makes ctx.offload this rig's queue, run by hand with run_jobs() (call before start()).
+  void offload_by_hand() {
+    ctx.offload = [this](std::function<void()> job) {
+      std::lock_guard lock(jobs_mu);
+      if (refuse_jobs) return false;
+      jobs.push_back(std::move(job));
+      return true;
+    };
+  }
+  void refuse_offload(bool refuse) {
+    std::lock_guard lock(jobs_mu);
+    refuse_jobs = refuse;
+  }
+  std::size_t queued() {
+    std::lock_guard lock(jobs_mu);
+    return jobs.size();
+  }
+  /// Waits (30 s at most) until `n` jobs are queued; returns how many are.
+  std::size_t wait_queued(std::size_t n) {
+    for (int i = 0; i < 3000 && queued() < n; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return queued();
+  }
+  /// Runs the queued jobs on this thread, oldest first; returns how many ran.
+  std::size_t run_jobs() {
+    std::size_t ran = 0;
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::lock_guard lock(jobs_mu);
+        if (jobs.empty()) return ran;
+        job = std::move(jobs.front());
+        jobs.pop_front();
+      }
+      job();
+      ++ran;
+    }
+  }
   /// Stops the server and lets the io thread finish its closing work.
   void stop() {
     if (!server) return;
@@ -459,23 +499,15 @@ struct RpcRig {
   }
 };
 
+// POST /txs above RpcServer::kInlineSubmitTxs is admitted by RpcContext::offload's thread (here a
+// queue the test runs by hand): while a batch waits, the io thread answers other requests; at
+// most kMaxOffloadedTxs wait, more are refused with 503 busy; each waiting request gets the same
+// per-transaction answers as an inline one once its job has run; a small batch stays inline.
 TEST(NodeRpcOffload, LargeBatchesWaitOffTheIoThreadBoundedAndAnswered) {
   constexpr std::uint64_t kChain = RpcRig::kChain;
   RpcRig rig;
   auto& pool = rig.pool;
-  std::mutex mu;
-  std::deque<std::function<void()>> jobs;
-  bool refuse = false;  // the offload cannot take jobs (a full or closed queue)
-  rig.ctx.offload = [&](std::function<void()> job) {
-    std::lock_guard lock(mu);
-    if (refuse) return false;
-    jobs.push_back(std::move(job));
-    return true;
-  };
-  const auto queued = [&] {
-    std::lock_guard lock(mu);
-    return jobs.size();
-  };
+  rig.offload_by_hand();
   ASSERT_TRUE(rig.start());
   const std::uint16_t port = rig.port();
 
@@ -499,23 +531,17 @@ TEST(NodeRpcOffload, LargeBatchesWaitOffTheIoThreadBoundedAndAnswered) {
   auto small = post(batch(0, RpcServer::kInlineSubmitTxs)).get();
   ASSERT_TRUE(small.ok()) << small.error().to_string();
   EXPECT_EQ(small->status, 200) << small->body;
-  EXPECT_EQ(queued(), 0u);
+  EXPECT_EQ(rig.queued(), 0u);
   EXPECT_EQ(pool.size(), RpcServer::kInlineSubmitTxs);
 
   // An offload that cannot take the job: 503 busy, nothing admitted, and (below) the refused
   // batch does not count against the bound.
-  {
-    std::lock_guard lock(mu);
-    refuse = true;
-  }
+  rig.refuse_offload(true);
   auto not_taken = post(batch(500'000, RpcServer::kMaxSubmitBatch)).get();
   ASSERT_TRUE(not_taken.ok());
   EXPECT_EQ(not_taken->status, 503) << not_taken->body;
   EXPECT_NE(not_taken->body.find("busy"), std::string::npos) << not_taken->body;
-  {
-    std::lock_guard lock(mu);
-    refuse = false;
-  }
+  rig.refuse_offload(false);
 
   // Four full batches wait for their jobs (the first nonce-contiguous; the others too far
   // ahead, each refused after its signature check); the node answers other requests meanwhile.
@@ -523,10 +549,7 @@ TEST(NodeRpcOffload, LargeBatchesWaitOffTheIoThreadBoundedAndAnswered) {
   for (std::uint64_t b = 0; b < 4; ++b) {
     const std::uint64_t first = b == 0 ? RpcServer::kInlineSubmitTxs : 100'000 * b;
     waiting.push_back(post(batch(first, RpcServer::kMaxSubmitBatch)));
-    for (int i = 0; i < 3000 && queued() < b + 1; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    ASSERT_EQ(queued(), b + 1);
+    ASSERT_EQ(rig.wait_queued(b + 1), b + 1);
   }
   auto metrics_page =
       http_request("127.0.0.1", port, "GET", "/metrics", "", std::chrono::seconds(5));
@@ -542,19 +565,10 @@ TEST(NodeRpcOffload, LargeBatchesWaitOffTheIoThreadBoundedAndAnswered) {
   ASSERT_TRUE(refused.ok());
   EXPECT_EQ(refused->status, 503) << refused->body;
   EXPECT_NE(refused->body.find("busy"), std::string::npos) << refused->body;
-  EXPECT_EQ(queued(), 4u);
+  EXPECT_EQ(rig.queued(), 4u);
 
   // The jobs run (on this thread): each request gets one answer per transaction, in order.
-  for (;;) {
-    std::function<void()> job;
-    {
-      std::lock_guard lock(mu);
-      if (jobs.empty()) break;
-      job = std::move(jobs.front());
-      jobs.pop_front();
-    }
-    job();
-  }
+  EXPECT_EQ(rig.run_jobs(), 4u);
   for (std::size_t b = 0; b < waiting.size(); ++b) {
     auto r = waiting[b].get();
     ASSERT_TRUE(r.ok()) << r.error().to_string();
@@ -571,10 +585,7 @@ TEST(NodeRpcOffload, LargeBatchesWaitOffTheIoThreadBoundedAndAnswered) {
   EXPECT_EQ(pool.size(), RpcServer::kMaxSubmitBatch);
   // The bound is free again.
   auto again = post(batch(900'000, RpcServer::kInlineSubmitTxs + 1));
-  for (int i = 0; i < 3000 && queued() < 1; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_EQ(queued(), 1u);
+  ASSERT_EQ(rig.wait_queued(1), 1u);
 
   // Stopping answers (or closes) a request whose job has not run; the job may run afterwards.
   rig.server->stop();
@@ -582,11 +593,7 @@ TEST(NodeRpcOffload, LargeBatchesWaitOffTheIoThreadBoundedAndAnswered) {
   if (stopped.ok()) {
     EXPECT_EQ(stopped->status, 503) << stopped->body;
   }
-  {
-    std::lock_guard lock(mu);
-    jobs.front()();
-    jobs.clear();
-  }
+  EXPECT_EQ(rig.run_jobs(), 1u);
   rig.stop();
 }
 
@@ -594,31 +601,7 @@ TEST(NodeRpcOffload, LargeBatchesWaitOffTheIoThreadBoundedAndAnswered) {
 // batches: a single POST /tx too.
 TEST(NodeRpcOffload, SubmissionsBeyondTheInlineBudgetWaitOffTheIoThread) {
   RpcRig rig;
-  std::mutex mu;
-  std::deque<std::function<void()>> jobs;
-  rig.ctx.offload = [&](std::function<void()> job) {
-    std::lock_guard lock(mu);
-    jobs.push_back(std::move(job));
-    return true;
-  };
-  const auto run_jobs = [&] {
-    std::size_t ran = 0;
-    for (;;) {
-      std::function<void()> job;
-      {
-        std::lock_guard lock(mu);
-        if (jobs.empty()) return ran;
-        job = std::move(jobs.front());
-        jobs.pop_front();
-      }
-      job();
-      ++ran;
-    }
-  };
-  const auto queued = [&] {
-    std::lock_guard lock(mu);
-    return jobs.size();
-  };
+  rig.offload_by_hand();
   rig.ctx.inline_recoveries_per_sec = 1;  // a burst of one
   ASSERT_TRUE(rig.start());
   const auto key = crypto::Secp256k1Key::generate();
@@ -639,18 +622,15 @@ TEST(NodeRpcOffload, SubmissionsBeyondTheInlineBudgetWaitOffTheIoThread) {
   ASSERT_TRUE(first.ok());
   EXPECT_EQ(first->status, 200) << first->body;
   EXPECT_EQ(rig.pool.size(), 1u);
-  EXPECT_EQ(queued(), 0u);
+  EXPECT_EQ(rig.queued(), 0u);
   // The budget is spent (it refills at one per second): the next single one and a small batch
   // wait for the offload thread, and are answered once it ran them.
   auto second = post("/tx", "{\"tx\":" + tx(1) + "}");
   auto batch = post("/txs", "{\"txs\":[" + tx(2) + "," + tx(3) + "]}");
-  for (int i = 0; i < 3000 && queued() < 2; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_EQ(queued(), 2u);
+  ASSERT_EQ(rig.wait_queued(2), 2u);
   EXPECT_EQ(rig.pool.size(), 1u);
   EXPECT_EQ(rig.metrics.rpc_offloaded_txs_total.load(), 3u);
-  EXPECT_EQ(run_jobs(), 2u);
+  EXPECT_EQ(rig.run_jobs(), 2u);
   auto s = second.get();
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->status, 200) << s->body;
@@ -664,10 +644,8 @@ TEST(NodeRpcOffload, SubmissionsBeyondTheInlineBudgetWaitOffTheIoThread) {
   const std::string other_chain = to_hex(
       codec::encode(types::Transaction::sign(99, 4, types::Transfer{key.address(), 1}, key)), true);
   auto refused = post("/tx", "{\"tx\":\"" + other_chain + "\"}");
-  for (int i = 0; i < 3000 && queued() < 1; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_EQ(run_jobs(), 1u);
+  rig.wait_queued(1);
+  EXPECT_EQ(rig.run_jobs(), 1u);
   auto r = refused.get();
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 400) << r->body;
@@ -676,31 +654,16 @@ TEST(NodeRpcOffload, SubmissionsBeyondTheInlineBudgetWaitOffTheIoThread) {
 
   // With no budget at all every submission is offloaded, the first one too.
   RpcRig none;
-  std::deque<std::function<void()>> none_jobs;
-  none.ctx.offload = [&](std::function<void()> job) {
-    std::lock_guard lock(mu);
-    none_jobs.push_back(std::move(job));
-    return true;
-  };
+  none.offload_by_hand();
   none.ctx.inline_recoveries_per_sec = 0;
   ASSERT_TRUE(none.start());
   auto waiting = std::async(std::launch::async, [&] {
     return http_request("127.0.0.1", none.port(), "POST", "/tx", "{\"tx\":" + tx(0) + "}",
                         std::chrono::seconds(30));
   });
-  const auto none_queued = [&] {
-    std::lock_guard lock(mu);
-    return none_jobs.size();
-  };
-  for (int i = 0; i < 3000 && none_queued() < 1; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_EQ(none_queued(), 1u);
+  ASSERT_EQ(none.wait_queued(1), 1u);
   EXPECT_EQ(none.pool.size(), 0u);
-  {
-    std::lock_guard lock(mu);
-    none_jobs.front()();
-  }
+  EXPECT_EQ(none.run_jobs(), 1u);
   auto w = waiting.get();
   ASSERT_TRUE(w.ok());
   EXPECT_EQ(w->status, 200) << w->body;

@@ -57,10 +57,9 @@ std::uint64_t number_after(const std::string& text, const std::string& pattern) 
 // Runs `openliquid args...`; its exit status and its output (stdout and stderr).
 std::pair<int, std::string> run_cli(std::vector<std::string> args) {
   args.insert(args.begin(), kBinary);
-  ChildProcess p(args, "", /*capture_stderr=*/true);
-  EXPECT_TRUE(p.started());
-  std::string out = p.read_all();
-  return {p.wait(), out};
+  auto r = ol::p2p::test::run_to_exit(args);
+  EXPECT_NE(r.first, -1) << r.second;  // it started
+  return r;
 }
 
 std::string file_text(const fs::path& path) {

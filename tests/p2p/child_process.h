@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 extern char** environ;
@@ -107,5 +108,13 @@ class ChildProcess {
   int stdin_fd_ = -1;
   FILE* stdout_ = nullptr;
 };
+
+/// Runs argv to its end: its exit status and its output (stdout and stderr together).
+inline std::pair<int, std::string> run_to_exit(const std::vector<std::string>& argv) {
+  ChildProcess p(argv, "", /*capture_stderr=*/true);
+  if (!p.started()) return {-1, "could not start " + argv.at(0)};
+  std::string out = p.read_all();
+  return {p.wait(), out};
+}
 
 }  // namespace ol::p2p::test
