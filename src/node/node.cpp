@@ -578,25 +578,19 @@ p2p::Task<void> Node::watch_lag() {
     // Ask the peers in turn until one answers: one whose connection just broke (as after this
     // process was stopped for a while) must not delay the check by a period, in which
     // consensus's own block requests would be left to fetch a long gap.
-    std::optional<std::uint64_t> tip;
-    p2p::PeerId peer;
-    for (std::size_t tries = 0; tries < peers.size() && !tip && !stopping_; ++tries) {
-      peer = peers[next++ % peers.size()];
-      auto ex = co_await sync::request(*host_, peer, sync::Request(sync::GetBlocks{h + 1, 2}),
-                                       std::chrono::milliseconds(2000));
-      if (!ex) continue;
-      if (const auto* b = std::get_if<sync::Blocks>(&ex->response)) tip = b->tip_height;
-    }
+    const auto answer =
+        co_await sync::ask_tip(*host_, peers, next, h, std::chrono::milliseconds(2000), stopping_);
     if (stopping_) co_return;
-    if (!tip || *tip <= h) continue;
+    if (!answer || answer->height <= h) continue;
+    const std::uint64_t tip = answer->height;
     // Far behind, or consensus has been trying to fetch missing blocks for 5 s and a peer is
     // ahead: leave consensus and block-sync. (A peer lying about its tip costs one sync run that
     // finds nothing; then the check rests for 30 s.)
-    const bool far = *tip > h + lag;
-    const bool stuck = *tip > h + 2 && Clock::now() - stuck_since > std::chrono::seconds(5);
+    const bool far = tip > h + lag;
+    const bool stuck = tip > h + 2 && Clock::now() - stuck_since > std::chrono::seconds(5);
     if (!far && !stuck) continue;
     spdlog::info("sync: peer {} reports height {}, ours is {}{}: leaving consensus to block-sync",
-                 peer.to_string(), *tip, h, far ? "" : " (consensus stuck syncing)");
+                 answer->peer.to_string(), tip, h, far ? "" : " (consensus stuck syncing)");
     {
       std::lock_guard lock(core_mu_);
       core_.reset();

@@ -199,6 +199,19 @@ p2p::Task<Result<Exchange>> request(p2p::Host& host, const p2p::PeerId& peer, co
   co_return Exchange{std::move(*resp), body->size()};
 }
 
+p2p::Task<std::optional<PeerTip>> ask_tip(p2p::Host& host, std::span<const p2p::PeerId> peers,
+                                          std::size_t& next, std::uint64_t height,
+                                          std::chrono::milliseconds timeout,
+                                          const std::atomic<bool>& stop) {
+  for (std::size_t tries = 0; tries < peers.size() && !stop; ++tries) {
+    const p2p::PeerId peer = peers[next++ % peers.size()];
+    auto ex = co_await request(host, peer, Request(GetBlocks{height + 1, 2}), timeout);
+    if (!ex) continue;
+    if (const auto* b = std::get_if<Blocks>(&ex->response)) co_return PeerTip{peer, b->tip_height};
+  }
+  co_return std::nullopt;
+}
+
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif

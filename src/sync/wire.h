@@ -2,7 +2,10 @@
 // request/response exchange for the clients.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <optional>
+#include <span>
 
 #include "p2p/host.h"
 #include "storage/store.h"
@@ -54,5 +57,21 @@ struct Exchange {
 /// reset); Errc::decode for a malformed or oversized frame; Errc::io if the peer closes early.
 p2p::Task<Result<Exchange>> request(p2p::Host& host, const p2p::PeerId& peer,
                                     const Request& request, std::chrono::milliseconds timeout);
+
+/// The height a peer reported as its tip, and which peer.
+struct PeerTip {
+  p2p::PeerId peer;
+  std::uint64_t height = 0;
+};
+
+/// Asks `peers` in turn, from `next` on (advanced past every peer asked, so that repeated calls
+/// take turns), for the blocks after `height` (at most 2), until one answers; returns that peer
+/// and the tip it reported, or nullopt when none answered within `timeout` each, or `stop`
+/// became true. A peer whose connection broke (as after this process was stopped for a while)
+/// costs one failed request, not the whole check.
+p2p::Task<std::optional<PeerTip>> ask_tip(p2p::Host& host, std::span<const p2p::PeerId> peers,
+                                          std::size_t& next, std::uint64_t height,
+                                          std::chrono::milliseconds timeout,
+                                          const std::atomic<bool>& stop);
 
 }  // namespace ol::sync

@@ -315,6 +315,43 @@ TEST_F(SyncNetwork, ARunEndsAtTheReportedTipOfAChainThatKeepsGrowing) {
   EXPECT_EQ(f.ledger->applied_height(), sync.tip().height);
 }
 
+// The node's lag check asks its peers in turn until one answers: a silent peer costs one
+// timeout and a broken answer one failed request, not the check; the next check takes up the
+// turn where this one stopped.
+TEST_F(SyncNetwork, AskTipTakesTurnsUntilAPeerAnswers) {
+  const std::vector<p2p::PeerId> peers{add_peer(Misbehaviour::silent),
+                                       add_peer(Misbehaviour::cut_frame),
+                                       add_peer(Misbehaviour::none)};
+  const auto timeout = std::chrono::milliseconds(300);
+  std::atomic<bool> stop{false};
+  std::size_t next = 0;
+  auto tip = run(io_, ask_tip(*client_, peers, next, 10, timeout, stop));
+  ASSERT_TRUE(tip.has_value());
+  EXPECT_EQ(tip->peer, peers[2]);
+  EXPECT_EQ(tip->height, kBlocks);
+  EXPECT_EQ(next, 3u);
+  for (const auto& p : peers_) EXPECT_EQ(p->requests, 1);
+
+  next = 5;  // the honest peer's turn: asked first, and alone
+  tip = run(io_, ask_tip(*client_, peers, next, 10, timeout, stop));
+  ASSERT_TRUE(tip.has_value());
+  EXPECT_EQ(tip->peer, peers[2]);
+  EXPECT_EQ(next, 6u);
+  EXPECT_EQ(peers_[0]->requests + peers_[1]->requests, 2);
+
+  // Nobody answers: nothing, after one try each.
+  const std::span<const p2p::PeerId> hostile(peers.data(), 2);
+  next = 0;
+  EXPECT_FALSE(run(io_, ask_tip(*client_, hostile, next, 10, timeout, stop)).has_value());
+  EXPECT_EQ(next, 2u);
+  EXPECT_EQ(peers_[0]->requests + peers_[1]->requests, 4);
+
+  // Stopping: nobody is asked.
+  stop = true;
+  EXPECT_FALSE(run(io_, ask_tip(*client_, peers, next, 10, timeout, stop)).has_value());
+  EXPECT_EQ(next, 2u);
+}
+
 TEST_F(SyncNetwork, AllPeersHostileIsAnErrorAndNothingIsDelivered) {
   std::vector<p2p::PeerId> peers{add_peer(Misbehaviour::forged_qc),
                                  add_peer(Misbehaviour::truncated)};
