@@ -642,6 +642,11 @@ p2p::Task<void> RpcServer::accept_loop() {
     }
     ++serving_;
     ctx_.metrics->rpc_connections.store(serving_);
+    // A reply larger than one segment (a block's transaction list) ends in a partial segment,
+    // which Nagle's algorithm would hold until the client acknowledges the rest: up to a delayed
+    // ACK (40 ms) added to a long-poll's answer. Every reply is one write, so nothing is gained
+    // by waiting.
+    socket.set_option(tcp::no_delay(true), ec);
     asio::co_spawn(io_, serve(std::move(socket)), asio::detached);
   }
 }

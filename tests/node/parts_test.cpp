@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <cstdio>
 #include <deque>
@@ -724,6 +727,44 @@ TEST(NodeRpcConnections, OverTheLimitAnsweredBusy) {
   ASSERT_EQ(rig.metrics.rpc_connections.load(), 1u);
   auto d = open();
   EXPECT_NE(raw_get(*d, "/status").find("HTTP/1.1 200"), std::string::npos);
+}
+
+// The server's end of an accepted connection: the descriptor in this process whose local port is
+// `server_port` and whose peer port is `client_port`; -1 if none.
+int server_end(std::uint16_t server_port, std::uint16_t client_port) {
+  for (int fd = 0; fd < 4096; ++fd) {
+    sockaddr_in local{}, peer{};
+    socklen_t len = sizeof local;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0 ||
+        local.sin_family != AF_INET || ntohs(local.sin_port) != server_port) {
+      continue;
+    }
+    len = sizeof peer;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0 &&
+        ntohs(peer.sin_port) == client_port) {
+      return fd;
+    }
+  }
+  return -1;
+}
+
+// Replies leave at once: the server turns Nagle's algorithm off on every connection it serves
+// (a long-poll's answer larger than a segment would otherwise wait for the client's ACK).
+TEST(NodeRpcConnections, ServedConnectionsSendWithoutDelay) {
+  RpcRig rig;
+  ASSERT_TRUE(rig.start());
+  p2p::asio::io_context client;
+  auto c = connect_to(client, rig.port());
+  EXPECT_NE(raw_get(*c, "/status").find("HTTP/1.1 200"), std::string::npos);
+  const int fd = server_end(rig.port(), c->local_endpoint().port());
+  ASSERT_GE(fd, 0);
+  int nodelay = 0;
+  socklen_t len = sizeof nodelay;
+  ASSERT_EQ(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &len), 0);
+  EXPECT_NE(nodelay, 0);
+  // The client's own socket was left as it was: the option read is the server's.
+  ASSERT_EQ(getsockopt(c->native_handle(), IPPROTO_TCP, TCP_NODELAY, &nodelay, &len), 0);
+  EXPECT_EQ(nodelay, 0);
 }
 
 // When accepting fails (here: out of file descriptors) the RPC retries every 100 ms instead of
