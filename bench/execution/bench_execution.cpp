@@ -200,7 +200,9 @@ void BM_MempoolAdmit(benchmark::State& state) {
   }
   for (auto _ : state) {
     state.PauseTiming();
-    mempool::Mempool pool(kChain, {}, [](const crypto::Address&) { return 0; });
+    mempool::Mempool pool(kChain, {}, [](const crypto::Address&) {
+      return mempool::CommittedAccount{0, ~types::Amount{0}};
+    });
     state.ResumeTiming();
     for (const auto& e : encoded) benchmark::DoNotOptimize(pool.add_encoded(e));
   }
@@ -211,7 +213,9 @@ BENCHMARK(BM_MempoolAdmit)->Unit(benchmark::kMillisecond);
 // A duplicate (gossip echo) is answered before signature recovery.
 void BM_MempoolDuplicate(benchmark::State& state) {
   auto ks = keys();
-  mempool::Mempool pool(kChain, {}, [](const crypto::Address&) { return 0; });
+  mempool::Mempool pool(kChain, {}, [](const crypto::Address&) {
+    return mempool::CommittedAccount{0, ~types::Amount{0}};
+  });
   crypto::Address to;
   auto e = codec::encode(types::Transaction::sign(kChain, 0, types::Transfer{to, 1}, ks[0]));
   (void)pool.add_encoded(e);
@@ -221,7 +225,9 @@ BENCHMARK(BM_MempoolDuplicate);
 
 void BM_MempoolBuildBatch(benchmark::State& state) {
   auto ks = keys();
-  mempool::Mempool pool(kChain, {}, [](const crypto::Address&) { return 0; });
+  mempool::Mempool pool(kChain, {}, [](const crypto::Address&) {
+    return mempool::CommittedAccount{0, ~types::Amount{0}};
+  });
   for (const auto& txs : make_blocks(ks, 5)) {
     for (const auto& tx : txs) (void)pool.add_verified(tx);
   }

@@ -8,6 +8,7 @@
 #include <queue>
 #include <string>
 #include <unordered_set>
+#include <variant>
 
 #include "crypto/hash.h"
 
@@ -53,7 +54,11 @@ std::size_t AddressHash::operator()(const crypto::Address& a) const {
 struct Mempool::Impl {
   std::uint64_t chain_id;
   Limits limits;
-  NonceSource committed_nonce;
+  AccountSource committed_account;
+
+  std::uint64_t committed_nonce(const crypto::Address& a) const {
+    return committed_account(a).next_nonce;
+  }
 
   mutable std::mutex mu;
   std::unordered_map<Hash32, types::TxRef, HashHash> by_hash;
@@ -65,6 +70,10 @@ struct Mempool::Impl {
   std::uint64_t next_seq = 0;
   std::unordered_set<Hash32, HashHash> committed;  // the last limits.recent_committed ids
   std::deque<Hash32> committed_order;              // oldest first
+  // The last limits.recent_refused transactions refused after recovery, oldest first in the
+  // deque (which may name one that left the map since: it is skipped then).
+  std::unordered_map<Hash32, types::TxRef, HashHash> refused;
+  std::deque<Hash32> refused_order;
 
   Status check_new(const Hash32& h) const {
     std::lock_guard lock(mu);
@@ -80,6 +89,32 @@ struct Mempool::Impl {
       committed.erase(committed_order.front());
       committed_order.pop_front();
     }
+  }
+
+  // The sender's pending transactions and `tx` together may spend at most its committed balance
+  // (caller holds mu). Walks the sender's queue, at most Limits::max_per_account entries: cheaper
+  // than the recovery every admission has paid already, and nothing to keep in step.
+  static Status check_funds(types::Amount balance, const Account* pending,
+                            const types::VerifiedTransaction& tx) {
+    constexpr types::Amount kMax = ~types::Amount{0};
+    const types::Amount needs = max_spend(tx.tx);
+    types::Amount spent = 0;  // saturating: pending amounts are unchecked on add_verified
+    std::size_t count = 0;
+    if (pending != nullptr) {
+      for (const auto& [n, e] : pending->queue) {
+        const types::Amount s = max_spend(e.tx->tx);
+        spent = s > kMax - spent ? kMax : spent + s;
+        ++count;
+      }
+    }
+    if (spent <= balance && needs <= balance - spent) return ok_status();
+    std::string msg = "insufficient balance: the sender holds " + types::amount_to_string(balance);
+    if (count > 0) {
+      msg += ", its " + std::to_string(count) + " pending transaction" +
+             (count == 1 ? " spends " : "s spend ") + types::amount_to_string(spent);
+    }
+    return make_error(Errc::invalid_argument,
+                      msg + ", this one needs " + types::amount_to_string(needs));
   }
 
   // Removes one entry of `queue` (caller holds mu); returns the next iterator.
@@ -111,23 +146,56 @@ struct Mempool::Impl {
     }
   }
 
+  types::TxRef refused_copy(const Hash32& h) const {
+    std::lock_guard lock(mu);
+    auto it = refused.find(h);
+    return it == refused.end() ? nullptr : it->second;
+  }
+
+  // Remembers a transaction refused after its recovery (takes mu).
+  void remember_refused(const types::TxRef& tx) {
+    if (limits.recent_refused == 0) return;
+    std::lock_guard lock(mu);
+    if (!refused.emplace(tx->hash, tx).second) return;
+    refused_order.push_back(tx->hash);
+    while (refused_order.size() > limits.recent_refused) {
+      refused.erase(refused_order.front());
+      refused_order.pop_front();
+    }
+  }
+
   Result<types::TxRef> admit_unverified(types::Transaction tx, const Hash32& hash,
                                         std::size_t encoded_size) {
     // Gossip delivers each transaction many times, and a copy may arrive after its block
     // committed: answer duplicates before paying for recovery.
     OL_TRY(check_new(hash));
-    OL_TRY_ASSIGN(auto verified,
-                  types::VerifiedTransaction::verify(std::move(tx), chain_id, hash, encoded_size));
-    return admit(std::make_shared<const types::VerifiedTransaction>(std::move(verified)));
+    // A copy of one refused recently: the rules again (the state may have moved), not the
+    // recovery.
+    types::TxRef ref = refused_copy(hash);
+    if (!ref) {
+      OL_TRY_ASSIGN(auto verified, types::VerifiedTransaction::verify(std::move(tx), chain_id, hash,
+                                                                      encoded_size));
+      ref = std::make_shared<const types::VerifiedTransaction>(std::move(verified));
+    }
+    auto admitted = admit(ref, true);
+    if (admitted) {
+      std::lock_guard lock(mu);
+      refused.erase(hash);  // its stale entry in refused_order is skipped when it comes up
+    } else if (!is_duplicate(admitted.error())) {
+      remember_refused(ref);
+    }
+    return admitted;
   }
 
-  Result<types::TxRef> admit(types::TxRef tx) {
+  // `check_balance`: false for transactions a proposal or sync response carries (mempool.h).
+  Result<types::TxRef> admit(types::TxRef tx, bool check_balance) {
     if (tx->encoded_size > types::Transaction::kMaxEncodedSize) {
       return make_error(Errc::limit, "transaction too large");
     }
     std::lock_guard lock(mu);
     if (by_hash.contains(tx->hash)) return make_error(Errc::state, kAlreadyKnown);
-    const std::uint64_t committed = committed_nonce(tx->sender);
+    const CommittedAccount account = committed_account(tx->sender);
+    const std::uint64_t committed = account.next_nonce;
     const std::uint64_t nonce = tx->tx.nonce;
     if (nonce < committed) {
       return make_error(Errc::invalid_argument, "nonce too low: " + std::to_string(nonce) +
@@ -138,6 +206,7 @@ struct Mempool::Impl {
                                          ", account nonce " + std::to_string(committed));
     }
     std::uint64_t ready_end = committed;
+    const Account* pending = nullptr;
     if (auto it = by_sender.find(tx->sender); it != by_sender.end()) {
       Account& a = it->second;
       settle(tx->sender, a, committed);
@@ -152,8 +221,10 @@ struct Mempool::Impl {
                                              std::to_string(limits.max_per_account) + " pending)");
         }
         ready_end = a.ready_end;
+        pending = &a;
       }
     }
+    if (check_balance) OL_TRY(check_funds(account.balance, pending, *tx));
     // A transaction that cannot execute until a lower nonce arrives may never execute: such
     // transactions get their own, smaller share of the pool, and a lifetime (drop_expired), so
     // that nobody can fill the pool for good with nonces nobody will ever fill in.
@@ -175,11 +246,18 @@ struct Mempool::Impl {
   }
 };
 
-Mempool::Mempool(std::uint64_t chain_id, Limits limits, NonceSource committed_nonce, Clock clock)
+types::Amount max_spend(const types::Transaction& tx) {
+  struct Visitor {
+    types::Amount operator()(const types::Transfer& t) const { return t.amount; }
+  };
+  return std::visit(Visitor{}, tx.action);
+}
+
+Mempool::Mempool(std::uint64_t chain_id, Limits limits, AccountSource committed, Clock clock)
     : impl_(std::make_unique<Impl>()) {
   impl_->chain_id = chain_id;
   impl_->limits = limits;
-  impl_->committed_nonce = std::move(committed_nonce);
+  impl_->committed_account = std::move(committed);
   impl_->clock = clock ? std::move(clock) : Clock([] { return std::chrono::steady_clock::now(); });
 }
 
@@ -206,13 +284,20 @@ Result<types::TxRef> Mempool::add(types::Transaction tx) {
 }
 
 Result<types::TxRef> Mempool::add_verified(types::TxRef tx) {
-  return impl_->admit(std::move(tx));
+  return impl_->admit(std::move(tx), false);
 }
 
 types::TxRef Mempool::find(const Hash32& hash) const {
   std::lock_guard lock(impl_->mu);
   auto it = impl_->by_hash.find(hash);
   return it == impl_->by_hash.end() ? nullptr : it->second;
+}
+
+types::TxRef Mempool::verified(const Hash32& hash) const {
+  std::lock_guard lock(impl_->mu);
+  if (auto it = impl_->by_hash.find(hash); it != impl_->by_hash.end()) return it->second;
+  auto it = impl_->refused.find(hash);
+  return it == impl_->refused.end() ? nullptr : it->second;
 }
 
 std::optional<std::uint64_t> Mempool::missing_nonce(const Hash32& hash) {

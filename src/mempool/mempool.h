@@ -13,11 +13,18 @@
 //                 nonce <  committed nonce + max_per_account                -> limit "nonce too far
 //                 ahead" no other pending transaction from the sender has it       -> state "nonce
 //                 already pending"
-//   6. capacity:  per account and in total (count and bytes)                -> limit "mempool full
+//   6. balance:   the amounts of the sender's pending transactions and this  -> invalid_argument
+//                 one fit in its committed balance (RPC and gossip only)    "insufficient balance"
+//   7. capacity:  per account and in total (count and bytes)                -> limit "mempool full
 //   ..."
 //                 and, for a "future" transaction (one whose sender has a lower nonce neither
 //                 committed nor pending here), Limits::max_future in all   -> limit "mempool full
 //                 of transactions waiting for a lower nonce ..."
+// The balance rule is Ethereum's pool rule ("insufficient funds", "overdraft"): without fees, it
+// is what keeps fresh keys from filling blocks with transfers that can only fail. Funds a pending
+// transaction would bring are not counted until it commits. Transactions a proposal carries
+// (add_verified) skip it: the block executes them whatever this pool thinks, and pooling them
+// only spares their gossip copies a second recovery.
 // There are no fees, so nothing replaces a pending transaction; it leaves when committed, when a
 // committed block makes its nonce stale, or, while it is still future, when it has waited
 // Limits::future_lifetime (drop_expired). Without the last two rules anybody could fill every
@@ -53,6 +60,9 @@ struct Limits {
   // Ids of the most recently committed transactions remembered, so that a late gossip copy is
   // answered "already committed" without a second signature recovery.
   std::size_t recent_committed = 131'072;
+  // Transactions refused after their signature was checked (insufficient balance, nonce, a full
+  // pool) remembered, so that a gossip copy or a proposal carrying one is not recovered again.
+  std::size_t recent_refused = 8'192;
   // Future transactions (waiting for a lower nonce that is not here) in all, and how long one
   // may wait before drop_expired removes it.
   std::size_t max_future = 20'000;
@@ -72,30 +82,46 @@ struct AddressHash {
 /// committed nonce for the accounts it names).
 using PendingNonces = std::unordered_map<crypto::Address, std::uint64_t, AddressHash>;
 
+/// What admission reads of an account in the committed state.
+struct CommittedAccount {
+  std::uint64_t next_nonce = 0;
+  types::Amount balance = 0;
+};
+
+/// What a transaction can take from its sender's balance if it executes (a transfer: its amount).
+types::Amount max_spend(const types::Transaction& tx);
+
 class Mempool {
  public:
-  /// The committed state's next nonce for an account (the Ledger's next_nonce).
-  using NonceSource = std::function<std::uint64_t(const crypto::Address&)>;
+  /// The committed state of an account (the Ledger's account()).
+  using AccountSource = std::function<CommittedAccount(const crypto::Address&)>;
   /// The time a transaction arrives and drop_expired compares with (steady_clock by default).
   using Clock = std::function<std::chrono::steady_clock::time_point()>;
 
-  Mempool(std::uint64_t chain_id, Limits limits, NonceSource committed_nonce, Clock clock = {});
+  Mempool(std::uint64_t chain_id, Limits limits, AccountSource committed, Clock clock = {});
   ~Mempool();
   Mempool(const Mempool&) = delete;
   Mempool& operator=(const Mempool&) = delete;
 
   /// Admits a transaction from its canonical encoding (RPC, gossip). Returns the pending entry.
   /// Errc::state "already known" / "already committed" (one of the last
-  /// Limits::recent_committed) are answered before any signature recovery.
+  /// Limits::recent_committed) are answered before any signature recovery; a copy of a
+  /// transaction refused recently is checked again against the rules without one.
   Result<types::TxRef> add_encoded(ByteView encoded);
   /// Admits a decoded transaction (signature not yet checked).
   Result<types::TxRef> add(types::Transaction tx);
-  /// Admits a transaction whose signature this node already checked (steps 3, 5, 6 only).
+  /// Admits a transaction whose signature this node already checked, from a proposal or a sync
+  /// response (steps 3, 5 and 7 only).
   Result<types::TxRef> add_verified(types::TxRef tx);
 
   /// The pending transaction with this hash, or null. A node that sees a transaction in a
   /// proposal uses it to skip signature recovery.
   types::TxRef find(const Hash32& hash) const;
+
+  /// The verified transaction with this hash if it is pending here, or was refused here after
+  /// its signature was checked (one of the last Limits::recent_refused): a node that sees it in
+  /// a proposal or a synced block uses it to skip signature recovery. Null otherwise.
+  types::TxRef verified(const Hash32& hash) const;
 
   /// For a pending future transaction, the lower nonce of its sender it waits for; nullopt for
   /// one that can execute next, or that is not pending here.
@@ -106,7 +132,7 @@ class Mempool {
   std::vector<types::TxRef> build_batch(const BatchLimits& limits,
                                         const PendingNonces& pending = {}) const;
 
-  /// After a block commits (and the NonceSource reflects it): removes its transactions, whatever
+  /// After a block commits (and the AccountSource reflects it): removes its transactions, whatever
   /// their receipts, and every pending transaction of the same senders whose nonce is now below
   /// the committed nonce.
   void remove_committed(std::span<const types::TxRef> committed);

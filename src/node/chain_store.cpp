@@ -135,7 +135,7 @@ std::vector<types::TxRef> resolve_for_commit(const types::Block& block, std::uin
   out.reserve(txs->size());
   for (const auto& tx : *txs) {
     if (pool != nullptr) {
-      if (auto known = pool->find(tx.hash())) {
+      if (auto known = pool->verified(tx.hash())) {
         out.push_back(std::move(known));
         continue;
       }

@@ -49,8 +49,9 @@ std::vector<ResolvedBlock> resolve_transactions(const consensus::Message& messag
     ResolvedBlock r{b.compute_id(), {}, true};
     r.txs.reserve(txs->size());
     for (const auto& tx : *txs) {
-      // Already admitted here: its signature was checked then; never check it twice.
-      if (auto known = pool.find(tx.hash())) {
+      // Admitted here, or refused after its check (e.g. while this node had not yet committed
+      // the block that funds its sender): its signature was checked then; never check it twice.
+      if (auto known = pool.verified(tx.hash())) {
         r.txs.push_back(std::move(known));
         continue;
       }

@@ -166,7 +166,9 @@ Result<std::unique_ptr<Node>> Node::open(const std::filesystem::path& home, Node
   // The ledger exists before anything that admits transactions starts (start_services).
   node->mempool_ = std::make_unique<mempool::Mempool>(
       node->genesis_.app.chain_id, limits, [owner](const crypto::Address& a) {
-        return owner->ledger_ ? owner->ledger_->next_nonce(a) : std::uint64_t{0};
+        if (!owner->ledger_) return mempool::CommittedAccount{};
+        const execution::Account acct = owner->ledger_->account(a);
+        return mempool::CommittedAccount{acct.nonce, acct.balance};
       });
   node->commands_ = std::make_unique<CommandPool>(kMaxPendingCommands, kMaxPendingCommandBytes,
                                                   &node->payload_ready_);

@@ -25,17 +25,22 @@ types::Transaction signed_tx(const crypto::Secp256k1Key& key, std::uint64_t nonc
   return types::Transaction::sign(chain, nonce, types::Transfer{sink(), amount}, key);
 }
 
-// A mempool over a committed-nonce table and a clock the test controls.
+// A mempool over committed-nonce and balance tables and a clock the test controls. An account
+// without a balance entry holds kRich.
+constexpr types::Amount kRich = types::Amount{1} << 100;
 struct Fixture {
   std::map<crypto::Address, std::uint64_t> committed;
+  std::map<crypto::Address, types::Amount> balance;
   std::chrono::steady_clock::time_point now{};
   Mempool pool;
   explicit Fixture(Limits limits = {})
       : pool(
             kChainId, limits,
             [this](const crypto::Address& a) {
-              auto it = committed.find(a);
-              return it == committed.end() ? 0 : it->second;
+              auto n = committed.find(a);
+              auto b = balance.find(a);
+              return CommittedAccount{n == committed.end() ? 0 : n->second,
+                                      b == balance.end() ? kRich : b->second};
             },
             [this] { return now; }) {}
 
@@ -157,6 +162,108 @@ TEST(Admission, NonceRules) {
   auto rival = f.reject(signed_tx(key, 5, 2));  // same nonce, different transaction
   EXPECT_EQ(rival.code, Errc::state);
   EXPECT_EQ(rival.message, "nonce already pending: 5");
+}
+
+// Without fees, the balance rule is what keeps keys with nothing to spend from filling blocks
+// with transfers that can only fail.
+TEST(Admission, TransfersMustFitTheBalanceLeftByTheSendersPendingOnes) {
+  Fixture f;
+  auto key = test_key(0);
+  f.balance[key.address()] = 10;
+  auto poor = test_key(1);
+  f.balance[poor.address()] = 0;
+  auto none = f.reject(signed_tx(poor, 0, 1));
+  EXPECT_EQ(none.code, Errc::invalid_argument);
+  EXPECT_EQ(none.message, "insufficient balance: the sender holds 0, this one needs 1");
+  EXPECT_FALSE(f.pool.find(signed_tx(poor, 0, 1).hash()));
+
+  f.add(signed_tx(key, 0, 6));
+  auto over = f.reject(signed_tx(key, 1, 5));
+  EXPECT_EQ(over.message,
+            "insufficient balance: the sender holds 10, its 1 pending transaction spends 6, this "
+            "one needs 5");
+  f.add(signed_tx(key, 1, 4));  // exactly the rest
+  // A gapped nonce counts too: whatever order they execute in, together they overdraw.
+  EXPECT_EQ(f.reject(signed_tx(key, 5, 1)).message,
+            "insufficient balance: the sender holds 10, its 2 pending transactions spend 10, this "
+            "one needs 1");
+  EXPECT_EQ(f.pool.size(), 2u);
+
+  // Nonce 0 commits: its 6 leave the balance and the pool together; funds arriving for the
+  // sender count once they are committed.
+  auto first = f.pool.find(signed_tx(key, 0, 6).hash());
+  ASSERT_TRUE(first);
+  f.committed[key.address()] = 1;
+  f.balance[key.address()] = 4 + 3;
+  f.pool.remove_committed(std::vector<TxRef>{first});
+  EXPECT_EQ(f.reject(signed_tx(key, 2, 4)).message,
+            "insufficient balance: the sender holds 7, its 1 pending transaction spends 4, this "
+            "one needs 4");
+  f.add(signed_tx(key, 2, 3));
+  EXPECT_EQ(f.pool.size(), 2u);
+}
+
+// A proposal's transactions execute whatever this pool thinks of them; they are pooled anyway,
+// so that their gossip copies are "already known" rather than recovered again.
+TEST(Admission, TransactionsFromProposalsArePooledWhateverTheBalance) {
+  Fixture f;
+  auto key = test_key(0);
+  f.balance[key.address()] = 5;
+  auto big = types::VerifiedTransaction::verify(signed_tx(key, 0, 1'000), kChainId);
+  ASSERT_TRUE(big.ok());
+  auto ref = std::make_shared<const types::VerifiedTransaction>(std::move(*big));
+  ASSERT_TRUE(f.pool.add_verified(ref).ok());
+  EXPECT_EQ(f.pool.find(ref->hash), ref);
+  EXPECT_TRUE(is_duplicate(f.reject(ref->tx)));
+  // ... and what it would spend still counts against the sender's next submissions.
+  EXPECT_EQ(f.reject(signed_tx(key, 1, 1)).message,
+            "insufficient balance: the sender holds 5, its 1 pending transaction spends 1000, "
+            "this one needs 1");
+  // Amounts near the 128-bit limit neither wrap nor let anything through.
+  auto huge = types::VerifiedTransaction::verify(signed_tx(key, 1, ~types::Amount{0}), kChainId);
+  ASSERT_TRUE(huge.ok());
+  ASSERT_TRUE(
+      f.pool.add_verified(std::make_shared<const types::VerifiedTransaction>(std::move(*huge)))
+          .ok());
+  f.balance[key.address()] = ~types::Amount{0};
+  EXPECT_EQ(f.reject(signed_tx(key, 2, 1)).code, Errc::invalid_argument);
+}
+
+// A node whose committed state lags refuses a gossiped transfer whose funding it has not
+// committed yet; the other copies gossip brings, and the proposal that carries it, must not
+// cost a second recovery.
+TEST(Admission, ARefusedTransactionIsNotRecoveredAgain) {
+  Fixture f;
+  auto key = test_key(0);
+  f.balance[key.address()] = 0;
+  const auto tx = signed_tx(key, 0, 5);
+  const auto before = types::signature_recoveries();
+  EXPECT_EQ(f.reject(tx).message, "insufficient balance: the sender holds 0, this one needs 5");
+  EXPECT_EQ(f.reject(tx).message, "insufficient balance: the sender holds 0, this one needs 5");
+  EXPECT_EQ(types::signature_recoveries(), before + 1);
+  EXPECT_EQ(f.pool.find(tx.hash()), nullptr);  // not pending
+  auto seen = f.pool.verified(tx.hash());      // but its check is remembered
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->sender, key.address());
+
+  // The funding commits: the next copy is admitted, still without a recovery.
+  f.balance[key.address()] = 5;
+  auto ref = f.add(tx);
+  EXPECT_EQ(ref, seen);
+  EXPECT_EQ(f.pool.find(tx.hash()), seen);
+  EXPECT_EQ(types::signature_recoveries(), before + 1);
+
+  // The memory is bounded: the oldest refusal is forgotten first.
+  Fixture g(Limits{.recent_refused = 2});
+  for (std::uint8_t i = 1; i <= 3; ++i) g.balance[test_key(i).address()] = 0;
+  for (std::uint8_t i = 1; i <= 3; ++i) g.reject(signed_tx(test_key(i), 0, 1));
+  EXPECT_EQ(g.pool.verified(signed_tx(test_key(1), 0, 1).hash()), nullptr);
+  EXPECT_TRUE(g.pool.verified(signed_tx(test_key(2), 0, 1).hash()));
+  EXPECT_TRUE(g.pool.verified(signed_tx(test_key(3), 0, 1).hash()));
+  // One that fails verification (here: another chain's) is not remembered: nothing was verified.
+  const auto other_chain = signed_tx(test_key(4), 0, 1, kChainId + 1);
+  EXPECT_EQ(g.reject(other_chain).code, Errc::verify);
+  EXPECT_EQ(g.pool.verified(other_chain.hash()), nullptr);
 }
 
 TEST(Admission, CapacityIsBoundedWithAClearRejection) {

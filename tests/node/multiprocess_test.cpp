@@ -147,6 +147,14 @@ TEST_F(FourValidators, TxTransferCliSignsSubmitsAndWaits) {
       run({"--key", key, "--to", to, "--amount", "1", "--rpc", rpc, "--nonce", "0"});
   EXPECT_NE(code, 0) << out;
   EXPECT_NE(out.find("nonce too low"), std::string::npos) << out;
+  // A key with nothing to spend: the node's admission reads the sender's committed balance.
+  const auto poor = dir_.path() / "poor_key.json";
+  ASSERT_TRUE(crypto::save_secp256k1_key_file(poor, crypto::Secp256k1Key::generate()).ok());
+  std::tie(code, out) = run({"--key", poor.string(), "--to", to, "--amount", "1", "--rpc", rpc});
+  EXPECT_NE(code, 0) << out;
+  EXPECT_NE(out.find("insufficient balance: the sender holds 0, this one needs 1"),
+            std::string::npos)
+      << out;
   std::tie(code, out) = run({"--key", key, "--to", "0x1234", "--amount", "1", "--rpc", rpc});
   EXPECT_NE(code, 0) << out;
   EXPECT_NE(out.find("--to"), std::string::npos) << out;

@@ -375,7 +375,9 @@ TEST(NodeEventQueue, UrgentItemsGoFirstInTheirOwnOrder) {
 // them would recover every signature a second time.
 TEST(NodeResolve, ASyncResponseSkipsBlocksAlreadyExecutedHere) {
   constexpr std::uint64_t kChain = 7;
-  mempool::Mempool pool(kChain, {}, [](const crypto::Address&) { return std::uint64_t{0}; });
+  // Balance 0: a proposal's transactions are pooled whatever this pool's admission rules think.
+  mempool::Mempool pool(kChain, {},
+                        [](const crypto::Address&) { return mempool::CommittedAccount{}; });
   const auto key = crypto::Secp256k1Key::generate();
   const auto to = crypto::Secp256k1Key::generate().address();
   consensus::SyncResponse response;
@@ -407,6 +409,32 @@ TEST(NodeResolve, ASyncResponseSkipsBlocksAlreadyExecutedHere) {
   EXPECT_EQ(resolve_transactions(message, pool, kChain, 0).size(), 4u);
 }
 
+// A transaction this node refused after checking it (its sender's funding not committed here
+// yet) is resolved from that check when a proposal carries it: still one recovery per node.
+TEST(NodeResolve, AProposalReusesTheCheckOfATransactionRefusedHere) {
+  constexpr std::uint64_t kChain = 7;
+  mempool::Mempool pool(kChain, {},
+                        [](const crypto::Address&) { return mempool::CommittedAccount{}; });
+  const auto key = crypto::Secp256k1Key::generate();
+  const auto tx = types::Transaction::sign(kChain, 0, types::Transfer{key.address(), 3}, key);
+  const auto before = types::signature_recoveries();
+  auto refused = pool.add_encoded(codec::encode(tx));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("insufficient balance"), std::string::npos);
+  types::Block b;
+  b.round = 1;
+  b.height = 1;
+  b.payload = std::vector<types::Transaction>{tx};
+  consensus::ProposalMsg proposal;
+  proposal.block = b;
+  auto resolved = resolve_transactions(consensus::Message(proposal), pool, kChain, 0);
+  ASSERT_EQ(resolved.size(), 1u);
+  EXPECT_TRUE(resolved[0].valid);
+  ASSERT_EQ(resolved[0].txs.size(), 1u);
+  EXPECT_EQ(resolved[0].txs[0]->sender, key.address());
+  EXPECT_EQ(types::signature_recoveries() - before, 1u);
+}
+
 // A real RpcServer on 127.0.0.1 over a mempool, with its io thread; the test sets ctx first.
 struct RpcRig {
   static constexpr std::uint64_t kChain = 5;
@@ -414,7 +442,9 @@ struct RpcRig {
   p2p::asio::executor_work_guard<p2p::asio::io_context::executor_type> guard =
       p2p::asio::make_work_guard(io);
   std::thread io_thread{[this] { io.run(); }};
-  mempool::Mempool pool{kChain, {}, [](const crypto::Address&) { return std::uint64_t{0}; }};
+  mempool::Mempool pool{kChain, {}, [](const crypto::Address&) {
+                          return mempool::CommittedAccount{0, ~types::Amount{0}};
+                        }};
   Metrics metrics;
   TxStatusBook status;
   NullTransport transport;
