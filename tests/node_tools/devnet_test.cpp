@@ -201,6 +201,17 @@ TEST(Bench, LocalPrintsTheFigures) {
   EXPECT_NEAR(static_cast<double>(by_thread), static_cast<double>(per_tx), 0.1 * per_tx + 3) << out;
   // 300 tx/s is easily offered: no warning that the client fell behind.
   EXPECT_EQ(out.find("fell behind"), std::string::npos) << out;
+  // Each validator's peak memory, read before it stopped: a binary of this size maps more than
+  // 4 MiB, and nothing here needs a GiB.
+  std::smatch mem;
+  ASSERT_TRUE(std::regex_search(out, mem,
+                                std::regex(R"(validators' memory: peak resident (\d+), (\d+), )"
+                                           R"((\d+), (\d+) MiB)")))
+      << out;
+  for (std::size_t i = 1; i <= 4; ++i) {
+    EXPECT_GT(std::stoul(mem[i].str()), 4u) << out;
+    EXPECT_LT(std::stoul(mem[i].str()), 1024u) << out;
+  }
   EXPECT_TRUE(processes_mentioning(dir).empty());
 }
 

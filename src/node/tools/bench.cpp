@@ -359,6 +359,14 @@ int run_once(const BenchOptions& opts, const std::string& dir, RunFigures& fig) 
   if (!died.empty()) std::fprintf(stderr, "openliquid bench: %s", died.c_str());
   fig.interrupted = interrupted;
   if (net) {
+    // Memory, from the kernel's record of each validator's peak resident set (read before they
+    // exit): the mempool, the status book and RocksDB's caches are bounded, so this should not
+    // grow with the length of a run.
+    std::string mib;
+    for (std::uint64_t b : net->peak_resident_bytes()) {
+      mib += (mib.empty() ? "" : ", ") + std::to_string((b + (1u << 19)) >> 20);
+    }
+    std::printf("validators' memory: peak resident %s MiB\n", mib.c_str());
     net->stop();
     if (net->is_temporary() && !failed) {
       std::error_code ec;

@@ -119,6 +119,11 @@ Result<std::unique_ptr<LocalNetwork>> LocalNetwork::create(const LocalNetworkOpt
   net->binary_ = opts.node_binary.empty() ? std::filesystem::read_symlink("/proc/self/exe", ec)
                                           : opts.node_binary;
   if (net->binary_.empty()) return make_error(Errc::io, "cannot find the openliquid executable");
+  net->binary_fd_ = ::open(net->binary_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (net->binary_fd_ < 0) {
+    return make_error(Errc::io,
+                      "cannot open " + net->binary_.string() + ": " + std::strerror(errno));
+  }
 
   if (!net->temporary_ && std::filesystem::exists(net->dir_ / "genesis.json")) {
     // An existing network (a previous devnet's --dir): restart it as it is configured.
@@ -158,6 +163,7 @@ Result<std::unique_ptr<LocalNetwork>> LocalNetwork::create(const LocalNetworkOpt
 
 LocalNetwork::~LocalNetwork() {
   stop();
+  if (binary_fd_ >= 0) ::close(binary_fd_);
 }
 
 Status LocalNetwork::start() {
@@ -180,7 +186,9 @@ Status LocalNetwork::start() {
       if (null_fd >= 0) ::dup2(null_fd, 0);
       ::dup2(log_fd, 1);
       ::dup2(log_fd, 2);
-      ::execv(argv[0], argv);
+      ::fexecve(binary_fd_, argv, environ);
+      constexpr char kFailed[] = "openliquid: could not execute the node binary\n";
+      (void)!::write(2, kFailed, sizeof kFailed - 1);
       ::_exit(127);
     }
     ::close(log_fd);
@@ -308,6 +316,23 @@ std::map<std::string, double> LocalNetwork::cpu_seconds_by_thread() const {
       if (!std::getline(comm, name)) continue;
       out[name] += stat_cpu_seconds(task.path() / "stat");
     }
+  }
+  return out;
+}
+
+std::vector<std::uint64_t> LocalNetwork::peak_resident_bytes() const {
+  std::vector<std::uint64_t> out;
+  for (const auto& c : children_) {
+    std::uint64_t bytes = 0;
+    std::ifstream status("/proc/" + std::to_string(c.pid) + "/status");
+    std::string line;
+    while (c.pid > 0 && std::getline(status, line)) {
+      if (line.starts_with("VmHWM:")) {  // "VmHWM:    123456 kB"
+        bytes = std::strtoull(line.c_str() + 6, nullptr, 10) * 1024;
+        break;
+      }
+    }
+    out.push_back(bytes);
   }
   return out;
 }

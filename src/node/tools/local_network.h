@@ -95,6 +95,9 @@ class LocalNetwork {
   /// (/proc/<pid>/task/<tid>): "ol-core", "ol-verify", "rocksdb:low", ... and the process name
   /// for the io thread (and any unnamed thread). A thread that has exited no longer counts.
   std::map<std::string, double> cpu_seconds_by_thread() const;
+  /// Each child's peak resident memory so far, in bytes (VmHWM in /proc/<pid>/status), in
+  /// validator order; 0 for a child that is not running or cannot be read.
+  std::vector<std::uint64_t> peak_resident_bytes() const;
 
  private:
   LocalNetwork() = default;
@@ -105,6 +108,11 @@ class LocalNetwork {
   std::filesystem::path dir_;
   bool temporary_ = false;
   std::filesystem::path binary_;
+  // The executable as it was when the network was created, open: every start and restart runs
+  // that file, even if a build has replaced the path since (a long chaos or soak run would
+  // otherwise restart its validators with whatever the path holds at that moment, or with
+  // nothing while the linker writes it).
+  int binary_fd_ = -1;
   Genesis genesis_;
   std::vector<Child> children_;
   std::vector<RpcEndpoint> rpc_;
