@@ -120,7 +120,8 @@ Result<NodeConfig> parse_config(std::string_view toml_text, const std::string& o
   }));
   OL_TRY(read_section(root, top, "storage", origin, [&](TableReader& r) -> Status {
     OL_TRY(r.read("path", c.storage.path));
-    return r.read("keep_blocks", c.storage.keep_blocks);
+    OL_TRY(r.read("keep_blocks", c.storage.keep_blocks));
+    return r.read("memtable_mb", c.storage.memtable_mb);
   }));
   OL_TRY(read_section(root, top, "mempool", origin, [&](TableReader& r) -> Status {
     OL_TRY(r.read("capacity", c.mempool.capacity));
@@ -236,7 +237,8 @@ std::string NodeConfig::to_toml() const {
     << "   # a leader that cannot fill a block waits this long after the last proposal\n\n"
     << "[storage]\n"
     << "path = " << q(storage.path) << "\n"
-    << "keep_blocks = " << storage.keep_blocks << "   # 0 = archival\n\n"
+    << "keep_blocks = " << storage.keep_blocks << "   # 0 = archival\n"
+    << "memtable_mb = " << storage.memtable_mb << "   # RocksDB memtables in all; 0 = no total\n\n"
     << "[mempool]\n"
     << "capacity = " << mempool.capacity << "\n"
     << "future_capacity = " << mempool.future_capacity

@@ -51,6 +51,9 @@ struct ConsensusConfig {
 struct StorageConfig {
   std::string path = "data";      // relative to the home directory
   std::uint64_t keep_blocks = 0;  // 0 = archival (keep every block body)
+  /// RocksDB memtables of all column families together, in MiB, before one is flushed (0 = no
+  /// total: up to two 64 MiB memtables for each of the 8 column families).
+  std::uint32_t memtable_mb = 64;
 };
 
 struct MempoolConfig {

@@ -107,6 +107,9 @@ std::string Metrics::render(const MetricGauges& g) const {
          "Pending transactions that wait for a lower nonce of their sender (bounded by "
          "mempool.future_capacity).",
          g.mempool_future);
+  metric(out, "openliquid_storage_memtable_bytes", "gauge",
+         "RocksDB memtables, all column families (about storage.memtable_mb at most).",
+         g.memtable_bytes);
   metric(out, "openliquid_peers", "gauge", "Connected p2p peers.", g.peers);
   metric(out, "openliquid_validator_peers", "gauge", "Connected validators, not counting self.",
          g.validator_peers);

@@ -30,6 +30,7 @@ class LatencyHistogram {
 struct MetricGauges {
   std::uint64_t mempool_size = 0;
   std::uint64_t mempool_future = 0;  // of those, waiting for a lower nonce
+  std::uint64_t memtable_bytes = 0;  // RocksDB memtables (storage.memtable_mb bounds them)
   std::uint64_t peers = 0;
   std::uint64_t validator_peers = 0;
   bool partitioned = false;

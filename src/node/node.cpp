@@ -146,6 +146,7 @@ Result<std::unique_ptr<Node>> Node::open(const std::filesystem::path& home, Node
 
   storage::Options so;
   so.keep_blocks = c.storage.keep_blocks;
+  so.memtable_budget_bytes = std::size_t{c.storage.memtable_mb} << 20;
   OL_TRY_ASSIGN(node->store_, storage::Store::open(home / c.storage.path, so));
   // State sync only into a store that holds no state at all (no root record, see ledger.h);
   // otherwise the store is resumed as it is.

@@ -483,6 +483,7 @@ class Router {
     MetricGauges g;
     g.mempool_size = pool_size();
     g.mempool_future = ctx_.commands_mode ? 0 : ctx_.mempool->future_size();
+    if (ctx_.store != nullptr) g.memtable_bytes = ctx_.store->memtable_bytes();
     g.peers = net.peers;
     g.validator_peers = net.validator_peers;
     g.partitioned = net.partitioned;

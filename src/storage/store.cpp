@@ -118,6 +118,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir,
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 4;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db_options.db_write_buffer_size = options.memtable_budget_bytes;
 
   rocksdb::BlockBasedTableOptions table;
   table.checksum = rocksdb::kXXH3;
@@ -387,6 +388,16 @@ Status Store::flush() {
   auto s = impl_->db->Flush(rocksdb::FlushOptions(), all);
   if (!s.ok()) return to_error(s, "flush");
   return ok_status();
+}
+
+std::uint64_t Store::memtable_bytes() const {
+  std::uint64_t total = 0;
+  for (auto* cf : impl_->cf) {
+    std::uint64_t v = 0;
+    if (impl_->db->GetIntProperty(cf, rocksdb::DB::Properties::kCurSizeAllMemTables, &v))
+      total += v;
+  }
+  return total;
 }
 
 Result<std::optional<Bytes>> Store::get_meta(std::string_view name) const {

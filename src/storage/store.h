@@ -38,6 +38,9 @@ struct Options {
   std::uint64_t keep_blocks = 0;
   /// RocksDB block cache size in bytes (shared by all column families).
   std::size_t block_cache_bytes = 32u << 20;
+  /// Memtables of all column families together, in bytes, before the largest is flushed (0:
+  /// RocksDB's own limits only, up to two 64 MiB memtables per column family, ~1 GiB in all).
+  std::size_t memtable_budget_bytes = 64u << 20;
 };
 
 enum class Durability : std::uint8_t {
@@ -129,6 +132,9 @@ class Store {
 
   /// Flushes every column family's memtable to table files (clean shutdown, tests).
   Status flush();
+  /// Bytes held in memtables (active and waiting to be flushed), all column families together:
+  /// bounded by about Options::memtable_budget_bytes when that is set.
+  std::uint64_t memtable_bytes() const;
 
   const std::filesystem::path& dir() const;
 

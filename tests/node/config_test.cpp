@@ -23,6 +23,7 @@ TEST(NodeConfig, EmptyFileGivesDefaults) {
   EXPECT_EQ(c->log_level, "info");
   EXPECT_EQ(c->network.heartbeat_ms, 1000u);
   EXPECT_EQ(c->storage.keep_blocks, 0u);
+  EXPECT_EQ(c->storage.memtable_mb, 64u);
   EXPECT_EQ(c->consensus.min_block_interval_ms, 5u);
   EXPECT_EQ(c->rpc.max_connections, 1024u);
   EXPECT_EQ(c->mempool.future_capacity, 10'000u);
@@ -38,6 +39,7 @@ TEST(NodeConfig, WrittenConfigParsesBackIdentically) {
   c.consensus.max_block_txs = 7;
   c.consensus.min_block_interval_ms = 0;
   c.storage.keep_blocks = 100;
+  c.storage.memtable_mb = 0;
   c.mempool.capacity = 5;
   c.rpc.max_connections = 7;
   c.mempool.future_capacity = 0;
@@ -47,6 +49,7 @@ TEST(NodeConfig, WrittenConfigParsesBackIdentically) {
   EXPECT_EQ(back->to_toml(), c.to_toml());
   EXPECT_EQ(back->network.bootstrap, c.network.bootstrap);
   EXPECT_EQ(back->rpc.max_connections, 7u);
+  EXPECT_EQ(back->storage.memtable_mb, 0u);
   EXPECT_EQ(back->mempool.future_capacity, 0u);
   EXPECT_EQ(back->mempool.future_lifetime_ms, 1500u);
 }

@@ -209,6 +209,43 @@ TEST(Store, LaterWritesToAKeyWinInsideOneBatch) {
   EXPECT_EQ(*store->get_meta("k").value(), b("meta"));
 }
 
+// Memtables of all column families together stay within the budget: the largest is flushed
+// when they reach it. Without one, RocksDB allows two 64 MiB memtables per column family.
+TEST(Store, MemtablesStayWithinTheirBudget) {
+  constexpr std::uint64_t kMiB = 1u << 20;
+  const auto fill = [](Store& store) {
+    const Bytes value(64 * 1024, 0x5a);
+    for (std::uint64_t i = 0; i < 512; ++i) {  // 32 MiB of block bodies
+      WriteBatch batch;
+      batch.put_block(hash_of(i + 1), value);
+      EXPECT_TRUE(store.write(batch).ok());
+    }
+  };
+  TempDir unbounded_dir;
+  auto unbounded = must_open(unbounded_dir.db(), Options{.memtable_budget_bytes = 0});
+  fill(*unbounded);
+  EXPECT_GE(unbounded->memtable_bytes(), 32 * kMiB);
+
+  TempDir tmp;
+  auto store = must_open(tmp.db(), Options{.memtable_budget_bytes = 8 * kMiB});
+  // Empty memtables already hold their first arena blocks, a few hundred KiB each.
+  const std::uint64_t empty = store->memtable_bytes();
+  EXPECT_LT(empty, 4 * kMiB);
+  fill(*store);
+  // Flushes run in the background: wait for them (bounded), then at most about the budget is
+  // left in memory, and everything reads back.
+  const std::uint64_t bound = 8 * kMiB + empty + 2 * kMiB;
+  for (int i = 0; i < 500 && store->memtable_bytes() > bound; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_LE(store->memtable_bytes(), bound);
+  for (std::uint64_t i = 0; i < 512; ++i) {
+    auto got = store->get_block(hash_of(i + 1));
+    ASSERT_TRUE(got.ok() && got->has_value());
+    EXPECT_EQ((*got)->size(), 64u * 1024);
+  }
+}
+
 TEST(Store, EmptyStoreHasNoTip) {
   TempDir tmp;
   auto store = must_open(tmp.db());
