@@ -102,6 +102,7 @@ TEST(NodeMetrics, PrometheusTextHasEveryDocumentedMetric) {
   MetricGauges g;
   g.mempool_size = 3;
   g.net_bytes_in = 99;
+  g.memtable_bytes = 4096;
   const std::string text = m.render(g);
   for (const char* name : {"openliquid_height 12",
                            "openliquid_round ",
@@ -128,6 +129,7 @@ TEST(NodeMetrics, PrometheusTextHasEveryDocumentedMetric) {
                            "openliquid_tx_gossip_shed_total 0",
                            "openliquid_tx_busy_total 0",
                            "openliquid_mempool_future 0",
+                           "openliquid_storage_memtable_bytes 4096",
                            "openliquid_tx_expired_total 0",
                            "openliquid_rpc_connections 0",
                            "openliquid_rpc_refused_total 0",
