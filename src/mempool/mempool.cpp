@@ -75,11 +75,13 @@ struct Mempool::Impl {
   std::unordered_map<Hash32, types::TxRef, HashHash> refused;
   std::deque<Hash32> refused_order;
 
-  Status check_new(const Hash32& h) const {
+  // Duplicates are errors; otherwise the verified copy of a transaction refused recently, or null.
+  Result<types::TxRef> check_new(const Hash32& h) const {
     std::lock_guard lock(mu);
     if (by_hash.contains(h)) return make_error(Errc::state, kAlreadyKnown);
     if (committed.contains(h)) return make_error(Errc::state, kAlreadyCommitted);
-    return ok_status();
+    auto it = refused.find(h);
+    return it == refused.end() ? types::TxRef{} : it->second;
   }
 
   void remember_committed(const Hash32& h) {
@@ -146,12 +148,6 @@ struct Mempool::Impl {
     }
   }
 
-  types::TxRef refused_copy(const Hash32& h) const {
-    std::lock_guard lock(mu);
-    auto it = refused.find(h);
-    return it == refused.end() ? nullptr : it->second;
-  }
-
   // Remembers a transaction refused after its recovery (takes mu).
   void remember_refused(const types::TxRef& tx) {
     if (limits.recent_refused == 0) return;
@@ -168,22 +164,16 @@ struct Mempool::Impl {
                                         std::size_t encoded_size) {
     // Gossip delivers each transaction many times, and a copy may arrive after its block
     // committed: answer duplicates before paying for recovery.
-    OL_TRY(check_new(hash));
     // A copy of one refused recently: the rules again (the state may have moved), not the
     // recovery.
-    types::TxRef ref = refused_copy(hash);
+    OL_TRY_ASSIGN(types::TxRef ref, check_new(hash));
     if (!ref) {
       OL_TRY_ASSIGN(auto verified, types::VerifiedTransaction::verify(std::move(tx), chain_id, hash,
                                                                       encoded_size));
       ref = std::make_shared<const types::VerifiedTransaction>(std::move(verified));
     }
     auto admitted = admit(ref, true);
-    if (admitted) {
-      std::lock_guard lock(mu);
-      refused.erase(hash);  // its stale entry in refused_order is skipped when it comes up
-    } else if (!is_duplicate(admitted.error())) {
-      remember_refused(ref);
-    }
+    if (!admitted && !is_duplicate(admitted.error())) remember_refused(ref);
     return admitted;
   }
 
@@ -238,6 +228,8 @@ struct Mempool::Impl {
                                          " transactions, " + std::to_string(bytes) + " bytes)");
     }
     by_hash.emplace(tx->hash, tx);
+    // No longer refused (its stale entry in refused_order is skipped when it comes up).
+    if (!refused.empty()) refused.erase(tx->hash);
     Account& a = by_sender[tx->sender];
     a.queue.emplace(nonce, Entry{tx, next_seq++, clock()});
     bytes += tx->encoded_size;

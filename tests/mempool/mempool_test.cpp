@@ -252,6 +252,10 @@ TEST(Admission, ARefusedTransactionIsNotRecoveredAgain) {
   EXPECT_EQ(ref, seen);
   EXPECT_EQ(f.pool.find(tx.hash()), seen);
   EXPECT_EQ(types::signature_recoveries(), before + 1);
+  // Admitted, it is no longer remembered as refused: once committed, nothing holds it.
+  f.committed[key.address()] = 1;
+  f.pool.remove_committed(std::vector<TxRef>{ref});
+  EXPECT_EQ(f.pool.verified(tx.hash()), nullptr);
 
   // The memory is bounded: the oldest refusal is forgotten first.
   Fixture g(Limits{.recent_refused = 2});
