@@ -148,10 +148,14 @@ struct Mempool::Impl {
     }
   }
 
-  // Remembers a transaction refused after its recovery (takes mu).
+  // Remembers a transaction refused or dropped after its recovery (takes mu).
   void remember_refused(const types::TxRef& tx) {
-    if (limits.recent_refused == 0) return;
     std::lock_guard lock(mu);
+    remember_refused_locked(tx);
+  }
+  // The same; the caller holds mu.
+  void remember_refused_locked(const types::TxRef& tx) {
+    if (limits.recent_refused == 0) return;
     if (!refused.emplace(tx->hash, tx).second) return;
     refused_order.push_back(tx->hash);
     while (refused_order.size() > limits.recent_refused) {
@@ -396,6 +400,8 @@ std::vector<Mempool::Dropped> Mempool::drop_expired() {
     for (auto q = a.queue.lower_bound(a.ready_end); q != a.queue.end();) {
       if (now - q->second.added >= lifetime) {
         dropped.push_back(Dropped{q->second.tx, a.ready_end});
+        // A proposal may still carry it (another node kept it): no second recovery then.
+        impl_->remember_refused_locked(q->second.tx);
         q = impl_->erase(a.queue, q);
       } else {
         ++q;

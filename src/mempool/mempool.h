@@ -61,7 +61,8 @@ struct Limits {
   // answered "already committed" without a second signature recovery.
   std::size_t recent_committed = 131'072;
   // Transactions refused after their signature was checked (insufficient balance, nonce, a full
-  // pool) remembered, so that a gossip copy or a proposal carrying one is not recovered again.
+  // pool) or dropped by drop_expired, remembered so that a gossip copy or a proposal carrying one
+  // is not recovered again.
   std::size_t recent_refused = 8'192;
   // Future transactions (waiting for a lower nonce that is not here) in all, and how long one
   // may wait before drop_expired removes it.
@@ -118,9 +119,9 @@ class Mempool {
   /// proposal uses it to skip signature recovery.
   types::TxRef find(const Hash32& hash) const;
 
-  /// The verified transaction with this hash if it is pending here, or was refused here after
-  /// its signature was checked (one of the last Limits::recent_refused): a node that sees it in
-  /// a proposal or a synced block uses it to skip signature recovery. Null otherwise.
+  /// The verified transaction with this hash if it is pending here, or was refused or dropped
+  /// here after its signature was checked (one of the last Limits::recent_refused): a node that
+  /// sees it in a proposal or a synced block uses it to skip signature recovery. Null otherwise.
   types::TxRef verified(const Hash32& hash) const;
 
   /// For a pending future transaction, the lower nonce of its sender it waits for; nullopt for

@@ -438,8 +438,12 @@ TEST(Future, WaitingTransactionsExpireAndReadyOnesDoNot) {
   ASSERT_EQ(dropped.size(), 1u);
   EXPECT_EQ(dropped[0].tx, c1);
   EXPECT_EQ(f.pool.future_size(), 0u);
-  // A dropped transaction is not remembered: it may be submitted again.
-  f.add(a2->tx);
+  // A dropped transaction may be submitted again; its check is remembered (as for a refused
+  // one), so neither that nor a proposal carrying it costs a second recovery.
+  EXPECT_EQ(f.pool.verified(a2->hash), a2);
+  const auto before = types::signature_recoveries();
+  EXPECT_EQ(f.add(a2->tx), a2);
+  EXPECT_EQ(types::signature_recoveries(), before);
   EXPECT_EQ(f.pool.future_size(), 1u);
 }
 
