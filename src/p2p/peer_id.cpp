@@ -123,7 +123,9 @@ Bytes marshal_public_key(const crypto::Ed25519PublicKey& key) {
 Result<crypto::Ed25519PublicKey> unmarshal_public_key(ByteView msg) {
   if (msg.size() > kMaxPublicKeyBytes) return make_error(Errc::decode, "PublicKey: too large");
   proto::PublicKey pb;
-  if (!pb.ParseFromArray(msg.data(), static_cast<int>(msg.size()))) {
+  // Parsed partially, then checked: ParseFromArray would have libprotobuf log an error line for
+  // a key without its required fields, so any peer could write to the operator's log at will.
+  if (!pb.ParsePartialFromArray(msg.data(), static_cast<int>(msg.size())) || !pb.IsInitialized()) {
     return make_error(Errc::decode, "PublicKey: malformed, or Type or Data missing");
   }
   if (pb.type() != proto::Ed25519) {

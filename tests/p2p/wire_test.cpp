@@ -1,4 +1,5 @@
 // Wire formats and the Noise handshake state machine, without sockets.
+#include <google/protobuf/stubs/logging.h>
 #include <gtest/gtest.h>
 
 #include "common/hex.h"
@@ -61,6 +62,18 @@ TEST(PeerId, MatchesLibp2pForKnownKey) {
   EXPECT_EQ(*PeerId::parse("bafzaajaiaejcahwr5d5ofrfbis4l5d6uwr57hu5tjodrypfm6yaq6dsc2r2pzyt6"),
             id);
   EXPECT_EQ(id.public_key(), kp->public_key());
+}
+
+// A key missing its required fields is refused without a word from libprotobuf, whose own error
+// line would let a peer write to the operator's log with every handshake it starts.
+TEST(PeerId, AKeyMissingRequiredFieldsIsRefusedWithoutLibraryLogging) {
+  static int logged = 0;
+  auto* previous = google::protobuf::SetLogHandler(
+      [](google::protobuf::LogLevel, const char*, int, const std::string&) { ++logged; });
+  EXPECT_EQ(unmarshal_public_key(pb_varint(1, 1)).error().code, Errc::decode);  // no Data
+  EXPECT_EQ(unmarshal_public_key(Bytes{}).error().code, Errc::decode);          // nothing
+  google::protobuf::SetLogHandler(previous);
+  EXPECT_EQ(logged, 0);
 }
 
 TEST(PeerId, PublicKeyDecodingIsBoundedAndSkipsUnknownFields) {
