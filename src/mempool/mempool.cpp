@@ -8,6 +8,7 @@
 #include <queue>
 #include <string>
 #include <unordered_set>
+#include <utility>
 #include <variant>
 
 #include "crypto/hash.h"
@@ -39,6 +40,20 @@ struct Account {
   std::uint64_t ready_end = 0;
   std::size_t future = 0;
 };
+
+// Adds `id` to a bounded memory of recent transaction ids: `index` (a set, or a map whose value
+// is built from `value...`) and `order`, oldest first; past `capacity` the oldest are forgotten.
+// An id already there is left as it was.
+template <typename Index, typename... Value>
+void remember_recent(Index& index, std::deque<Hash32>& order, std::size_t capacity,
+                     const Hash32& id, Value&&... value) {
+  if (capacity == 0 || !index.emplace(id, std::forward<Value>(value)...).second) return;
+  order.push_back(id);
+  while (order.size() > capacity) {
+    index.erase(order.front());
+    order.pop_front();
+  }
+}
 
 constexpr const char* kAlreadyKnown = "already known";
 constexpr const char* kAlreadyCommitted = "already committed";
@@ -85,12 +100,7 @@ struct Mempool::Impl {
   }
 
   void remember_committed(const Hash32& h) {
-    if (limits.recent_committed == 0 || !committed.insert(h).second) return;
-    committed_order.push_back(h);
-    while (committed_order.size() > limits.recent_committed) {
-      committed.erase(committed_order.front());
-      committed_order.pop_front();
-    }
+    remember_recent(committed, committed_order, limits.recent_committed, h);
   }
 
   // The sender's pending transactions and `tx` together may spend at most its committed balance
@@ -155,13 +165,7 @@ struct Mempool::Impl {
   }
   // The same; the caller holds mu.
   void remember_refused_locked(const types::TxRef& tx) {
-    if (limits.recent_refused == 0) return;
-    if (!refused.emplace(tx->hash, tx).second) return;
-    refused_order.push_back(tx->hash);
-    while (refused_order.size() > limits.recent_refused) {
-      refused.erase(refused_order.front());
-      refused_order.pop_front();
-    }
+    remember_recent(refused, refused_order, limits.recent_refused, tx->hash, tx);
   }
 
   Result<types::TxRef> admit_unverified(types::Transaction tx, const Hash32& hash,

@@ -324,12 +324,13 @@ std::vector<std::uint64_t> LocalNetwork::peak_resident_bytes() const {
   std::vector<std::uint64_t> out;
   for (const auto& c : children_) {
     std::uint64_t bytes = 0;
-    std::ifstream status("/proc/" + std::to_string(c.pid) + "/status");
-    std::string line;
-    while (c.pid > 0 && std::getline(status, line)) {
-      if (line.starts_with("VmHWM:")) {  // "VmHWM:    123456 kB"
-        bytes = std::strtoull(line.c_str() + 6, nullptr, 10) * 1024;
-        break;
+    if (c.pid > 0) {
+      std::ifstream status("/proc/" + std::to_string(c.pid) + "/status");
+      for (std::string line; std::getline(status, line);) {
+        if (line.starts_with("VmHWM:")) {  // "VmHWM:    123456 kB"
+          bytes = std::strtoull(line.c_str() + 6, nullptr, 10) * 1024;
+          break;
+        }
       }
     }
     out.push_back(bytes);
