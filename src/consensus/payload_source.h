@@ -16,13 +16,17 @@ class PayloadSource {
                                       const Hash32& parent_id) = 0;
 
   /// The state roots a new block on `parent` anchors (see types::Block): heights from
-  /// parent.exec_height + 1 up to what this node has executed, at most Block::kMaxExecRoots.
+  /// parent.exec_height + 1 up to what this node has executed and at most `committed` (what the
+  /// new block's chain of certificates commits, so that every voter has executed it: see
+  /// Replica::committed_by_chain), at most Block::kMaxExecRoots of them.
   /// The default (no execution: tests, simulator) anchors nothing new.
   struct ExecAnchor {
     types::Height height = 0;
     std::vector<Hash32> roots;
   };
-  virtual ExecAnchor exec_anchor(const types::Block& parent) { return {parent.exec_height, {}}; }
+  virtual ExecAnchor exec_anchor(const types::Block& parent, types::Height /*committed*/) {
+    return {parent.exec_height, {}};
+  }
 
   /// Last word before this replica votes for `block` (id `id`), after the consensus rules
   /// passed: what only the application can judge (its anchored execution entries, replayed

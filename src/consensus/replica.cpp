@@ -206,7 +206,7 @@ void Replica::maybe_propose() {
   b.parent_id = hqc.block_id;
   b.justify = hqc;
   b.proposer = self_;
-  auto anchor = payloads_.exec_anchor(*parent);
+  auto anchor = payloads_.exec_anchor(*parent, committed_by_chain(*parent));
   b.exec_height = anchor.height;
   b.exec_roots = std::move(anchor.roots);
   b.payload = payloads_.next_payload(round, b.height, b.parent_id);
@@ -222,6 +222,37 @@ void Replica::maybe_propose() {
   // synced write, so run() returns before handling it (on_own_input). Not from within our own
   // input: a self-certifying replica (n = 1) keeps its one proposal per input.
   if (!own_input_ && safety_.synced()) defer_own_input_ = true;
+}
+
+// Anchors only what the proposal's own chain commits. A voter executes, before voting, what the
+// certificates on that chain commit (it processed each of them to get the chain), so it can
+// check those anchors. A height this replica committed through a certificate off the chain may
+// be unknown to the others: a certificate formed from broadcast votes at some validators only,
+// just before a timeout, and the next proposals built on the round before it. Anchoring such a
+// height would let only the validators that saw that certificate vote; if they are not a quorum
+// without the others, no proposal of theirs is certified, the chain never gets the two
+// consecutive certified rounds that would commit the height for everyone, and the network stops
+// (seen in a chaos run: two validators one height ahead of the other two, for good).
+types::Height Replica::committed_by_chain(const Block& parent) const {
+  const Block* x = &parent;
+  std::optional<Block> below_root;  // an ancestor read from the store
+  for (int step = 0; step < kCommitWalkLimit; ++step) {
+    if (x->round == 0) return 0;  // genesis
+    // x's certificate (its child's justify) commits x's parent when x follows its own
+    // certificate's round directly.
+    if (x->round == x->justify.round + 1) return x->height - 1;
+    const Hash32 up = x->parent_id;
+    if (const Block* in_tree = tree_.find(up)) {
+      x = in_tree;
+      continue;
+    }
+    if (committed_ == nullptr) return 0;
+    auto loaded = committed_->find(up);
+    if (!loaded) return 0;
+    below_root = std::move(loaded);
+    x = &*below_root;
+  }
+  return 0;
 }
 
 // Certificates are durable before anything is signed in the round they open: a replica restarted
@@ -388,7 +419,12 @@ void Replica::handle(ValidatorIndex from, const SyncResponse& m) {
   for (std::size_t i = 0; i + 1 < m.blocks.size(); ++i) {
     if (m.blocks[i].parent_id != ids[i + 1]) return void(++stats_.invalid);
   }
-  requested_.erase(ids[0]);
+  // The request stays recorded until its retry interval passes: a chain deeper than one
+  // response is fetched by walking down from its newest block and inserted from the bottom up,
+  // and the walk starts again from the top (below) until every block is in. Erasing the entry
+  // here let every response ask for the top again at once: with a chain of a thousand blocks
+  // after a stall, four validators asked each other hundreds of times a second, and banned each
+  // other for flooding.
   // Insert oldest first. The chain's QCs were verified by the honest voters that certified its
   // newest block, so they are trusted here without re-checking signatures.
   for (std::size_t i = m.blocks.size(); i-- > 0;) {

@@ -116,6 +116,11 @@ class Replica {
   void try_vote(const Block& block, const Hash32& id, const TimeoutCert* tc);
   void enter_new_round_if_advanced();
   void maybe_propose();
+  /// The highest height that the certificates on a proposal's chain commit by the two-chain
+  /// rule: `parent` and its ancestors, each certified by its child's justify (the proposal's, for
+  /// `parent`). See maybe_propose. 0 when the walk finds none (nothing new is anchored then).
+  types::Height committed_by_chain(const Block& parent) const;
+  static constexpr int kCommitWalkLimit = 64;
   bool persist_certificates();
   void request_blocks(ValidatorIndex from, const Hash32& id);
   void retry_waiting_proposal();

@@ -433,10 +433,11 @@ std::uint64_t Core::proposal_time_ms(std::uint64_t input_ms) {
   return std::max(input_ms, unix_ms());
 }
 
-consensus::PayloadSource::ExecAnchor Core::exec_anchor(const types::Block& parent) {
+consensus::PayloadSource::ExecAnchor Core::exec_anchor(const types::Block& parent,
+                                                       types::Height committed) {
   ExecAnchor anchor{parent.exec_height, {}};
-  const types::Height executed = ctx_.ledger->applied_height();
-  while (anchor.height < executed && anchor.roots.size() < types::Block::kMaxExecRoots) {
+  const types::Height last = std::min(ctx_.ledger->applied_height(), committed);
+  while (anchor.height < last && anchor.roots.size() < types::Block::kMaxExecRoots) {
     auto rec = ctx_.ledger->executed_at(anchor.height + 1);
     if (!rec) break;  // older than the kept history (just after a state-sync install)
     anchor.roots.push_back(types::exec_commitment(rec->block_id, rec->state_root));

@@ -149,7 +149,7 @@ class Core final : public consensus::PayloadSource {
 
   types::Payload next_payload(types::Round round, types::Height height,
                               const Hash32& parent_id) override;
-  ExecAnchor exec_anchor(const types::Block& parent) override;
+  ExecAnchor exec_anchor(const types::Block& parent, types::Height committed) override;
   /// The block's anchored entries all equal this node's and it replays no transaction (see
   /// core.cpp).
   bool votable(const types::Block& block, const Hash32& id) override;

@@ -18,40 +18,78 @@ BlockSync::BlockSync(p2p::Host& host, const crypto::ValidatorSet& set, const Has
 p2p::Task<Status> BlockSync::run(std::vector<p2p::PeerId> peers) {
   std::deque<p2p::PeerId> active(peers.begin(), peers.end());
   bool someone_done = false;
+  // Certified blocks above report_.tip from the current peer, chained, that no block so far
+  // proves committed (with large blocks a response may hold one or two; after a run of
+  // timeouts, proof may come many blocks later). Kept per peer: another peer's committed chain
+  // need not extend a certified fork.
+  std::vector<CertifiedBlock> pending;
+  std::vector<std::size_t> pending_sizes;  // approximate encoded bytes, one per pending block
+  std::size_t pending_bytes = 0;
+  const auto next_peer = [&] {
+    pending.clear();
+    pending_sizes.clear();
+    pending_bytes = 0;
+    active.pop_front();
+  };
   while (!active.empty()) {
     const p2p::PeerId peer = active.front();
-    const GetBlocks req{report_.tip.height + 1, config_.batch};
+    const TrustedBlock from =
+        pending.empty() ? report_.tip
+                        : TrustedBlock{pending.back().block.height, pending.back().qc.block_id};
+    const GetBlocks req{from.height + 1, config_.batch};
     ++report_.requests;
     auto exchange = co_await request(host_, peer, req, config_.request_timeout);
-    Result<std::vector<CertifiedBlock>> accepted =
+    Result<std::vector<CertifiedBlock>> certified =
         make_error(Errc::decode, "response to GetBlocks is not Blocks");
     std::uint64_t peer_tip = 0;
     if (!exchange) {
-      accepted = exchange.error();
+      certified = exchange.error();
     } else if (const auto* blocks = std::get_if<Blocks>(&exchange->response)) {
-      accepted = verify_blocks(report_.tip, req, *blocks, exchange->bytes, set_, genesis_id_);
+      certified = verify_certified_blocks(from, req, *blocks, exchange->bytes, set_, genesis_id_);
       peer_tip = blocks->tip_height;
     }
-    if (!accepted) {
-      report_.dropped.push_back(DroppedPeer{peer, accepted.error()});
-      active.pop_front();
+    if (!certified) {
+      report_.dropped.push_back(DroppedPeer{peer, certified.error()});
+      next_peer();
       continue;
     }
-    if (accepted->empty()) {  // nothing provable above our tip from this peer
+    if (certified->empty()) {  // nothing above what we have from this peer
       someone_done = true;
-      active.pop_front();
+      next_peer();
       continue;
     }
-    const TrustedBlock next{accepted->back().block.height, accepted->back().qc.block_id};
-    const std::size_t n = accepted->size();
-    OL_CO_TRY(deliver_(std::move(*accepted)));
-    report_.tip = next;
-    report_.blocks += n;
+    const std::size_t per_block = exchange->bytes / certified->size();
+    for (auto& b : *certified) {
+      pending.push_back(std::move(b));
+      pending_sizes.push_back(per_block);
+      pending_bytes += per_block;
+    }
+    if (const std::size_t n = committed_prefix(pending); n > 0) {
+      const TrustedBlock next{pending[n - 1].block.height, pending[n - 1].qc.block_id};
+      std::vector<CertifiedBlock> proven(std::make_move_iterator(pending.begin()),
+                                         std::make_move_iterator(pending.begin() + n));
+      pending.erase(pending.begin(), pending.begin() + n);
+      for (std::size_t i = 0; i < n; ++i) pending_bytes -= pending_sizes[i];
+      pending_sizes.erase(pending_sizes.begin(), pending_sizes.begin() + n);
+      OL_CO_TRY(deliver_(std::move(proven)));
+      report_.tip = next;
+      report_.blocks += n;
+    }
+    if (pending_bytes > kMaxPendingBytes) {
+      report_.dropped.push_back(DroppedPeer{
+          peer, make_error(Errc::verify, "no commit proof for " + std::to_string(pending.size()) +
+                                             " certified blocks above height " +
+                                             std::to_string(report_.tip.height) + " (" +
+                                             std::to_string(pending_bytes >> 20) + " MiB)")});
+      next_peer();
+      continue;
+    }
     // Caught up with what this peer had when it answered: asking it again would only chase the
     // blocks committed since (the caller decides whether another run is worth it).
-    if (report_.tip.height + kTipSlack >= peer_tip) {
+    const std::uint64_t have = pending.empty() ? report_.tip.height : pending.back().block.height;
+    if (report_.tip.height + kTipSlack >= peer_tip || have >= peer_tip) {
       someone_done = true;
-      active.pop_front();
+      next_peer();
     }
   }
   if (!someone_done) co_return make_error(Errc::not_found, "no peer left to sync from");

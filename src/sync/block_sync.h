@@ -1,6 +1,9 @@
 // BlockSync: catches a node up from its last trusted committed block by asking peers for
-// committed blocks in batches, accepting only what verify_blocks proves committed, and handing
-// those blocks, in height order, to the node for execution.
+// committed blocks in batches, accepting only what the two-chain rule proves committed, and
+// handing those blocks, in height order, to the node for execution. Certified blocks whose proof
+// has not come yet (their direct child is in a later batch: one or two large blocks fill a
+// response, or a run of timeouts left no two consecutive rounds) are kept and proven by a later
+// batch from the same peer, up to kMaxPendingBytes.
 //
 // Peer policy: a peer is asked until it has nothing more to give, or until what it sent brings
 // this node within kTipSlack blocks of the tip it reported in that answer: then it is done.
@@ -8,9 +11,9 @@
 // on a wide-area network or a loaded machine, would keep a run asking for one more block
 // forever.) A peer that sends a bad block, a bad QC, a truncated batch, an undecodable frame,
 // or nothing within the request timeout is dropped for the rest of this run, and the next peer
-// is asked for the same range. A peer whose response proves no new block (it is at our height,
-// or its last blocks await their commit proof) is done for this run but not blamed. The run
-// ends when every peer is dropped or done.
+// is asked for the same range. A peer with nothing above what we have from it (it is at or
+// below our height, or its last blocks await their commit proof) is done for this run but not
+// blamed. The run ends when every peer is dropped or done.
 //
 // The last committed block or two of the chain are usually not provable from committed blocks
 // alone (the QC that commits them certifies a block that is not committed yet), so sync stops
@@ -50,6 +53,10 @@ class BlockSync {
   /// A run is done within this many blocks of a peer's reported tip: its last blocks usually
   /// await their commit proof (above).
   static constexpr std::uint64_t kTipSlack = 2;
+  /// Certified blocks from one peer kept while no later block proves them committed; beyond
+  /// this the peer is dropped for the run (a chain this long without two consecutive certified
+  /// rounds is not one honest validators produce; consensus's own block requests remain).
+  static constexpr std::size_t kMaxPendingBytes = 128u << 20;
 
   /// Executes and persists blocks in order; an error stops the run and is returned by it.
   using Deliver = std::function<Status(std::vector<CertifiedBlock> blocks)>;

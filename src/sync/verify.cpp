@@ -2,17 +2,16 @@
 
 namespace ol::sync {
 
-Result<std::vector<CertifiedBlock>> verify_blocks(const TrustedBlock& trusted,
-                                                  const GetBlocks& request, const Blocks& response,
-                                                  std::size_t response_bytes,
-                                                  const crypto::ValidatorSet& set,
-                                                  const Hash32& genesis_id) {
+Result<std::vector<CertifiedBlock>> verify_certified_blocks(
+    const TrustedBlock& trusted, const GetBlocks& request, const Blocks& response,
+    std::size_t response_bytes, const crypto::ValidatorSet& set, const Hash32& genesis_id) {
   const auto& blocks = response.blocks;
   if (request.from_height != trusted.height + 1) {
     return make_error(Errc::invalid_argument, "request does not start above the trusted block");
   }
   if (blocks.size() > request.max_count) return make_error(Errc::verify, "more blocks than asked");
-  if (trusted.height + blocks.size() > response.tip_height) {
+  // A peer below our height (its tip under `trusted`) can rightly answer with nothing.
+  if (!blocks.empty() && trusted.height + blocks.size() > response.tip_height) {
     return make_error(Errc::verify, "blocks above the claimed tip");
   }
   const std::uint64_t available =
@@ -23,8 +22,6 @@ Result<std::vector<CertifiedBlock>> verify_blocks(const TrustedBlock& trusted,
                                         std::to_string(expected) + " blocks");
   }
 
-  std::vector<Hash32> ids;
-  ids.reserve(blocks.size());
   Hash32 parent = trusted.id;
   for (std::size_t i = 0; i < blocks.size(); ++i) {
     const types::Block& b = blocks[i].block;
@@ -46,20 +43,28 @@ Result<std::vector<CertifiedBlock>> verify_blocks(const TrustedBlock& trusted,
     }
     if (qc.is_genesis()) return make_error(Errc::verify, "genesis QC for a non-genesis block");
     if (Status s = qc.verify(set, genesis_id); !s) return s.error();
-    ids.push_back(id);
     parent = id;
   }
-  // The highest b_j with a certified direct child in the batch commits b_1 .. b_j.
-  std::size_t committed = 0;
-  for (std::size_t j = blocks.size(); j-- > 1;) {
-    if (blocks[j].block.round == blocks[j - 1].block.round + 1) {
-      committed = j;  // b_j (index j - 1) and everything below it
-      break;
-    }
+  return blocks;
+}
+
+std::size_t committed_prefix(std::span<const CertifiedBlock> chain) {
+  // The highest b_j with a certified direct child in the chain commits b_1 .. b_j.
+  for (std::size_t j = chain.size(); j-- > 1;) {
+    if (chain[j].block.round == chain[j - 1].block.round + 1) return j;
   }
-  std::vector<CertifiedBlock> out(blocks.begin(),
-                                  blocks.begin() + static_cast<std::ptrdiff_t>(committed));
-  return out;
+  return 0;
+}
+
+Result<std::vector<CertifiedBlock>> verify_blocks(const TrustedBlock& trusted,
+                                                  const GetBlocks& request, const Blocks& response,
+                                                  std::size_t response_bytes,
+                                                  const crypto::ValidatorSet& set,
+                                                  const Hash32& genesis_id) {
+  OL_TRY_ASSIGN(auto blocks, verify_certified_blocks(trusted, request, response, response_bytes,
+                                                     set, genesis_id));
+  blocks.resize(committed_prefix(blocks));
+  return blocks;
 }
 
 }  // namespace ol::sync

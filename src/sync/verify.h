@@ -1,6 +1,8 @@
 // What a syncing node accepts: the pure check of a Blocks response, apart from any networking.
 #pragma once
 
+#include <span>
+
 #include "crypto/validator_set.h"
 #include "sync/messages.h"
 
@@ -30,6 +32,18 @@ struct TrustedBlock {
 ///     has a certified direct child b_{j+1} with b_{j+1}.round = b_j.round + 1; so the result
 ///     is b_1 .. b_j for the largest such j. A certified block is not enough on its own: a fork
 ///     can be certified and never commit. Blocks above b_j are left for a later request.
+/// Every rule of verify_blocks but the last: all the response's blocks, certified and chained from
+/// `trusted`, whether or not they are proven committed. `trusted` may then be the last of such
+/// blocks from an earlier response (BlockSync keeps them until a later block proves them).
+Result<std::vector<CertifiedBlock>> verify_certified_blocks(
+    const TrustedBlock& trusted, const GetBlocks& request, const Blocks& response,
+    std::size_t response_bytes, const crypto::ValidatorSet& set, const Hash32& genesis_id);
+
+/// How many blocks at the start of `chain` (certified blocks of consecutive heights, each the
+/// parent of the next) the two-chain rule proves committed: j for the largest j whose b_j has
+/// its direct child b_{j+1} (round b_j.round + 1) in the chain, else 0.
+std::size_t committed_prefix(std::span<const CertifiedBlock> chain);
+
 Result<std::vector<CertifiedBlock>> verify_blocks(const TrustedBlock& trusted,
                                                   const GetBlocks& request, const Blocks& response,
                                                   std::size_t response_bytes,

@@ -579,6 +579,41 @@ TEST_F(ReplicaInput, ABlockAskedForIsNotAskedForAgainWithinTheRetryInterval) {
       << "unanswered: asked again after the interval";
 }
 
+// A response that does not reach the tree (its oldest block's parent is missing too) asks for
+// that parent, and does not ask for the block it answered again before the interval: it used to,
+// at once, so that a deep chain after a stall was asked for hundreds of times a second.
+TEST_F(ReplicaInput, AnAnsweredBlockIsNotAskedForAgainAtOnce) {
+  Replica& r = replica(0);
+  (void)r.start(0);
+  Block b1 = child_of(Block::genesis(), kGenesisId, 1, QuorumCert::genesis(kGenesisId));
+  const Hash32 b1_id = b1.compute_id();
+  Block b2 = child_of(b1, b1_id, 2, c.qc(b1_id, 1));
+  const Hash32 b2_id = b2.compute_id();
+  const auto requests_for = [](const Effects& effects, const Hash32& id) {
+    std::size_t n = 0;
+    for (const auto& e : effects) {
+      if (auto* rb = std::get_if<RequestBlocks>(&e)) n += rb->request.block_id == id;
+    }
+    return n;
+  };
+  EXPECT_EQ(requests_for(r.on_message(1'000, 1, SyncInfo{c.qc(b2_id, 2), std::nullopt}), b2_id),
+            1u);
+  // Its answer holds b2 alone; b1 is missing as well.
+  const auto answered = r.on_message(1'010, 1, SyncResponse{{b2}});
+  EXPECT_EQ(requests_for(answered, b1_id), 1u) << "more history is asked for";
+  EXPECT_EQ(requests_for(answered, b2_id), 0u) << "but not the block just answered";
+  EXPECT_FALSE(r.tree().contains(b2_id));
+  (void)r.on_message(1'020, 1, SyncResponse{{b1}});
+  EXPECT_TRUE(r.tree().contains(b1_id));
+  EXPECT_FALSE(r.tree().contains(b2_id)) << "b2 comes with the next walk from the top";
+  EXPECT_EQ(requests_for(r.on_message(1'000 + Replica::kSyncRequestRetryMs, 2,
+                                      SyncInfo{c.qc(b2_id, 2), std::nullopt}),
+                         b2_id),
+            1u);
+  (void)r.on_message(1'000 + Replica::kSyncRequestRetryMs + 5, 2, SyncResponse{{b2, b1}});
+  EXPECT_TRUE(r.tree().contains(b2_id));
+}
+
 TEST_F(ReplicaInput, MisSignedAndMalformedInputIsDroppedAndCounted) {
   Replica& r = replica(0);
   (void)r.start(0);
@@ -616,6 +651,86 @@ TEST_F(ReplicaInput, HonestLeaderProposesAndVotesThroughItsOwnSafetyRules) {
   EXPECT_EQ(storage.unsynced_writes(), 1u);
   EXPECT_EQ(storage.writes(), 1u);
   EXPECT_EQ(storage.syncs(), 0u);
+}
+
+// Records what a leader may anchor: the `committed` bound Replica passes to exec_anchor.
+struct RecordsAnchorBound final : PayloadSource {
+  types::Payload next_payload(Round, Height, const Hash32&) override {
+    return std::vector<types::Command>{};
+  }
+  ExecAnchor exec_anchor(const types::Block& parent, Height committed) override {
+    bounds.push_back(committed);
+    return {parent.exec_height, {}};
+  }
+  std::vector<Height> bounds;
+};
+
+ProposalMsg signed_proposal(const Committee& c, const Block& b,
+                            std::optional<TimeoutCert> tc = std::nullopt) {
+  return ProposalMsg{b, std::move(tc),
+                     c.keys[b.proposer].sign(types::proposal_digest(b.compute_id()))};
+}
+
+// On an unbroken chain the leader may anchor what its certificate commits: the grandparent.
+TEST(ReplicaAnchors, ALeaderMayAnchorWhatItsProposalsCertificateCommits) {
+  auto c = Committee::make(4);
+  RoundRobinLeaders leaders{4};
+  RecordsAnchorBound payload;
+  MemorySafetyStorage storage;
+  Replica r(c.set, 3, c.keys[3], ReplicaConfig{}, RecoveryState{}, storage, leaders, payload,
+            nullptr);
+  (void)r.start(0);
+  Block b1 = child_of(Block::genesis(), kGenesisId, 1, QuorumCert::genesis(kGenesisId));
+  b1.proposer = 1;
+  const Hash32 b1_id = b1.compute_id();
+  Block b2 = child_of(b1, b1_id, 2, c.qc(b1_id, 1));
+  b2.proposer = 2;
+  const Hash32 b2_id = b2.compute_id();
+  (void)r.on_message(1, 1, signed_proposal(c, b1));
+  (void)r.on_message(2, 2, signed_proposal(c, b2));
+  (void)r.on_message(3, 2, SyncInfo{c.qc(b2_id, 2), std::nullopt});
+  ASSERT_EQ(r.current_round(), 3u);
+  ASSERT_EQ(payload.bounds.size(), 1u) << "validator 3 proposed round 3";
+  EXPECT_EQ(payload.bounds[0], 1u) << "QC(b2) commits b1 (height 1) for every voter";
+}
+
+// The chaos run's stall, at one leader: it committed b1 through a certificate (for x) that formed
+// from broadcast votes only at some validators, after they had timed out; the round-2 timeout
+// certificate names b1's, so the chain goes on from b1 (y, round 3), and y's certificate commits
+// nothing. This leader must not anchor height 1 in round 4: a voter that never saw x's
+// certificate has not executed height 1 and could not vote (with two such validators of four, no
+// proposal of the others would be certified again, and the chain would never commit height 1
+// for them).
+TEST(ReplicaAnchors, ALeaderAnchorsNothingItsChainDoesNotCommit) {
+  auto c = Committee::make(4);
+  RoundRobinLeaders leaders{4};
+  RecordsAnchorBound payload;
+  MemorySafetyStorage storage;
+  Replica r(c.set, 0, c.keys[0], ReplicaConfig{}, RecoveryState{}, storage, leaders, payload,
+            nullptr);
+  (void)r.start(0);
+  Block b1 = child_of(Block::genesis(), kGenesisId, 1, QuorumCert::genesis(kGenesisId));
+  b1.proposer = 1;
+  const Hash32 b1_id = b1.compute_id();
+  Block x = child_of(b1, b1_id, 2, c.qc(b1_id, 1));
+  x.proposer = 2;
+  const Hash32 x_id = x.compute_id();
+  (void)r.on_message(1, 1, signed_proposal(c, b1));
+  (void)r.on_message(2, 2, signed_proposal(c, x));
+  (void)r.on_message(3, 3, SyncInfo{c.qc(x_id, 2), std::nullopt});
+  ASSERT_EQ(r.tree().root().height, 1u) << "this leader committed b1 through x's certificate";
+
+  const TimeoutCert tc2 = c.tc(2, {1, 1, 1}, c.qc(b1_id, 1));
+  Block y = child_of(b1, b1_id, 3, c.qc(b1_id, 1));
+  y.proposer = 3;
+  const Hash32 y_id = y.compute_id();
+  (void)r.on_message(4, 3, signed_proposal(c, y, tc2));
+  ASSERT_TRUE(r.tree().contains(y_id));
+  (void)r.on_message(5, 1, SyncInfo{c.qc(y_id, 3), std::nullopt});
+  ASSERT_EQ(r.current_round(), 4u);
+  ASSERT_EQ(payload.bounds.size(), 1u) << "validator 0 proposed round 4";
+  EXPECT_EQ(payload.bounds[0], 0u)
+      << "y's chain commits nothing above genesis: height 1 is not anchored";
 }
 
 // A leader that does not vote for its own block (here its payload source refuses it) syncs the

@@ -315,6 +315,41 @@ TEST_F(SyncNetwork, ARunEndsAtTheReportedTipOfAChainThatKeepsGrowing) {
   EXPECT_EQ(f.ledger->applied_height(), sync.tip().height);
 }
 
+// A run of rounds without two consecutive certified ones (as after session 20's chaos stall,
+// where for 500 heights only every other round was certified), or blocks so large that a
+// response holds one: no batch proves anything on its own. The certified blocks are kept until
+// a later batch proves them. A run used to end there with nothing, "done" with every peer.
+TEST_F(SyncNetwork, CertifiedBlocksAwaitTheirCommitProofAcrossBatches) {
+  TempDir dir;
+  execution::Genesis genesis;
+  genesis.chain_id = testing::kChainId;
+  auto store = std::move(storage::Store::open(dir.path() / "db")).value();
+  testing::ChainBuilder builder(chain_->validators, genesis);
+  const auto add = [&](types::Round gap) {
+    auto c = builder.next({}, gap);
+    EXPECT_TRUE(testing::commit_to_store(*store, c, builder.last_outcome().writes).ok());
+  };
+  add(0);                               // height 1
+  for (int i = 0; i < 30; ++i) add(1);  // heights 2..31: each one round after a timeout
+  for (int i = 0; i < 10; ++i) add(0);  // heights 32..41: consecutive rounds
+  SyncServer server(*store, nullptr);
+  std::vector<p2p::PeerId> peers{add_peer(Misbehaviour::none, 0, &server)};
+
+  Follower f;
+  f.store = std::move(storage::Store::open(f.dir.path() / "db")).value();
+  f.ledger = std::move(execution::Ledger::open(*f.store, genesis)).value();
+  BlockSync sync(*client_, chain_->validators.set, testing::genesis_id(),
+                 TrustedBlock{0, testing::genesis_id()}, BlockSyncConfig{.batch = 4},
+                 [&](std::vector<CertifiedBlock> b) { return f.deliver(std::move(b)); });
+  Status s = run(io_, sync.run(peers));
+  ASSERT_TRUE(s.ok()) << s.error().to_string();
+  EXPECT_TRUE(sync.report().dropped.empty());
+  // Past the run of timeouts, to within kTipSlack of the peer's tip (41) as every run ends.
+  EXPECT_EQ(sync.tip().height, 41 - BlockSync::kTipSlack);
+  EXPECT_EQ(f.ledger->applied_height(), sync.tip().height);
+  EXPECT_EQ(f.store->committed_tip().value()->height, sync.tip().height);
+}
+
 // The node's lag check asks its peers in turn until one answers: a silent peer costs one
 // timeout and a broken answer one failed request, not the check; the next check takes up the
 // turn where this one stopped.

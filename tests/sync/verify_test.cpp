@@ -39,6 +39,12 @@ TEST_F(SyncVerify, AcceptsWhatTheTwoChainRuleProvesCommitted) {
                             Blocks{10, {}}, 20, validators.set, testing::genesis_id());
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
+  // Nor is a peer below our height (a validator that restarted behind us, say). Until session
+  // 20 this was "blocks above the claimed tip", and the honest peer was dropped for the run.
+  auto behind = verify_blocks(TrustedBlock{10, blocks[9].qc.block_id}, GetBlocks{11, 10},
+                              Blocks{8, {}}, 20, validators.set, testing::genesis_id());
+  ASSERT_TRUE(behind.ok()) << behind.error().to_string();
+  EXPECT_TRUE(behind->empty());
 }
 
 TEST_F(SyncVerify, ARoundGapDefersCommitToTheNextDirectChild) {
