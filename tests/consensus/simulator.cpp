@@ -40,10 +40,15 @@ class Ledger final : public CommittedBlocks {
   std::map<Hash32, Block> persisted_;
 };
 
-/// Commands name their proposer and round, so conflicting blocks differ.
+/// Commands name their proposer and round, so conflicting blocks differ. Execution anchoring as
+/// the node does it (Core::exec_anchor, Core::votable): a committed height counts as executed,
+/// its "state root" is derived from its block id; a leader anchors what it executed up to the
+/// bound the replica gives, and a replica votes only for anchors it has executed and agrees with.
+/// (Without the bound, a certificate that commits a height at some validators only could stop
+/// the chain for good: session 20's chaos stall.)
 class CounterPayload final : public PayloadSource {
  public:
-  explicit CounterPayload(ValidatorIndex self) : self_(self) {}
+  CounterPayload(ValidatorIndex self, const Ledger& ledger) : self_(self), ledger_(ledger) {}
   types::Payload next_payload(Round round, Height, const Hash32&) override {
     codec::Writer w;
     w.u32(self_);
@@ -51,9 +56,29 @@ class CounterPayload final : public PayloadSource {
     w.u64(++counter_);
     return std::vector<types::Command>{w.take()};
   }
+  ExecAnchor exec_anchor(const Block& parent, Height committed) override {
+    ExecAnchor anchor{parent.exec_height, {}};
+    const Height last = std::min<Height>(ledger_.chain().size(), committed);
+    while (anchor.height < last && anchor.roots.size() < Block::kMaxExecRoots) {
+      anchor.roots.push_back(root_at(++anchor.height));
+    }
+    return anchor;
+  }
+  bool votable(const Block& block, const Hash32&) override {
+    if (block.exec_height > ledger_.chain().size()) return false;  // not executed here yet
+    for (Height h = block.first_exec_height(); h <= block.exec_height; ++h) {
+      if (*block.exec_root_at(h) != root_at(h)) return false;
+    }
+    return true;
+  }
 
  private:
+  Hash32 root_at(Height h) const {
+    const Hash32 id = ledger_.chain()[h - 1].block.compute_id();
+    return types::exec_commitment(id, id);
+  }
   ValidatorIndex self_;
+  const Ledger& ledger_;
   std::uint64_t counter_ = 0;
 };
 
@@ -176,7 +201,7 @@ class Simulation {
       node->byzantine = i >= s.n - s.byzantine;
       checker_.honest[i] = !node->byzantine;
       node->storage = std::make_unique<CheckedStorage>(checker_, node->id);
-      node->payload = std::make_unique<CounterPayload>(node->id);
+      node->payload = std::make_unique<CounterPayload>(node->id, node->ledger);
       nodes_.push_back(std::move(node));
     }
   }
@@ -265,6 +290,12 @@ class Simulation {
     trace('d', from, node.id, msg.ok() ? static_cast<std::uint8_t>(msg->index()) : 254,
           msg.ok() ? message_round(*msg) : 0);
     if (!msg.ok()) return;  // what the node's transport does with undecodable frames
+    if (const auto* p = std::get_if<ProposalMsg>(&*msg)) {
+      // As Core::handle does: the proposal's certificates first, so that what they commit is
+      // executed (here: in the ledger) before the replica decides on its vote.
+      apply(node, node.replica->on_message(now_, from, SyncInfo{p->block.justify, p->tc}));
+      if (!node.up) return;
+    }
     if (node.byzantine) {
       if (node.heard.size() < 256)
         node.heard.push_back(bytes);
