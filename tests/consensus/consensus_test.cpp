@@ -671,54 +671,53 @@ ProposalMsg signed_proposal(const Committee& c, const Block& b,
                      c.keys[b.proposer].sign(types::proposal_digest(b.compute_id()))};
 }
 
-// On an unbroken chain the leader may anchor what its certificate commits: the grandparent.
-TEST(ReplicaAnchors, ALeaderMayAnchorWhatItsProposalsCertificateCommits) {
-  auto c = Committee::make(4);
+// Validator `self` of four, with b1 (round 1, by validator 1) and b2 (round 2, by validator 2,
+// on b1's certificate) proposed to it.
+class ReplicaAnchors : public ::testing::Test {
+ protected:
+  Replica& with_two_blocks(ValidatorIndex self) {
+    r_ = std::make_unique<Replica>(c.set, self, c.keys[self], ReplicaConfig{}, RecoveryState{},
+                                   storage, leaders, payload, nullptr);
+    (void)r_->start(0);
+    b1 = child_of(Block::genesis(), kGenesisId, 1, QuorumCert::genesis(kGenesisId));
+    b1.proposer = 1;
+    b1_id = b1.compute_id();
+    b2 = child_of(b1, b1_id, 2, c.qc(b1_id, 1));
+    b2.proposer = 2;
+    b2_id = b2.compute_id();
+    (void)r_->on_message(1, 1, signed_proposal(c, b1));
+    (void)r_->on_message(2, 2, signed_proposal(c, b2));
+    return *r_;
+  }
+  Committee c = Committee::make(4);
   RoundRobinLeaders leaders{4};
   RecordsAnchorBound payload;
   MemorySafetyStorage storage;
-  Replica r(c.set, 3, c.keys[3], ReplicaConfig{}, RecoveryState{}, storage, leaders, payload,
-            nullptr);
-  (void)r.start(0);
-  Block b1 = child_of(Block::genesis(), kGenesisId, 1, QuorumCert::genesis(kGenesisId));
-  b1.proposer = 1;
-  const Hash32 b1_id = b1.compute_id();
-  Block b2 = child_of(b1, b1_id, 2, c.qc(b1_id, 1));
-  b2.proposer = 2;
-  const Hash32 b2_id = b2.compute_id();
-  (void)r.on_message(1, 1, signed_proposal(c, b1));
-  (void)r.on_message(2, 2, signed_proposal(c, b2));
+  std::unique_ptr<Replica> r_;
+  Block b1, b2;
+  Hash32 b1_id{}, b2_id{};
+};
+
+// On an unbroken chain the leader may anchor what its certificate commits: the grandparent.
+TEST_F(ReplicaAnchors, ALeaderMayAnchorWhatItsProposalsCertificateCommits) {
+  Replica& r = with_two_blocks(3);
   (void)r.on_message(3, 2, SyncInfo{c.qc(b2_id, 2), std::nullopt});
   ASSERT_EQ(r.current_round(), 3u);
   ASSERT_EQ(payload.bounds.size(), 1u) << "validator 3 proposed round 3";
   EXPECT_EQ(payload.bounds[0], 1u) << "QC(b2) commits b1 (height 1) for every voter";
 }
 
-// The chaos run's stall, at one leader: it committed b1 through a certificate (for x) that formed
-// from broadcast votes only at some validators, after they had timed out; the round-2 timeout
-// certificate names b1's, so the chain goes on from b1 (y, round 3), and y's certificate commits
-// nothing. This leader must not anchor height 1 in round 4: a voter that never saw x's
+// The chaos run's stall, at one leader: it committed b1 through a certificate (for b2) that
+// formed from broadcast votes only at some validators, after they had timed out; the round-2
+// timeout certificate names b1's, so the chain goes on from b1 (y, round 3), and y's certificate
+// commits nothing. This leader must not anchor height 1 in round 4: a voter that never saw b2's
 // certificate has not executed height 1 and could not vote (with two such validators of four, no
 // proposal of the others would be certified again, and the chain would never commit height 1
 // for them).
-TEST(ReplicaAnchors, ALeaderAnchorsNothingItsChainDoesNotCommit) {
-  auto c = Committee::make(4);
-  RoundRobinLeaders leaders{4};
-  RecordsAnchorBound payload;
-  MemorySafetyStorage storage;
-  Replica r(c.set, 0, c.keys[0], ReplicaConfig{}, RecoveryState{}, storage, leaders, payload,
-            nullptr);
-  (void)r.start(0);
-  Block b1 = child_of(Block::genesis(), kGenesisId, 1, QuorumCert::genesis(kGenesisId));
-  b1.proposer = 1;
-  const Hash32 b1_id = b1.compute_id();
-  Block x = child_of(b1, b1_id, 2, c.qc(b1_id, 1));
-  x.proposer = 2;
-  const Hash32 x_id = x.compute_id();
-  (void)r.on_message(1, 1, signed_proposal(c, b1));
-  (void)r.on_message(2, 2, signed_proposal(c, x));
-  (void)r.on_message(3, 3, SyncInfo{c.qc(x_id, 2), std::nullopt});
-  ASSERT_EQ(r.tree().root().height, 1u) << "this leader committed b1 through x's certificate";
+TEST_F(ReplicaAnchors, ALeaderAnchorsNothingItsChainDoesNotCommit) {
+  Replica& r = with_two_blocks(0);
+  (void)r.on_message(3, 3, SyncInfo{c.qc(b2_id, 2), std::nullopt});
+  ASSERT_EQ(r.tree().root().height, 1u) << "this leader committed b1 through b2's certificate";
 
   const TimeoutCert tc2 = c.tc(2, {1, 1, 1}, c.qc(b1_id, 1));
   Block y = child_of(b1, b1_id, 3, c.qc(b1_id, 1));

@@ -226,6 +226,38 @@ class SyncNetwork : public ::testing::Test {
     }
   };
 
+  /// A small chain of empty blocks in a store of its own, served by `server`.
+  struct SmallChain {
+    explicit SmallChain(const testing::TestValidators& validators) : builder(validators, genesis) {}
+    static execution::Genesis genesis_with_id() {
+      execution::Genesis g;
+      g.chain_id = testing::kChainId;
+      return g;
+    }
+    /// One more committed block, `gap` rounds after the last one's direct successor.
+    void add(types::Round gap = 0) {
+      auto c = builder.next({}, gap);
+      EXPECT_TRUE(testing::commit_to_store(*store, c, builder.last_outcome().writes).ok());
+      ++height;
+    }
+    TempDir dir;
+    execution::Genesis genesis = genesis_with_id();
+    std::unique_ptr<storage::Store> store =
+        std::move(storage::Store::open(dir.path() / "db")).value();
+    testing::ChainBuilder builder;
+    SyncServer server{*store, nullptr};
+    std::uint64_t height = 0;
+  };
+
+  /// `f`, empty, follows `genesis`; the returned BlockSync fills it from genesis.
+  BlockSync sync_into(Follower& f, const execution::Genesis& genesis, std::uint32_t batch) {
+    f.store = std::move(storage::Store::open(f.dir.path() / "db")).value();
+    f.ledger = std::move(execution::Ledger::open(*f.store, genesis)).value();
+    return BlockSync(*client_, chain_->validators.set, testing::genesis_id(),
+                     TrustedBlock{0, testing::genesis_id()}, BlockSyncConfig{.batch = batch},
+                     [&f](std::vector<CertifiedBlock> b) { return f.deliver(std::move(b)); });
+  }
+
   static Chain* chain_;
   asio::io_context io_;
   testing::TestValidators outsiders_ = testing::TestValidators::make(4, 150);
@@ -281,37 +313,22 @@ TEST_F(SyncNetwork, CatchesUpTwoThousandBlocksFromTheHonestPeerAndDropsTheHostil
 // a wide-area network, a loaded machine). A run ends once it reaches the tip a peer reported;
 // it used to ask for one more block for as long as the chain grew.
 TEST_F(SyncNetwork, ARunEndsAtTheReportedTipOfAChainThatKeepsGrowing) {
-  TempDir dir;
-  execution::Genesis genesis;
-  genesis.chain_id = testing::kChainId;
-  auto store = std::move(storage::Store::open(dir.path() / "db")).value();
-  testing::ChainBuilder builder(chain_->validators, genesis);
-  std::uint64_t height = 0;
-  const auto grow = [&] {
-    auto c = builder.next({});
-    EXPECT_TRUE(testing::commit_to_store(*store, c, builder.last_outcome().writes).ok());
-    ++height;
-  };
-  for (int i = 0; i < 20; ++i) grow();
-  SyncServer server(*store, nullptr);
+  SmallChain chain(chain_->validators);
+  for (int i = 0; i < 20; ++i) chain.add();
   constexpr std::uint64_t kMaxGrowth = 1'000;  // so that the old behaviour ends too
-  const std::uint64_t start = height;
-  std::vector<p2p::PeerId> peers{add_peer(Misbehaviour::none, 0, &server, [&] {
-    if (height < start + kMaxGrowth) grow();
+  const std::uint64_t start = chain.height;
+  std::vector<p2p::PeerId> peers{add_peer(Misbehaviour::none, 0, &chain.server, [&] {
+    if (chain.height < start + kMaxGrowth) chain.add();
   })};
 
   Follower f;
-  f.store = std::move(storage::Store::open(f.dir.path() / "db")).value();
-  f.ledger = std::move(execution::Ledger::open(*f.store, genesis)).value();
-  BlockSync sync(*client_, chain_->validators.set, testing::genesis_id(),
-                 TrustedBlock{0, testing::genesis_id()}, BlockSyncConfig{.batch = 4},
-                 [&](std::vector<CertifiedBlock> b) { return f.deliver(std::move(b)); });
+  BlockSync sync = sync_into(f, chain.genesis, 4);
   Status s = run(io_, sync.run(peers));
   ASSERT_TRUE(s.ok()) << s.error().to_string();
   // 4 blocks a request against 1 more a request: caught up with 20 behind in about 10 requests.
   EXPECT_LE(sync.report().requests, 20u);
-  EXPECT_LT(height, start + 20);
-  EXPECT_GE(sync.tip().height + BlockSync::kTipSlack, height - 1);
+  EXPECT_LT(chain.height, start + 20);
+  EXPECT_GE(sync.tip().height + BlockSync::kTipSlack, chain.height - 1);
   EXPECT_EQ(f.ledger->applied_height(), sync.tip().height);
 }
 
@@ -320,27 +337,14 @@ TEST_F(SyncNetwork, ARunEndsAtTheReportedTipOfAChainThatKeepsGrowing) {
 // response holds one: no batch proves anything on its own. The certified blocks are kept until
 // a later batch proves them. A run used to end there with nothing, "done" with every peer.
 TEST_F(SyncNetwork, CertifiedBlocksAwaitTheirCommitProofAcrossBatches) {
-  TempDir dir;
-  execution::Genesis genesis;
-  genesis.chain_id = testing::kChainId;
-  auto store = std::move(storage::Store::open(dir.path() / "db")).value();
-  testing::ChainBuilder builder(chain_->validators, genesis);
-  const auto add = [&](types::Round gap) {
-    auto c = builder.next({}, gap);
-    EXPECT_TRUE(testing::commit_to_store(*store, c, builder.last_outcome().writes).ok());
-  };
-  add(0);                               // height 1
-  for (int i = 0; i < 30; ++i) add(1);  // heights 2..31: each one round after a timeout
-  for (int i = 0; i < 10; ++i) add(0);  // heights 32..41: consecutive rounds
-  SyncServer server(*store, nullptr);
-  std::vector<p2p::PeerId> peers{add_peer(Misbehaviour::none, 0, &server)};
+  SmallChain chain(chain_->validators);
+  chain.add();                                // height 1
+  for (int i = 0; i < 30; ++i) chain.add(1);  // heights 2..31: each one round after a timeout
+  for (int i = 0; i < 10; ++i) chain.add();   // heights 32..41: consecutive rounds
+  std::vector<p2p::PeerId> peers{add_peer(Misbehaviour::none, 0, &chain.server)};
 
   Follower f;
-  f.store = std::move(storage::Store::open(f.dir.path() / "db")).value();
-  f.ledger = std::move(execution::Ledger::open(*f.store, genesis)).value();
-  BlockSync sync(*client_, chain_->validators.set, testing::genesis_id(),
-                 TrustedBlock{0, testing::genesis_id()}, BlockSyncConfig{.batch = 4},
-                 [&](std::vector<CertifiedBlock> b) { return f.deliver(std::move(b)); });
+  BlockSync sync = sync_into(f, chain.genesis, 4);
   Status s = run(io_, sync.run(peers));
   ASSERT_TRUE(s.ok()) << s.error().to_string();
   EXPECT_TRUE(sync.report().dropped.empty());
