@@ -419,12 +419,14 @@ void Replica::handle(ValidatorIndex from, const SyncResponse& m) {
   for (std::size_t i = 0; i + 1 < m.blocks.size(); ++i) {
     if (m.blocks[i].parent_id != ids[i + 1]) return void(++stats_.invalid);
   }
-  // The request stays recorded until its retry interval passes: a chain deeper than one
-  // response is fetched by walking down from its newest block and inserted from the bottom up,
-  // and the walk starts again from the top (below) until every block is in. Erasing the entry
-  // here let every response ask for the top again at once: with a chain of a thousand blocks
-  // after a stall, four validators asked each other hundreds of times a second, and banned each
-  // other for flooding.
+  // A chain deeper than one response is fetched by walking down from its newest block and
+  // inserted from the bottom up; the walk starts again from the top (below) until every block is
+  // in. Only a response that inserted something starts a new walk at once; one that did not
+  // leaves its request recorded until the retry interval, and asks only for its oldest block's
+  // parent. Every response used to ask for the top again at once: with a chain of a thousand
+  // blocks after a stall, four validators asked each other hundreds of times a second, and banned
+  // each other for flooding.
+  bool inserted = false;
   // Insert oldest first. The chain's QCs were verified by the honest voters that certified its
   // newest block, so they are trusted here without re-checking signatures.
   for (std::size_t i = m.blocks.size(); i-- > 0;) {
@@ -438,8 +440,10 @@ void Replica::handle(ValidatorIndex from, const SyncResponse& m) {
     if (!tree_.insert(b, ids[i]).ok()) return void(++stats_.invalid);
     out_.push_back(PersistBlock{b, ids[i]});
     process_qc(from, b.justify);
+    inserted = true;
   }
-  process_qc(from, high_qc_);  // its block may have just arrived
+  if (inserted) requested_.erase(high_qc_.block_id);  // the next walk, at once if still needed
+  process_qc(from, high_qc_);                         // its block may have just arrived
   retry_waiting_proposal();
 }
 

@@ -580,15 +580,18 @@ TEST_F(ReplicaInput, ABlockAskedForIsNotAskedForAgainWithinTheRetryInterval) {
 }
 
 // A response that does not reach the tree (its oldest block's parent is missing too) asks for
-// that parent, and does not ask for the block it answered again before the interval: it used to,
-// at once, so that a deep chain after a stall was asked for hundreds of times a second.
-TEST_F(ReplicaInput, AnAnsweredBlockIsNotAskedForAgainAtOnce) {
+// that parent, and not for the block it answered again before the interval: it used to, at once,
+// so that a deep chain after a stall was asked for hundreds of times a second. A response that
+// does reach the tree starts the next walk from the top at once.
+TEST_F(ReplicaInput, OnlyAResponseThatReachesTheTreeAsksForTheTopAgainAtOnce) {
   Replica& r = replica(0);
   (void)r.start(0);
   Block b1 = child_of(Block::genesis(), kGenesisId, 1, QuorumCert::genesis(kGenesisId));
   const Hash32 b1_id = b1.compute_id();
   Block b2 = child_of(b1, b1_id, 2, c.qc(b1_id, 1));
   const Hash32 b2_id = b2.compute_id();
+  Block b3 = child_of(b2, b2_id, 3, c.qc(b2_id, 2));
+  const Hash32 b3_id = b3.compute_id();
   const auto requests_for = [](const Effects& effects, const Hash32& id) {
     std::size_t n = 0;
     for (const auto& e : effects) {
@@ -596,22 +599,22 @@ TEST_F(ReplicaInput, AnAnsweredBlockIsNotAskedForAgainAtOnce) {
     }
     return n;
   };
-  EXPECT_EQ(requests_for(r.on_message(1'000, 1, SyncInfo{c.qc(b2_id, 2), std::nullopt}), b2_id),
+  EXPECT_EQ(requests_for(r.on_message(1'000, 1, SyncInfo{c.qc(b3_id, 3), std::nullopt}), b3_id),
             1u);
-  // Its answer holds b2 alone; b1 is missing as well.
-  const auto answered = r.on_message(1'010, 1, SyncResponse{{b2}});
-  EXPECT_EQ(requests_for(answered, b1_id), 1u) << "more history is asked for";
-  EXPECT_EQ(requests_for(answered, b2_id), 0u) << "but not the block just answered";
-  EXPECT_FALSE(r.tree().contains(b2_id));
-  (void)r.on_message(1'020, 1, SyncResponse{{b1}});
+  // Its answer holds b3 alone; b2 is missing as well.
+  const auto answered = r.on_message(1'010, 1, SyncResponse{{b3}});
+  EXPECT_EQ(requests_for(answered, b2_id), 1u) << "more history is asked for";
+  EXPECT_EQ(requests_for(answered, b3_id), 0u) << "but not the block just answered";
+  // b2's answer holds b2 alone; b1 is missing too.
+  const auto deeper = r.on_message(1'020, 1, SyncResponse{{b2}});
+  EXPECT_EQ(requests_for(deeper, b1_id), 1u);
+  EXPECT_EQ(requests_for(deeper, b3_id), 0u);
+  // b1's answer reaches the tree: b1 is in, and the walk from the top starts again at once.
+  const auto reached = r.on_message(1'030, 1, SyncResponse{{b1}});
   EXPECT_TRUE(r.tree().contains(b1_id));
-  EXPECT_FALSE(r.tree().contains(b2_id)) << "b2 comes with the next walk from the top";
-  EXPECT_EQ(requests_for(r.on_message(1'000 + Replica::kSyncRequestRetryMs, 2,
-                                      SyncInfo{c.qc(b2_id, 2), std::nullopt}),
-                         b2_id),
-            1u);
-  (void)r.on_message(1'000 + Replica::kSyncRequestRetryMs + 5, 2, SyncResponse{{b2, b1}});
-  EXPECT_TRUE(r.tree().contains(b2_id));
+  EXPECT_EQ(requests_for(reached, b3_id), 1u) << "progress: the next walk at once";
+  (void)r.on_message(1'040, 1, SyncResponse{{b3, b2}});
+  EXPECT_TRUE(r.tree().contains(b3_id));
 }
 
 TEST_F(ReplicaInput, MisSignedAndMalformedInputIsDroppedAndCounted) {

@@ -132,9 +132,14 @@ TEST_F(FourValidators, TxTransferCliSignsSubmitsAndWaits) {
   const std::string hash = out.substr(0, out.find('\n'));
   EXPECT_EQ(hash.size(), 66u) << out;
   EXPECT_NE(out.find("committed at height "), std::string::npos) << out;
-  EXPECT_EQ(account(2, recipient_).value("balance", std::string()), "5");
-  auto tx = call(ports_[3], "GET", "/tx/" + hash).body;
-  EXPECT_EQ(tx.value("status", std::string()), "committed") << tx.dump();
+  // The CLI waited on node 1; the others commit the same block a moment later (or before).
+  EXPECT_TRUE(
+      eventually([&] { return account(2, recipient_).value("balance", std::string()) == "5"; }));
+  json tx;
+  EXPECT_TRUE(eventually([&] {
+    tx = call(ports_[3], "GET", "/tx/" + hash).body;
+    return tx.value("status", std::string()) == "committed";
+  })) << tx.dump();
 
   // The next nonce is read from the node; a nonce ahead is accepted with a note.
   std::tie(code, out) =
