@@ -1,6 +1,8 @@
 #include "sync/block_sync.h"
 
 #include <deque>
+#include <iterator>
+#include <numeric>
 
 namespace ol::sync {
 
@@ -24,18 +26,19 @@ p2p::Task<Status> BlockSync::run(std::vector<p2p::PeerId> peers) {
   // need not extend a certified fork.
   std::vector<CertifiedBlock> pending;
   std::vector<std::size_t> pending_sizes;  // approximate encoded bytes, one per pending block
-  std::size_t pending_bytes = 0;
+  // The newest block we have from this peer: the next request starts above it.
+  const auto tail = [&] {
+    return pending.empty() ? report_.tip
+                           : TrustedBlock{pending.back().block.height, pending.back().qc.block_id};
+  };
   const auto next_peer = [&] {
     pending.clear();
     pending_sizes.clear();
-    pending_bytes = 0;
     active.pop_front();
   };
   while (!active.empty()) {
     const p2p::PeerId peer = active.front();
-    const TrustedBlock from =
-        pending.empty() ? report_.tip
-                        : TrustedBlock{pending.back().block.height, pending.back().qc.block_id};
+    const TrustedBlock from = tail();
     const GetBlocks req{from.height + 1, config_.batch};
     ++report_.requests;
     auto exchange = co_await request(host_, peer, req, config_.request_timeout);
@@ -59,23 +62,21 @@ p2p::Task<Status> BlockSync::run(std::vector<p2p::PeerId> peers) {
       continue;
     }
     const std::size_t per_block = exchange->bytes / certified->size();
-    for (auto& b : *certified) {
-      pending.push_back(std::move(b));
-      pending_sizes.push_back(per_block);
-      pending_bytes += per_block;
-    }
+    std::move(certified->begin(), certified->end(), std::back_inserter(pending));
+    pending_sizes.resize(pending.size(), per_block);
     if (const std::size_t n = committed_prefix(pending); n > 0) {
       const TrustedBlock next{pending[n - 1].block.height, pending[n - 1].qc.block_id};
       std::vector<CertifiedBlock> proven(std::make_move_iterator(pending.begin()),
                                          std::make_move_iterator(pending.begin() + n));
       pending.erase(pending.begin(), pending.begin() + n);
-      for (std::size_t i = 0; i < n; ++i) pending_bytes -= pending_sizes[i];
       pending_sizes.erase(pending_sizes.begin(), pending_sizes.begin() + n);
       OL_CO_TRY(deliver_(std::move(proven)));
       report_.tip = next;
       report_.blocks += n;
     }
-    if (pending_bytes > kMaxPendingBytes) {
+    if (const std::size_t pending_bytes =
+            std::accumulate(pending_sizes.begin(), pending_sizes.end(), std::size_t{0});
+        pending_bytes > kMaxPendingBytes) {
       report_.dropped.push_back(DroppedPeer{
           peer, make_error(Errc::verify, "no commit proof for " + std::to_string(pending.size()) +
                                              " certified blocks above height " +
@@ -86,8 +87,7 @@ p2p::Task<Status> BlockSync::run(std::vector<p2p::PeerId> peers) {
     }
     // Caught up with what this peer had when it answered: asking it again would only chase the
     // blocks committed since (the caller decides whether another run is worth it).
-    const std::uint64_t have = pending.empty() ? report_.tip.height : pending.back().block.height;
-    if (report_.tip.height + kTipSlack >= peer_tip || have >= peer_tip) {
+    if (report_.tip.height + kTipSlack >= peer_tip || tail().height >= peer_tip) {
       someone_done = true;
       next_peer();
     }
