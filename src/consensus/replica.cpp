@@ -411,7 +411,9 @@ void Replica::handle(ValidatorIndex from, const SyncRequest& m) {
 void Replica::handle(ValidatorIndex from, const SyncResponse& m) {
   if (m.blocks.empty()) return void(++stats_.invalid);
   // Authenticity by hash chain: the newest block must be one we asked for (its id came from a
-  // verified QC or a validated proposal's parent), and each next block must be its parent.
+  // verified QC, a validated proposal's parent or a kept block's parent), and each next block
+  // must be its parent. The chain's QCs were verified by the honest voters that certified its
+  // newest block, so they are trusted here without re-checking signatures.
   std::vector<Hash32> ids;
   ids.reserve(m.blocks.size());
   for (const auto& b : m.blocks) ids.push_back(b.compute_id());
@@ -419,32 +421,93 @@ void Replica::handle(ValidatorIndex from, const SyncResponse& m) {
   for (std::size_t i = 0; i + 1 < m.blocks.size(); ++i) {
     if (m.blocks[i].parent_id != ids[i + 1]) return void(++stats_.invalid);
   }
-  // A chain deeper than one response is fetched by walking down from its newest block and
-  // inserted from the bottom up; the walk starts again from the top (below) until every block is
-  // in. Only a response that inserted something starts a new walk at once; one that did not
-  // leaves its request recorded until the retry interval, and asks only for its oldest block's
-  // parent. Every response used to ask for the top again at once: with a chain of a thousand
-  // blocks after a stall, four validators asked each other hundreds of times a second, and banned
-  // each other for flooding.
+  // A chain deeper than one response is fetched by walking down from its newest block, one
+  // response at a time, each asking for the parent of the oldest block so far. The blocks above
+  // are kept (fetched_) until the walk reaches the tree; then the whole chain goes in, oldest
+  // first. (Before they were kept, each walk inserted only its last response and started again
+  // from the top: fetching a chain of a thousand blocks after a stall took 20-40 s.)
   bool inserted = false;
-  // Insert oldest first. The chain's QCs were verified by the honest voters that certified its
-  // newest block, so they are trusted here without re-checking signatures.
   for (std::size_t i = m.blocks.size(); i-- > 0;) {
     const Block& b = m.blocks[i];
-    if (tree_.contains(ids[i])) continue;
-    if (b.height <= tree_.root().height || !b.validate_shape().ok()) continue;
-    if (!tree_.contains(b.parent_id)) {
-      if (i + 1 == m.blocks.size()) request_blocks(from, b.parent_id);  // more history needed
-      break;
+    if (tree_.contains(ids[i])) {
+      // It may have arrived otherwise (a proposal) while blocks above it were kept.
+      if (fetched_children_.count(ids[i]) == 0) continue;
+      const auto n = insert_fetched(from, b, ids[i]);
+      if (!n) return void(++stats_.invalid);
+      inserted = inserted || *n > 0;
+      continue;
     }
-    if (!tree_.insert(b, ids[i]).ok()) return void(++stats_.invalid);
-    out_.push_back(PersistBlock{b, ids[i]});
-    process_qc(from, b.justify);
-    inserted = true;
+    if (b.height <= tree_.root().height) continue;
+    if (!b.validate_shape().ok()) return void(++stats_.invalid);
+    if (tree_.contains(b.parent_id)) {
+      if (!insert_fetched(from, b, ids[i])) return void(++stats_.invalid);
+      inserted = true;
+    } else {
+      keep_fetched(b, ids[i]);
+    }
   }
-  if (inserted) requested_.erase(high_qc_.block_id);  // the next walk, at once if still needed
-  process_qc(from, high_qc_);                         // its block may have just arrived
+  if (!tree_.contains(ids.back())) {
+    // More history is needed: below the oldest block of the chain kept so far, unless that
+    // block is already next to the root (then it is on a fork the commit has left behind).
+    const Block* bottom = &m.blocks.back();
+    for (auto it = fetched_.find(bottom->parent_id); it != fetched_.end();
+         it = fetched_.find(bottom->parent_id)) {
+      bottom = &it->second.block;
+    }
+    if (bottom->height > tree_.root().height + 1) request_blocks(from, bottom->parent_id);
+  }
+  // A response that reached the tree starts the next walk from the top at once, if one is still
+  // needed; one that did not leaves the top's request recorded until the retry interval (four
+  // validators each re-asking for the top at once used to flood each other after a stall).
+  if (inserted) requested_.erase(high_qc_.block_id);
+  process_qc(from, high_qc_);  // its block may have just arrived
   retry_waiting_proposal();
+}
+
+void Replica::keep_fetched(const Block& block, const Hash32& id) {
+  if (fetched_.count(id) != 0) return;
+  const std::size_t bytes = block.payload_size() + sizeof(Block);
+  if (fetched_.size() >= kMaxFetchedBlocks || fetched_bytes_ + bytes > kMaxFetchedBytes) {
+    // Bound: start over (what is still needed is fetched again).
+    fetched_.clear();
+    fetched_children_.clear();
+    fetched_bytes_ = 0;
+  }
+  fetched_.emplace(id, Fetched{block, bytes});
+  fetched_children_.emplace(block.parent_id, id);
+  fetched_bytes_ += bytes;
+}
+
+std::optional<std::size_t> Replica::insert_fetched(ValidatorIndex from, const Block& block,
+                                                   const Hash32& id) {
+  // Depth first over the kept descendants; each is inserted after its parent.
+  std::size_t inserted = 0;
+  std::vector<std::pair<Block, Hash32>> todo;
+  todo.emplace_back(block, id);
+  while (!todo.empty()) {
+    auto [b, b_id] = std::move(todo.back());
+    todo.pop_back();
+    if (!tree_.contains(b_id)) {
+      // A commit on the way (a kept block's QC) may have pruned a fork's parent.
+      if (b.height <= tree_.root().height || !tree_.contains(b.parent_id)) continue;
+      if (!tree_.insert(b, b_id).ok()) return std::nullopt;
+      ++inserted;
+      out_.push_back(PersistBlock{b, b_id});
+      process_qc(from, b.justify);
+    }
+    auto [first, last] = fetched_children_.equal_range(b_id);
+    std::vector<Hash32> children;
+    for (auto it = first; it != last; ++it) children.push_back(it->second);
+    fetched_children_.erase(first, last);
+    for (const Hash32& child : children) {
+      auto kept = fetched_.find(child);
+      if (kept == fetched_.end()) continue;
+      fetched_bytes_ -= kept->second.bytes;
+      todo.emplace_back(std::move(kept->second.block), child);
+      fetched_.erase(kept);
+    }
+  }
+  return inserted;
 }
 
 void Replica::retry_waiting_proposal() {

@@ -19,6 +19,7 @@
 #include <deque>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include "consensus/aggregator.h"
 #include "consensus/block_tree.h"
@@ -65,6 +66,10 @@ class Replica {
  public:
   /// A block asked for is not asked for again (of anyone) sooner than this.
   static constexpr std::uint64_t kSyncRequestRetryMs = 300;
+  /// Fetched blocks kept while the history below them is fetched (see handle(SyncResponse)):
+  /// beyond either bound the kept blocks are dropped (and fetched again if still needed).
+  static constexpr std::size_t kMaxFetchedBlocks = 4096;
+  static constexpr std::size_t kMaxFetchedBytes = std::size_t{64} << 20;
 
   /// `set`, `storage`, `leaders`, `payloads` and `committed` (may be null) must outlive the
   /// replica. `key` is validator `self`'s key in `set`.
@@ -96,6 +101,8 @@ class Replica {
   const ReplicaStats& stats() const { return stats_; }
   const DropCounts& vote_drops() const { return votes_.drops(); }
   const DropCounts& timeout_drops() const { return timeouts_.drops(); }
+  /// Fetched blocks waiting for their history (see handle(SyncResponse)).
+  std::size_t fetched_blocks() const { return fetched_.size(); }
 
  private:
   template <typename F>
@@ -123,6 +130,12 @@ class Replica {
   static constexpr int kCommitWalkLimit = 64;
   bool persist_certificates();
   void request_blocks(ValidatorIndex from, const Hash32& id);
+  /// Keeps a fetched block whose parent is not in the tree (bounded; see kMaxFetchedBlocks).
+  void keep_fetched(const Block& block, const Hash32& id);
+  /// Inserts `block` (parent in the tree, or itself in it) and every kept block that descends
+  /// from it. Returns how many went in, nothing if the tree refused one (invalid input).
+  std::optional<std::size_t> insert_fetched(ValidatorIndex from, const Block& block,
+                                            const Hash32& id);
   void retry_waiting_proposal();
   const TimeoutCert* tc_opening_current_round() const;
   void send(ValidatorIndex to, Message m);
@@ -148,7 +161,15 @@ class Replica {
   std::map<Round, Hash32> proposals_seen_;  // first valid proposal per round
   std::optional<std::pair<ValidatorIndex, ProposalMsg>> waiting_proposal_;  // parent being synced
   std::map<Hash32, std::uint64_t> requested_;  // outstanding syncs: block id -> when asked (ms)
-  std::map<ValidatorIndex, Round> helped_;     // last round a lagging peer was sent SyncInfo
+  // Fetched blocks above the root whose parent is not in the tree yet, by id and by parent id.
+  struct Fetched {
+    Block block;
+    std::size_t bytes = 0;
+  };
+  std::unordered_map<Hash32, Fetched, Hash32Hasher> fetched_;
+  std::unordered_multimap<Hash32, Hash32, Hash32Hasher> fetched_children_;
+  std::size_t fetched_bytes_ = 0;
+  std::map<ValidatorIndex, Round> helped_;  // last round a lagging peer was sent SyncInfo
   Round timer_round_ = 0;
   Round proposed_round_ = 0;
   // True while run() hands this replica its own messages (self_inbox_): their signatures were

@@ -579,11 +579,11 @@ TEST_F(ReplicaInput, ABlockAskedForIsNotAskedForAgainWithinTheRetryInterval) {
       << "unanswered: asked again after the interval";
 }
 
-// A response that does not reach the tree (its oldest block's parent is missing too) asks for
-// that parent, and not for the block it answered again before the interval: it used to, at once,
-// so that a deep chain after a stall was asked for hundreds of times a second. A response that
-// does reach the tree starts the next walk from the top at once.
-TEST_F(ReplicaInput, OnlyAResponseThatReachesTheTreeAsksForTheTopAgainAtOnce) {
+// A response that does not reach the tree (its oldest block's parent is missing too) is kept,
+// and asks for that parent, not for the block it answered again before the interval: it used to,
+// at once, so that a deep chain after a stall was asked for hundreds of times a second. The
+// response that reaches the tree brings in every block kept above it.
+TEST_F(ReplicaInput, AResponseThatDoesNotReachTheTreeIsKeptAndAsksOnlyForItsParent) {
   Replica& r = replica(0);
   (void)r.start(0);
   Block b1 = child_of(Block::genesis(), kGenesisId, 1, QuorumCert::genesis(kGenesisId));
@@ -605,16 +605,64 @@ TEST_F(ReplicaInput, OnlyAResponseThatReachesTheTreeAsksForTheTopAgainAtOnce) {
   const auto answered = r.on_message(1'010, 1, SyncResponse{{b3}});
   EXPECT_EQ(requests_for(answered, b2_id), 1u) << "more history is asked for";
   EXPECT_EQ(requests_for(answered, b3_id), 0u) << "but not the block just answered";
+  EXPECT_EQ(r.fetched_blocks(), 1u);
   // b2's answer holds b2 alone; b1 is missing too.
   const auto deeper = r.on_message(1'020, 1, SyncResponse{{b2}});
   EXPECT_EQ(requests_for(deeper, b1_id), 1u);
   EXPECT_EQ(requests_for(deeper, b3_id), 0u);
-  // b1's answer reaches the tree: b1 is in, and the walk from the top starts again at once.
+  EXPECT_FALSE(r.tree().contains(b3_id));
+  // b1's answer reaches the tree: b1 goes in, and the kept b2 and b3 after it.
   const auto reached = r.on_message(1'030, 1, SyncResponse{{b1}});
-  EXPECT_TRUE(r.tree().contains(b1_id));
-  EXPECT_EQ(requests_for(reached, b3_id), 1u) << "progress: the next walk at once";
-  (void)r.on_message(1'040, 1, SyncResponse{{b3, b2}});
   EXPECT_TRUE(r.tree().contains(b3_id));
+  EXPECT_EQ(r.fetched_blocks(), 0u);
+  std::vector<Hash32> persisted;
+  for (const auto& e : reached) {
+    if (auto* p = std::get_if<PersistBlock>(&e)) persisted.push_back(p->id);
+  }
+  ASSERT_GE(persisted.size(), 3u);  // (then its own proposal, if it leads the next round)
+  persisted.resize(3);
+  EXPECT_EQ(persisted, (std::vector<Hash32>{b1_id, b2_id, b3_id})) << "oldest first";
+  EXPECT_EQ(requests_for(reached, b3_id), 0u) << "nothing left to ask for";
+}
+
+// A chain several responses deep is fetched in as many responses, each asking below the last:
+// before blocks were kept, each walk inserted only its last response and began again from the
+// top, so a chain of N blocks took N / 64 walks of up to N / 64 responses each.
+TEST_F(ReplicaInput, ADeepChainIsFetchedInOneWalk) {
+  Replica& r = replica(0);
+  (void)r.start(0);
+  constexpr std::size_t kDepth = 3 * kMaxSyncBlocks + 10;
+  std::vector<Block> chain{Block::genesis()};
+  std::vector<Hash32> ids{kGenesisId};
+  for (std::size_t h = 1; h <= kDepth; ++h) {
+    const QuorumCert justify = h == 1 ? QuorumCert::genesis(kGenesisId) : c.qc(ids[h - 1], h - 1);
+    chain.push_back(child_of(chain[h - 1], ids[h - 1], h, justify));
+    ids.push_back(chain.back().compute_id());
+  }
+  // What a peer answers for a request: the block asked for and its ancestors, newest first.
+  const auto answer = [&](const Hash32& id) {
+    const auto top = static_cast<std::size_t>(std::find(ids.begin(), ids.end(), id) - ids.begin());
+    std::vector<Block> blocks;
+    for (std::size_t h = top; h >= 1 && blocks.size() < kMaxSyncBlocks; --h) {
+      blocks.push_back(chain[h]);
+    }
+    return SyncResponse{std::move(blocks)};
+  };
+  auto effects = r.on_message(1'000, 1, SyncInfo{c.qc(ids[kDepth], kDepth), std::nullopt});
+  std::size_t responses = 0;
+  for (std::uint64_t now = 1'010; responses < 20; now += 10) {
+    std::optional<Hash32> asked;
+    for (const auto& e : effects) {
+      if (auto* rb = std::get_if<RequestBlocks>(&e)) asked = rb->request.block_id;
+    }
+    if (!asked) break;
+    effects = r.on_message(now, 1, answer(*asked));
+    ++responses;
+  }
+  EXPECT_TRUE(r.tree().contains(ids[kDepth]));
+  EXPECT_EQ(responses, 4u) << "(3 * 64 + 10) / 64 rounded up";
+  EXPECT_EQ(r.fetched_blocks(), 0u);
+  EXPECT_EQ(r.stats().invalid, 0u);
 }
 
 TEST_F(ReplicaInput, MisSignedAndMalformedInputIsDroppedAndCounted) {
