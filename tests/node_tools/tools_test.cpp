@@ -7,6 +7,7 @@
 #include "node/tools/command_load.h"
 #include "node/tools/local_network.h"
 #include "node/tools/options.h"
+#include "node/tools/signed_load.h"
 #include "node/tools/stats.h"
 #include "node/tools/status_line.h"
 
@@ -296,6 +297,24 @@ TEST(Options, BenchChecks) {
   EXPECT_TRUE(validate(o));
   o.duration_s = 0;
   EXPECT_FALSE(validate(o));
+  o = {};
+  o.local = true;
+  o.connections = 0;
+  EXPECT_EQ(validate(o).error().message, "--connections must be between 1 and 64");
+  o.connections = 8;
+  EXPECT_TRUE(validate(o));
+}
+
+// The load generator's default connections offer the rate asked for: the fixed four per node
+// could not send more than ~3,500 tx/s to four nodes one request at a time.
+TEST(SignedLoad, ConnectionsFollowTheRate) {
+  EXPECT_EQ(connections_for_rate(1'000, 4, 1, 4), 4u) << "the floor";
+  EXPECT_EQ(connections_for_rate(100, 4, 1, 2), 2u);
+  EXPECT_EQ(connections_for_rate(4'400, 4, 1, 4), 8u) << "1,100 requests/s per node";
+  EXPECT_EQ(connections_for_rate(6'000, 4, 1, 4), 10u);
+  EXPECT_EQ(connections_for_rate(6'000, 4, 64, 4), 4u) << "batched: few requests";
+  EXPECT_EQ(connections_for_rate(1e6, 1, 1, 4), 64u) << "the cap";
+  EXPECT_EQ(connections_for_rate(500, 0, 0, 1), 4u) << "no division by zero";
 }
 
 TEST(ConfigEdit, ReplacesAddsAndCreatesSections) {

@@ -240,7 +240,8 @@ int run_once(const BenchOptions& opts, const std::string& dir, RunFigures& fig) 
     so.accounts = opts.accounts;
     so.faucet_key = faucet;
     so.presign = true;
-    so.connections_per_node = opts.connections;
+    so.connections_per_node = opts.connections.value_or(
+        opts.open_loop ? 4 : connections_for_rate(opts.rate, nodes.size(), opts.submit_batch, 4));
     so.submit_batch = opts.submit_batch;
     if (opts.open_loop) {
       // Enough for the limit the measurement before the load implies, with a margin.
@@ -256,8 +257,10 @@ int run_once(const BenchOptions& opts, const std::string& dir, RunFigures& fig) 
       std::printf("bench: signed transfers, open loop, %zu nodes, %zu accounts, %.0f s\n",
                   nodes.size(), opts.accounts, opts.duration_s);
     } else {
-      std::printf("bench: signed transfers at %.0f tx/s, %zu nodes, %zu accounts, %.0f s\n",
-                  opts.rate, nodes.size(), opts.accounts, opts.duration_s);
+      std::printf(
+          "bench: signed transfers at %.0f tx/s, %zu nodes, %zu accounts, %.0f s, %zu "
+          "connections per node\n",
+          opts.rate, nodes.size(), opts.accounts, opts.duration_s, so.connections_per_node);
     }
     std::fflush(stdout);
     SignedLoadReport rep;

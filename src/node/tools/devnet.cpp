@@ -229,7 +229,7 @@ int run_devnet(const DevnetOptions& opts) {
     so.duration_s = opts.duration_s;
     so.accounts = opts.accounts;
     so.faucet_key = net.faucet_key_file();
-    so.connections_per_node = 2;
+    so.connections_per_node = connections_for_rate(opts.rate, so.nodes.size(), 1, 2);
     so.drain_s = 0;
     run.load.emplace(io, so);
   }

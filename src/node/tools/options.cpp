@@ -69,7 +69,9 @@ Status validate(const BenchOptions& o) {
   if (o.accounts < 1 || o.accounts > 1000) return bad("--accounts must be between 1 and 1000");
   const std::size_t nodes = o.local ? o.validators : o.rpc.size();
   if (o.accounts < nodes) return bad("--accounts must be at least the number of nodes");
-  if (o.connections < 1 || o.connections > 64) return bad("--connections must be between 1 and 64");
+  if (o.connections && (*o.connections < 1 || *o.connections > 64)) {
+    return bad("--connections must be between 1 and 64");
+  }
   if (o.submit_batch < 1 || o.submit_batch > 1000) {
     return bad("--submit-batch must be between 1 and 1000 transactions");
   }

@@ -31,8 +31,9 @@ struct BenchOptions {
   double rate = 1000;
   bool open_loop = false;
   std::size_t accounts = 64;
-  std::string faucet;            // key file; --local uses the network's own
-  std::size_t connections = 4;   // per node
+  std::string faucet;  // key file; --local uses the network's own
+  // Per node; unset: connections_for_rate (at least 4).
+  std::optional<std::size_t> connections;
   std::size_t submit_batch = 1;  // transactions per request: 1 = POST /tx, more = POST /txs
   // Consensus-only commands.
   bool commands = false;

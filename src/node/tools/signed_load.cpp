@@ -1,5 +1,6 @@
 #include "node/tools/signed_load.h"
 
+#include <algorithm>
 #include <boost/beast/http/verb.hpp>
 #include <cmath>
 #include <cstring>
@@ -15,6 +16,15 @@
 #include "types/transaction.h"
 
 namespace ol::node::tools {
+
+std::size_t connections_for_rate(double rate, std::size_t nodes, std::size_t submit_batch,
+                                 std::size_t floor) {
+  constexpr double kRequestsPerConnection = 150;
+  const double requests = rate / static_cast<double>(std::max<std::size_t>(submit_batch, 1)) /
+                          static_cast<double>(std::max<std::size_t>(nodes, 1));
+  const auto needed = static_cast<std::size_t>(std::ceil(requests / kRequestsPerConnection));
+  return std::clamp<std::size_t>(needed, floor, 64);
+}
 namespace {
 
 using Clock = std::chrono::steady_clock;

@@ -34,6 +34,13 @@ struct SignedLoadOptions {
   double drain_s = 5;  // after the load stops, how long to keep following commits
 };
 
+/// Keep-alive connections per node enough to offer `rate` tx/s in requests of `submit_batch`
+/// with one request in flight on each: a loaded node answers a submission in a few ms, so each
+/// connection is counted for 150 requests a second (at least `floor`, at most 64). Four per node,
+/// the old fixed default, could not offer more than ~3,500 tx/s to four nodes.
+std::size_t connections_for_rate(double rate, std::size_t nodes, std::size_t submit_batch,
+                                 std::size_t floor);
+
 /// What the live status line shows, since the previous take.
 struct LoadWindow {
   std::uint64_t committed = 0;

@@ -69,8 +69,8 @@ void add_commands(CLI::App& app) {
   b->add_option("--accounts", bench->accounts, "sending accounts, funded from the faucet")
       ->capture_default_str();
   b->add_option("--faucet", bench->faucet, "faucet key file (needed with --rpc)");
-  b->add_option("--connections", bench->connections, "keep-alive connections per node")
-      ->capture_default_str();
+  b->add_option("--connections", bench->connections,
+                "keep-alive connections per node (default: enough for --rate, at least 4)");
   b->add_option("--submit-batch", bench->submit_batch,
                 "signed transfers per request, up to what is due (1: POST /tx; more: POST /txs)")
       ->capture_default_str();
