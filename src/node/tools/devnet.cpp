@@ -144,6 +144,13 @@ struct DevnetRun {
       std::printf(", e2e latency p50 %.0f ms, p99 %.0f ms", report.latency.p50, report.latency.p99);
     }
     std::printf("\n");
+    if (report.unsent > report.offered / 100 + 10) {
+      std::printf(
+          "  %llu of the %llu transfers due were never sent (every connection was waiting for a "
+          "reply): the validators could not take --rate %.0f\n",
+          static_cast<unsigned long long>(report.unsent),
+          static_cast<unsigned long long>(report.offered), opts.rate);
+    }
     if (report.rejected > 0) {
       std::printf("  %llu transactions rejected (first: %s)\n",
                   static_cast<unsigned long long>(report.rejected), report.first_error.c_str());
