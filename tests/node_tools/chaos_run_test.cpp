@@ -44,6 +44,8 @@ TEST(Chaos, ShortRunHasNoViolations) {
   EXPECT_GT(number_after(out, R"(partitions=(\d+))"), 0u);
   EXPECT_GT(number_after(out, R"(commits=(\d+))"), 20u);
   EXPECT_GT(number_after(out, R"(txs_committed=(\d+))"), 100u);
+  // The load says what it had to send again (lost with a killed node's pool).
+  EXPECT_GT(number_after(out, R"(load: (\d+) transactions accepted)"), 100u);
   // Every validator was stopped, and the checker read every store and journal.
   EXPECT_NE(out.find("re-executed"), std::string::npos);
   EXPECT_NE(out.find("4 journals"), std::string::npos);

@@ -149,6 +149,7 @@ struct ChaosRun {
   Clock::time_point t0 = Clock::now();
   std::optional<SignedLoad> load;
   bool load_done = true;
+  SignedLoadReport load_report;
 
   // Counters for the summary.
   std::uint64_t kills = 0, restarts = 0, partitions = 0, heals = 0, stalls = 0;
@@ -457,7 +458,7 @@ struct ChaosRun {
 
   Task<void> run_load() {
     load_done = false;
-    co_await load->run();
+    load_report = co_await load->run();
     load_done = true;
   }
 
@@ -475,6 +476,7 @@ struct ChaosRun {
       so.faucet_key = net.faucet_key_file();
       so.connections_per_node = 2;
       so.drain_s = 0;
+      so.resend_after_s = 5;  // what a killed node's pool lost, so its sender goes on
       load.emplace(io, so);
       auto ready = co_await load->prepare([&](const std::string& m) { event(m); });
       if (!ready) {
@@ -783,6 +785,13 @@ int run_chaos(const ChaosOptions& opts) {
       "%.1f s; %llu faults after which nothing was committed within 120 s\n",
       static_cast<unsigned long long>(run.kills), static_cast<unsigned long long>(run.partitions),
       run.longest_recovery_s, static_cast<unsigned long long>(run.stalls));
+  if (run.load_report.accepted > 0) {
+    std::printf(
+        "load: %llu transactions accepted, %llu sent again after 5 s without a commit (lost "
+        "with a killed node's pool, or held up by a partition)\n",
+        static_cast<unsigned long long>(run.load_report.accepted),
+        static_cast<unsigned long long>(run.load_report.resent));
+  }
   for (const auto& v : run.violations) {
     std::printf("violation: %s: %s\n", v.kind.c_str(), v.detail.c_str());
   }

@@ -42,6 +42,7 @@ struct HashKey {
 struct SignedTx {
   std::string hex;  // 0x...
   Hash32 hash{};
+  bool resend = false;  // accepted before, not seen committed: sent again (resend_after_s)
   std::string body() const { return "{\"tx\":\"" + hex + "\"}"; }
 };
 
@@ -94,7 +95,14 @@ struct SignedLoad::Impl {
   };
   std::vector<NodeLoad> nodes;
 
-  std::unordered_map<Hash32, Clock::time_point, HashKey> inflight;  // hash -> first submission
+  // Submitted and not yet seen committed (nor refused for good).
+  struct Inflight {
+    Clock::time_point first;  // first submission: latency is counted from here
+    Clock::time_point sent;   // latest submission
+    std::size_t node = 0;
+    SignedTx tx;  // kept only with resend_after_s
+  };
+  std::unordered_map<Hash32, Inflight, HashKey> inflight;
   LoadWindow window;
   LatencyHistogram latencies;  // of every transaction, in bounded memory (devnet never stops)
   Clock::time_point start{};   // of the load (run())
@@ -145,7 +153,7 @@ struct SignedLoad::Impl {
   void on_committed(const Hash32& h, Clock::time_point now) {
     auto it = inflight.find(h);
     if (it == inflight.end()) return;
-    const double ms = ms_between(it->second, now);
+    const double ms = ms_between(it->second.first, now);
     inflight.erase(it);
     latencies.add(ms);
     window.latencies_ms.push_back(ms);
@@ -165,7 +173,7 @@ struct SignedLoad::Impl {
   // submitted again (pushed back by the node: busy, full, too far ahead), false = dropped.
   bool settle_refused(NodeLoad& n, SignedTx& tx, unsigned status, const std::string& reason) {
     if (reason.find("already") != std::string::npos) {  // admitted by an earlier attempt
-      ++report.accepted;
+      if (!tx.resend) ++report.accepted;
       return false;
     }
     if (status == 503 || reason.find("full") != std::string::npos ||
@@ -175,6 +183,9 @@ struct SignedLoad::Impl {
       if (!opts.open_loop) ++n.credit;
       return true;
     }
+    // A resent transaction refused otherwise ("nonce too low") was committed meanwhile: the
+    // follower will see it.
+    if (tx.resend) return false;
     ++report.rejected;
     if (report.first_error.empty()) report.first_error = reason;
     inflight.erase(tx.hash);
@@ -199,7 +210,10 @@ struct SignedLoad::Impl {
       while (txs.size() < take) {
         auto tx = next_tx(node);
         if (!tx) break;
-        inflight.try_emplace(tx->hash, Clock::now());
+        const auto now = Clock::now();
+        auto [at, fresh] = inflight.try_emplace(tx->hash, Inflight{now, now, node, {}});
+        at->second.sent = now;
+        if (fresh && opts.resend_after_s > 0) at->second.tx = *tx;
         txs.push_back(std::move(*tx));
       }
       if (txs.empty()) break;
@@ -225,7 +239,7 @@ struct SignedLoad::Impl {
       }
       bool back_off = false;
       if (r->status == 200 && single) {
-        ++report.accepted;
+        if (!txs[0].resend) ++report.accepted;
       } else if (r->status == 200) {
         // One result per transaction, in order; settled last to first so that the ones pushed
         // back keep their order (an account's nonces must arrive in sequence).
@@ -240,7 +254,7 @@ struct SignedLoad::Impl {
           for (std::size_t i = txs.size(); i-- > 0;) {
             const json& e = (*results)[i];
             if (!e.is_object() || !e.contains("error")) {
-              ++report.accepted;
+              if (!txs[i].resend) ++report.accepted;
             } else {
               const std::string reason =
                   e["error"].is_string() ? e["error"].get<std::string>() : "";
@@ -278,6 +292,41 @@ struct SignedLoad::Impl {
       timer.expires_at(pacer.next_due(now));
       boost::system::error_code ec;
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    --live;
+    done->notify();
+  }
+
+  // resend_after_s: what was accepted and has not committed long after it was last sent goes
+  // back to its node, oldest first (an account's nonces must arrive in order).
+  Task<void> resender() {
+    ++live;
+    const auto after = std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(opts.resend_after_s));
+    asio::steady_timer timer(io);
+    while (submitting) {
+      timer.expires_after(std::chrono::milliseconds(500));
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      const auto now = Clock::now();
+      std::vector<Inflight*> stale;
+      for (auto& [hash, f] : inflight) {
+        if (now - f.sent >= after && !f.tx.hex.empty()) stale.push_back(&f);
+      }
+      std::sort(stale.begin(), stale.end(),
+                [](const Inflight* a, const Inflight* b) { return a->first < b->first; });
+      for (Inflight* f : stale) {
+        f->sent = now;
+        SignedTx tx = f->tx;
+        tx.resend = true;
+        auto& n = nodes[f->node];
+        n.retry.push_back(std::move(tx));
+        if (!opts.open_loop) ++n.credit;
+        ++report.resent;
+      }
+      if (!stale.empty()) {
+        for (auto& n : nodes) n.wake->notify();
+      }
     }
     --live;
     done->notify();
@@ -503,6 +552,7 @@ Task<SignedLoadReport> SignedLoad::run() {
   m.following = !m.stopped;
   asio::co_spawn(ex, m.follower(from_height), asio::detached);
   if (!m.opts.open_loop) asio::co_spawn(ex, m.pacer(start, end), asio::detached);
+  if (m.opts.resend_after_s > 0) asio::co_spawn(ex, m.resender(), asio::detached);
   for (std::size_t i = 0; i < m.nodes.size(); ++i) {
     for (std::size_t c = 0; c < m.opts.connections_per_node; ++c) {
       asio::co_spawn(ex, m.submitter(i), asio::detached);
@@ -546,8 +596,11 @@ Task<SignedLoadReport> SignedLoad::run() {
   r.committed = m.committed_total;
   // Refused and still not admitted when the drain ended: never accepted, so not lost.
   for (auto& n : m.nodes) {
-    for (const auto& tx : n.retry) m.inflight.erase(tx.hash);
-    if (!m.opts.open_loop) r.unsent += n.retry.size();
+    for (const auto& tx : n.retry) {
+      if (tx.resend) continue;  // accepted before: lost, if it did not commit
+      m.inflight.erase(tx.hash);
+      if (!m.opts.open_loop) ++r.unsent;
+    }
     n.retry.clear();
   }
   r.lost = m.inflight.size();

@@ -32,6 +32,11 @@ struct SignedLoadOptions {
   /// Transactions per request, at most: 1 = POST /tx each; more = POST /txs with what is due.
   std::size_t submit_batch = 1;
   double drain_s = 5;  // after the load stops, how long to keep following commits
+  /// 0: off. Otherwise a transaction accepted but not seen committed this many seconds after it
+  /// was last sent is sent again, to the same node (chaos, devnet): one lost with a killed
+  /// node's pool would otherwise hold back every later nonce of its sender for good, and a long
+  /// chaos run's load used to decay to a fraction of its rate that way.
+  double resend_after_s = 0;
 };
 
 /// Keep-alive connections per node enough to offer `rate` tx/s in requests of `submit_batch`
@@ -62,6 +67,7 @@ struct SignedLoadReport {
   std::uint64_t committed = 0;  // including the drain
   std::uint64_t rejected = 0;   // a 4xx other than "full"; the transaction is dropped
   std::uint64_t retried = 0;    // "mempool full" or a transport error, submitted again
+  std::uint64_t resent = 0;     // accepted, not committed after resend_after_s: sent again
   std::uint64_t lost = 0;       // accepted but not seen committed by the end of the drain
   std::uint64_t highest_height = 0;
   LatencySummary latency;
