@@ -100,7 +100,8 @@ struct SignedLoad::Impl {
     Clock::time_point first;  // first submission: latency is counted from here
     Clock::time_point sent;   // latest submission
     std::size_t node = 0;
-    SignedTx tx;  // kept only with resend_after_s
+    bool accepted = false;  // by a node (not only waiting to be sent again after a refusal)
+    SignedTx tx;            // kept only with resend_after_s
   };
   std::unordered_map<Hash32, Inflight, HashKey> inflight;
   LoadWindow window;
@@ -171,9 +172,15 @@ struct SignedLoad::Impl {
   // What became of one submitted transaction that was not admitted (`status` the request's, or
   // 503 for a request lost on the way; `reason` the node's words): true = it goes back to be
   // submitted again (pushed back by the node: busy, full, too far ahead), false = dropped.
+  void settle_accepted(const SignedTx& tx) {
+    if (tx.resend) return;  // counted when first accepted
+    ++report.accepted;
+    if (auto it = inflight.find(tx.hash); it != inflight.end()) it->second.accepted = true;
+  }
+
   bool settle_refused(NodeLoad& n, SignedTx& tx, unsigned status, const std::string& reason) {
     if (reason.find("already") != std::string::npos) {  // admitted by an earlier attempt
-      if (!tx.resend) ++report.accepted;
+      settle_accepted(tx);
       return false;
     }
     if (status == 503 || reason.find("full") != std::string::npos ||
@@ -211,7 +218,7 @@ struct SignedLoad::Impl {
         auto tx = next_tx(node);
         if (!tx) break;
         const auto now = Clock::now();
-        auto [at, fresh] = inflight.try_emplace(tx->hash, Inflight{now, now, node, {}});
+        auto [at, fresh] = inflight.try_emplace(tx->hash, Inflight{now, now, node, false, {}});
         at->second.sent = now;
         if (fresh && opts.resend_after_s > 0) at->second.tx = *tx;
         txs.push_back(std::move(*tx));
@@ -239,7 +246,7 @@ struct SignedLoad::Impl {
       }
       bool back_off = false;
       if (r->status == 200 && single) {
-        if (!txs[0].resend) ++report.accepted;
+        settle_accepted(txs[0]);
       } else if (r->status == 200) {
         // One result per transaction, in order; settled last to first so that the ones pushed
         // back keep their order (an account's nonces must arrive in sequence).
@@ -254,7 +261,7 @@ struct SignedLoad::Impl {
           for (std::size_t i = txs.size(); i-- > 0;) {
             const json& e = (*results)[i];
             if (!e.is_object() || !e.contains("error")) {
-              if (!txs[i].resend) ++report.accepted;
+              settle_accepted(txs[i]);
             } else {
               const std::string reason =
                   e["error"].is_string() ? e["error"].get<std::string>() : "";
@@ -297,8 +304,9 @@ struct SignedLoad::Impl {
     done->notify();
   }
 
-  // resend_after_s: what was accepted and has not committed long after it was last sent goes
-  // back to its node, oldest first (an account's nonces must arrive in order).
+  // resend_after_s: what a node accepted and has not committed long after it was last sent goes
+  // back to that node, oldest first (an account's nonces must arrive in order). What is only
+  // waiting in a retry queue (refused, or its node down) is not duplicated there.
   Task<void> resender() {
     ++live;
     const auto after = std::chrono::duration_cast<Clock::duration>(
@@ -311,7 +319,7 @@ struct SignedLoad::Impl {
       const auto now = Clock::now();
       std::vector<Inflight*> stale;
       for (auto& [hash, f] : inflight) {
-        if (now - f.sent >= after && !f.tx.hex.empty()) stale.push_back(&f);
+        if (f.accepted && now - f.sent >= after && !f.tx.hex.empty()) stale.push_back(&f);
       }
       std::sort(stale.begin(), stale.end(),
                 [](const Inflight* a, const Inflight* b) { return a->first < b->first; });
