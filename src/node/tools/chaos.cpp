@@ -24,6 +24,9 @@
 namespace ol::node::tools {
 namespace {
 
+// The load sends again what a node accepted and did not commit within this long.
+constexpr double kResendAfterS = 5;
+
 using Clock = std::chrono::steady_clock;
 using verb = boost::beast::http::verb;
 namespace fs = std::filesystem;
@@ -476,7 +479,7 @@ struct ChaosRun {
       so.faucet_key = net.faucet_key_file();
       so.connections_per_node = 2;
       so.drain_s = 0;
-      so.resend_after_s = 5;  // what a killed node's pool lost, so its sender goes on
+      so.resend_after_s = kResendAfterS;  // what a killed node's pool lost, so its sender goes on
       load.emplace(io, so);
       auto ready = co_await load->prepare([&](const std::string& m) { event(m); });
       if (!ready) {
@@ -787,10 +790,10 @@ int run_chaos(const ChaosOptions& opts) {
       run.longest_recovery_s, static_cast<unsigned long long>(run.stalls));
   if (run.load_report.accepted > 0) {
     std::printf(
-        "load: %llu transactions accepted, %llu sent again after 5 s without a commit (lost "
+        "load: %llu transactions accepted, %llu sent again after %.0f s without a commit (lost "
         "with a killed node's pool, or held up by a partition)\n",
         static_cast<unsigned long long>(run.load_report.accepted),
-        static_cast<unsigned long long>(run.load_report.resent));
+        static_cast<unsigned long long>(run.load_report.resent), kResendAfterS);
   }
   for (const auto& v : run.violations) {
     std::printf("violation: %s: %s\n", v.kind.c_str(), v.detail.c_str());

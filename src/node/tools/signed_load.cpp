@@ -169,15 +169,16 @@ struct SignedLoad::Impl {
     }
   }
 
-  // What became of one submitted transaction that was not admitted (`status` the request's, or
-  // 503 for a request lost on the way; `reason` the node's words): true = it goes back to be
-  // submitted again (pushed back by the node: busy, full, too far ahead), false = dropped.
+  // One submitted transaction a node admitted (now or by an earlier attempt).
   void settle_accepted(const SignedTx& tx) {
     if (tx.resend) return;  // counted when first accepted
     ++report.accepted;
     if (auto it = inflight.find(tx.hash); it != inflight.end()) it->second.accepted = true;
   }
 
+  // What became of one submitted transaction that was not admitted (`status` the request's, or
+  // 503 for a request lost on the way; `reason` the node's words): true = it goes back to be
+  // submitted again (pushed back by the node: busy, full, too far ahead), false = dropped.
   bool settle_refused(NodeLoad& n, SignedTx& tx, unsigned status, const std::string& reason) {
     if (reason.find("already") != std::string::npos) {  // admitted by an earlier attempt
       settle_accepted(tx);
