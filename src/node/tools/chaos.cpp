@@ -24,9 +24,6 @@
 namespace ol::node::tools {
 namespace {
 
-// The load sends again what a node accepted and did not commit within this long.
-constexpr double kResendAfterS = 5;
-
 using Clock = std::chrono::steady_clock;
 using verb = boost::beast::http::verb;
 namespace fs = std::filesystem;
@@ -479,7 +476,8 @@ struct ChaosRun {
       so.faucet_key = net.faucet_key_file();
       so.connections_per_node = 2;
       so.drain_s = 0;
-      so.resend_after_s = kResendAfterS;  // what a killed node's pool lost, so its sender goes on
+      // What a killed node's pool lost is sent again, so that its sender goes on.
+      so.resend_after_s = kLoadResendAfterS;
       load.emplace(io, so);
       auto ready = co_await load->prepare([&](const std::string& m) { event(m); });
       if (!ready) {
@@ -793,7 +791,7 @@ int run_chaos(const ChaosOptions& opts) {
         "load: %llu transactions accepted, %llu sent again after %.0f s without a commit (lost "
         "with a killed node's pool, or held up by a partition)\n",
         static_cast<unsigned long long>(run.load_report.accepted),
-        static_cast<unsigned long long>(run.load_report.resent), kResendAfterS);
+        static_cast<unsigned long long>(run.load_report.resent), kLoadResendAfterS);
   }
   for (const auto& v : run.violations) {
     std::printf("violation: %s: %s\n", v.kind.c_str(), v.detail.c_str());

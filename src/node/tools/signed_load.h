@@ -39,6 +39,9 @@ struct SignedLoadOptions {
   double resend_after_s = 0;
 };
 
+/// The resend_after_s of the chaos tool's and the devnet's loads.
+inline constexpr double kLoadResendAfterS = 5;
+
 /// Keep-alive connections per node enough to offer `rate` tx/s in requests of `submit_batch`
 /// with one request in flight on each: a loaded node answers a submission in a few ms, so each
 /// connection is counted for 150 requests a second (at least `floor`, at most 64). Four per node,
