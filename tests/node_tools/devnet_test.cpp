@@ -199,6 +199,16 @@ TEST(Bench, LocalPrintsTheFigures) {
   by_thread +=
       number_after(out, R"(validators by thread:.* rocksdb [0-9.]+ cores \((\d+) us/tx\))");
   EXPECT_NEAR(static_cast<double>(by_thread), static_cast<double>(per_tx), 0.1 * per_tx + 3) << out;
+  // The goal's budget: a quarter of the recoveries' time, against what the validators' other
+  // work and the client took per transaction (validators: the whole less the recoveries).
+  const auto budget = number_after(out, R"(must fit in (\d+) us per transaction)");
+  EXPECT_NEAR(static_cast<double>(budget), recoveries / 4.0, 1.0) << out;
+  const auto others = number_after(out, R"(this run took \d+ us \(validators (\d+), client)");
+  EXPECT_NEAR(static_cast<double>(others), static_cast<double>(per_tx - recoveries), 1.0) << out;
+  const auto took = number_after(out, R"(this run took (\d+) us)");
+  const auto client = number_after(out, R"(this run took \d+ us \(validators \d+, client (\d+)\))");
+  EXPECT_GT(client, 0u) << out;
+  EXPECT_NEAR(static_cast<double>(took), static_cast<double>(others + client), 1.0) << out;
   // 300 tx/s is easily offered: no warning that the client fell behind.
   EXPECT_EQ(out.find("fell behind"), std::string::npos) << out;
   // Each validator's peak memory, read before it stopped: a binary of this size maps more than

@@ -316,8 +316,9 @@ int run_once(const BenchOptions& opts, const std::string& dir, RunFigures& fig) 
       fig.latency = rep.latency;
       fig.lost = rep.lost;
       fig.limit_tps = limit_tps;
+      const double client_cpu_s = own_cpu_seconds() - cpu0;
       std::printf("client: the load generator used %.2f cores (transactions signed beforehand)\n",
-                  (own_cpu_seconds() - cpu0) / std::max(rep.window_s, 1e-3));
+                  client_cpu_s / std::max(rep.window_s, 1e-3));
       if (rep.unsent > rep.offered / 100 + 10) {
         fig.client_kept_up = false;
         std::printf(
@@ -349,6 +350,20 @@ int run_once(const BenchOptions& opts, const std::string& dir, RunFigures& fig) 
           line += part;
         }
         if (!line.empty()) std::printf("validators by thread:%s\n", line.c_str());
+        // The goal's arithmetic for this run: at 80% of the limit the recoveries take 80% of
+        // the cores, so everything else on the machine (the validators' other work and this
+        // load generator, which shares the cores) must fit in a quarter of the recoveries' time.
+        if (recover_us > 0) {
+          const double budget_us = 0.25 * recovery_us;
+          const double client_us = client_cpu_s * 1e6 / static_cast<double>(rep.accepted);
+          const double rest_us = std::max(per_tx_us - recovery_us, 0.0);
+          std::printf(
+              "goal budget: at 80%% of the limit, all but the recoveries (validators and this "
+              "client) must fit in %.0f us per transaction; this run took %.0f us (validators "
+              "%.0f, client %.0f), %.1fx the budget\n",
+              budget_us, rest_us + client_us, rest_us, client_us,
+              (rest_us + client_us) / budget_us);
+        }
       }
       std::printf(
           "limit: %u cores / (%zu validators x %.1f us per signature recovery) = %.0f "
