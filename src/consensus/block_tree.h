@@ -17,14 +17,6 @@ namespace ol::consensus {
 using types::Block;
 using types::QuorumCert;
 
-struct Hash32Hasher {
-  std::size_t operator()(const Hash32& h) const {
-    std::size_t v;
-    std::memcpy(&v, h.data(), sizeof v);
-    return v;
-  }
-};
-
 /// A block committed by commit(), with a QC that certifies it.
 struct CommittedBlock {
   Block block;

@@ -44,14 +44,6 @@ std::uint64_t wall_ms() {
                                         .count());
 }
 
-struct Hash32Hasher {
-  std::size_t operator()(const Hash32& h) const noexcept {
-    std::size_t v;
-    std::memcpy(&v, h.data(), sizeof v);
-    return v;
-  }
-};
-
 Task<void> sleep_on(asio::steady_timer& t, Clock::duration d) {
   t.expires_after(d);
   boost::system::error_code ec;

@@ -3,7 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstring>
-#include <set>
+#include <unordered_set>
 
 namespace ol::node {
 namespace {
@@ -151,45 +151,31 @@ std::vector<types::TxRef> resolve_for_commit(const types::Block& block, std::uin
   return out;
 }
 
-CommitBatch build_commit_batch(const storage::Store& store, const types::Block& block,
-                               const Hash32& id, const types::QuorumCert& qc, bool block_stored,
-                               storage::WriteBatch state_writes,
-                               const std::vector<execution::Receipt>& receipts) {
-  CommitBatch out{std::move(state_writes), std::vector<bool>(receipts.size(), false)};
-  storage::WriteBatch& batch = out.batch;
+storage::WriteBatch build_commit_batch(const storage::Store& store, const types::Block& block,
+                                       const Hash32& id, const types::QuorumCert& qc,
+                                       bool block_stored, storage::WriteBatch state_writes,
+                                       const std::vector<execution::Receipt>& receipts) {
+  storage::WriteBatch batch = std::move(state_writes);
   if (!block_stored) batch.put_block(id, codec::encode(block));
   batch.commit_block(block.height, id);
   batch.put_qc(id, codec::encode(qc));
   // A replay (the same transaction included again) fails with bad_nonce; it must not replace
-  // the receipt of the inclusion that executed.
-  std::set<Hash32> in_block;
+  // the receipt of the inclusion that executed. Only a bad_nonce receipt can be one, so the ids
+  // of the block's earlier receipts are indexed when the first such receipt needs them (honest
+  // blocks have none).
+  std::unordered_set<Hash32, Hash32Hasher> earlier_here;
+  std::size_t indexed = 0;
   for (std::size_t i = 0; i < receipts.size(); ++i) {
     const auto& r = receipts[i];
-    const bool first_here = in_block.insert(r.tx_hash).second;
     if (r.outcome == execution::TxOutcome::bad_nonce) {
+      for (; indexed < i; ++indexed) earlier_here.insert(receipts[indexed].tx_hash);
+      if (earlier_here.contains(r.tx_hash)) continue;
       auto earlier = load_tx_record(store, r.tx_hash);
-      out.replay[i] = !first_here || (earlier.ok() && earlier->has_value());
+      if (earlier.ok() && earlier->has_value()) continue;
     }
-    if (!out.replay[i]) {
-      put_tx_record(batch, r.tx_hash, TxRecord{block.height, r.outcome, r.detail});
-    }
+    put_tx_record(batch, r.tx_hash, TxRecord{block.height, r.outcome, r.detail});
   }
-  return out;
-}
-
-void report_receipts(TxStatusBook& book, std::uint64_t height,
-                     const std::vector<execution::Receipt>& receipts,
-                     const std::vector<bool>& replay) {
-  for (std::size_t i = 0; i < receipts.size(); ++i) {
-    const auto& r = receipts[i];
-    if (replay[i]) continue;
-    if (r.ok()) {
-      book.set(r.tx_hash, TxStatus{TxState::committed, height, {}});
-    } else {
-      book.set(r.tx_hash, TxStatus{TxState::failed, height,
-                                   std::string(execution::to_string(r.outcome)) + ": " + r.detail});
-    }
-  }
+  return batch;
 }
 
 }  // namespace ol::node

@@ -19,7 +19,6 @@
 #include "consensus/safety_rules.h"
 #include "execution/state_machine.h"
 #include "mempool/mempool.h"
-#include "node/tx_status.h"
 #include "storage/store.h"
 
 namespace ol::node {
@@ -90,20 +89,10 @@ std::vector<types::TxRef> resolve_for_commit(const types::Block& block, std::uin
 /// `state_writes` (the execution's), the block body unless `block_stored`, the height index, the
 /// QC, and a TxRecord per receipt, except for replays: a bad_nonce receipt whose transaction is
 /// already included earlier in this block or already has a record in `store` keeps that earlier
-/// record. `replay[i]` says which receipts are replays (neither recorded nor reported).
-struct CommitBatch {
-  storage::WriteBatch batch;
-  std::vector<bool> replay;  // one per receipt
-};
-CommitBatch build_commit_batch(const storage::Store& store, const types::Block& block,
-                               const Hash32& id, const types::QuorumCert& qc, bool block_stored,
-                               storage::WriteBatch state_writes,
-                               const std::vector<execution::Receipt>& receipts);
-
-/// After the commit batch is durable: each receipt that is not a replay becomes the
-/// transaction's status (committed, or failed with "outcome: detail") at `height`.
-void report_receipts(TxStatusBook& book, std::uint64_t height,
-                     const std::vector<execution::Receipt>& receipts,
-                     const std::vector<bool>& replay);
+/// record.
+storage::WriteBatch build_commit_batch(const storage::Store& store, const types::Block& block,
+                                       const Hash32& id, const types::QuorumCert& qc,
+                                       bool block_stored, storage::WriteBatch state_writes,
+                                       const std::vector<execution::Receipt>& receipts);
 
 }  // namespace ol::node

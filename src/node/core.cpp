@@ -310,11 +310,10 @@ void Core::commit(const types::Block& block, const types::QuorumCert& qc) {
   if (!outcome) return fatal(outcome.error());
   auto commit_batch = build_commit_batch(*ctx_.store, block, id, qc, persisted_.contains(id),
                                          std::move(outcome->writes), outcome->receipts);
-  if (auto s = ctx_.store->write(commit_batch.batch); !s) return fatal(s.error());
+  if (auto s = ctx_.store->write(commit_batch); !s) return fatal(s.error());
 
   // Durable: now it may be reported.
   const std::uint64_t now = unix_ms();
-  report_receipts(*ctx_.tx_status, block.height, outcome->receipts, commit_batch.replay);
   Metrics& m = *ctx_.metrics;
   m.commits_total.fetch_add(1);
   m.height.store(block.height);

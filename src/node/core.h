@@ -8,7 +8,8 @@
 //   2. one storage WriteBatch: block, its QC, the height index, the state writes, a receipt per
 //      transaction (the tx index), built by build_commit_batch — written before anything is
 //      reported
-//   3. TxStatusBook, metrics, the bench commit log; mempool / command pool drop what committed
+//   3. metrics, the bench commit log; mempool / command pool drop what committed (GET /tx reads
+//      a transaction's status from the store's receipt)
 // The ledger keeps the roots of recent heights: proposals anchor them (exec_anchor) and a vote
 // leaves only if every entry its block anchors equals ours and it replays no transaction
 // (votable).
@@ -78,7 +79,6 @@ struct CoreContext {
   mempool::Mempool* mempool = nullptr;
   CommandPool* commands = nullptr;
   BenchCommitLog* bench_log = nullptr;
-  TxStatusBook* tx_status = nullptr;
   Metrics* metrics = nullptr;
   Transport* transport = nullptr;
   WakeSignal* payload_ready = nullptr;

@@ -189,7 +189,6 @@ Result<std::unique_ptr<Node>> Node::open(const std::filesystem::path& home, Node
   ctx.mempool = node->mempool_.get();
   ctx.commands = node->commands_.get();
   ctx.bench_log = &node->bench_log_;
-  ctx.tx_status = &node->tx_status_;
   ctx.metrics = &node->metrics_;
   ctx.transport = nullptr;  // set in start()
   ctx.payload_ready = &node->payload_ready_;
@@ -225,7 +224,6 @@ Status Node::open_ledger() {
   ec.store = store_.get();
   ec.ledger = ledger_.get();
   ec.mempool = mempool_.get();
-  ec.tx_status = &tx_status_;
   ec.metrics = &metrics_;
   // Blocks synced here are not announced: the validators that committed them did.
   ec.on_commit = [this](types::Height height, const Hash32& id, const types::QuorumCert&) {
@@ -717,11 +715,10 @@ void Node::drop_expired_transactions() {
   const auto dropped = mempool_->drop_expired();
   if (dropped.empty()) return;
   for (const auto& d : dropped) {
-    tx_status_.set(d.tx->hash, TxStatus{TxState::rejected, 0,
-                                        "dropped: waited " +
-                                            std::to_string(config_.mempool.future_lifetime_ms) +
-                                            " ms for nonce " + std::to_string(d.missing_nonce) +
-                                            " of its sender, which never arrived"});
+    tx_status_.reject(d.tx->hash, "dropped: waited " +
+                                      std::to_string(config_.mempool.future_lifetime_ms) +
+                                      " ms for nonce " + std::to_string(d.missing_nonce) +
+                                      " of its sender, which never arrived");
   }
   metrics_.tx_expired_total.fetch_add(dropped.size());
   spdlog::info("mempool: dropped {} transactions that waited {} ms for a lower nonce",
@@ -778,7 +775,6 @@ void Node::on_transaction_gossip(ByteView batch) {
       while (auto urgent = verify_queue_.pop_urgent()) (*urgent)();
       auto admitted = mempool_->add_encoded(encoded);
       if (admitted) {
-        tx_status_.set((*admitted)->hash, TxStatus{TxState::pending, 0, {}});
         any = true;
       } else if (!mempool::is_duplicate(admitted.error())) {
         metrics_.tx_rejected_total.fetch_add(1);

@@ -156,7 +156,7 @@ class Admitter {
       const Hash32 hash = crypto::keccak256(raw);
       if (mempool::is_duplicate(e)) return Admission{http::status::ok, hash, {}};
       metrics_->tx_rejected_total.fetch_add(1);
-      if (decoded) tx_status_->set(hash, TxStatus{TxState::rejected, 0, e.message});
+      if (decoded) tx_status_->reject(hash, e.message);
       if (e.code == Errc::limit && e.message.starts_with("mempool full")) {
         return Admission{http::status::service_unavailable, hash, e.message};
       }
@@ -164,7 +164,6 @@ class Admitter {
                        e.message};
     }
     const Hash32 hash = (*pooled)->hash;
-    tx_status_->set(hash, TxStatus{TxState::pending, 0, {}});
     return Admission{http::status::ok, hash, {}, true, mempool_->missing_nonce(hash)};
   }
 
@@ -359,8 +358,8 @@ class Router {
       if (!s.reason.empty()) j["reason"] = s.reason;
       return json_reply(j);
     };
-    auto known = ctx_.tx_status->get(*hash);
-    if (known && known->state != TxState::pending) return fill(*known);
+    // Where the transaction is says what it is: a receipt in the store (committed or failed),
+    // the pool (pending), or only this node's record of refusing it.
     auto record = load_tx_record(*ctx_.store, *hash);
     if (!record) return error_reply(http::status::internal_server_error, record.error().message);
     if (*record) {
@@ -373,10 +372,12 @@ class Router {
     }
     // Pending or unknown (perhaps still on its way here) may change with the next commit.
     Reply r = error_reply(http::status::not_found, "unknown transaction");
-    if (known || ctx_.mempool->find(*hash)) {
+    if (ctx_.mempool->find(*hash)) {
       // Pending, and perhaps not executable yet: say which nonce of its sender it waits for.
       if (auto missing = ctx_.mempool->missing_nonce(*hash)) j["waiting_for_nonce"] = *missing;
       r = fill(TxStatus{TxState::pending, 0, {}});
+    } else if (auto reason = ctx_.tx_status->rejection(*hash)) {
+      return fill(TxStatus{TxState::rejected, 0, std::move(*reason)});
     }
     r.wait_for_commit_ms = *wait;
     return r;

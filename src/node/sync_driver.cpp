@@ -138,12 +138,9 @@ Status BlockExecutor::execute(const sync::CertifiedBlock& c) {
   // executed); the block body is written here even if the store already holds it.
   auto commit_batch = build_commit_batch(*ctx_.store, block, id, c.qc, /*block_stored=*/false,
                                          std::move(outcome.writes), outcome.receipts);
-  OL_TRY(ctx_.store->write(commit_batch.batch));
+  OL_TRY(ctx_.store->write(commit_batch));
 
   // Durable.
-  if (ctx_.tx_status != nullptr) {
-    report_receipts(*ctx_.tx_status, block.height, outcome.receipts, commit_batch.replay);
-  }
   if (ctx_.mempool != nullptr && !txs.empty()) ctx_.mempool->remove_committed(txs);
   if (ctx_.metrics != nullptr) {
     ctx_.metrics->commits_total.fetch_add(1);

@@ -68,7 +68,6 @@ class BlockExecutor {
     storage::Store* store = nullptr;
     execution::Ledger* ledger = nullptr;
     mempool::Mempool* mempool = nullptr;  // committed transactions leave it (may be null)
-    TxStatusBook* tx_status = nullptr;    // may be null
     Metrics* metrics = nullptr;           // may be null
     /// After each block is durable (the ledger holds the state after it), with the QC that
     /// certifies it.

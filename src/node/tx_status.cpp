@@ -23,17 +23,11 @@ TxStatusBook::TxStatusBook(std::size_t capacity) : capacity_(capacity) {
   entries_.reserve(std::min<std::size_t>(capacity, 1'000'000));
 }
 
-std::size_t TxStatusBook::HashHash::operator()(const Hash32& h) const {
-  std::size_t x;  // Keccak output: any 8 bytes are uniform
-  std::memcpy(&x, h.data(), sizeof x);
-  return x;
-}
-
-void TxStatusBook::set(const Hash32& hash, TxStatus status) {
+void TxStatusBook::reject(const Hash32& hash, std::string reason) {
   std::lock_guard lock(mu_);
   if (capacity_ == 0) return;
   if (auto it = entries_.find(hash); it != entries_.end()) {
-    it->second.status = std::move(status);
+    it->second.reason = std::move(reason);
     order_.splice(order_.begin(), order_, it->second.pos);
     return;
   }
@@ -42,14 +36,14 @@ void TxStatusBook::set(const Hash32& hash, TxStatus status) {
     order_.pop_back();
   }
   order_.push_front(hash);
-  entries_.emplace(hash, Entry{std::move(status), order_.begin()});
+  entries_.emplace(hash, Entry{std::move(reason), order_.begin()});
 }
 
-std::optional<TxStatus> TxStatusBook::get(const Hash32& hash) const {
+std::optional<std::string> TxStatusBook::rejection(const Hash32& hash) const {
   std::lock_guard lock(mu_);
   auto it = entries_.find(hash);
   if (it == entries_.end()) return std::nullopt;
-  return it->second.status;
+  return it->second.reason;
 }
 
 std::size_t TxStatusBook::size() const {

@@ -1,7 +1,10 @@
-// TxStatusBook: what this node last learned about recent transactions, for GET /tx.
+// TxStatusBook: why this node refused recent transactions, for GET /tx.
 //
-// Bounded LRU in memory (the store keeps every committed receipt; this book adds what the store
-// cannot know: "pending here" and "rejected at admission, and why"). Thread-safe.
+// What a transaction's status is otherwise comes from where it is: the store's receipt (committed
+// or failed), the mempool (pending). The book adds the one thing neither can know: that this node
+// refused it (at admission, or dropped it from the pool later) and why. It is a bounded LRU in
+// memory; a transaction that commits or is admitted afterwards is reported from the store or the
+// pool, which GET /tx asks first. Thread-safe.
 #pragma once
 
 #include <list>
@@ -31,26 +34,24 @@ class TxStatusBook {
   /// filling book does not rehash under load.
   explicit TxStatusBook(std::size_t capacity = 100'000);
 
-  /// Records (or replaces) the status of `hash`, making it the most recent entry; the least
+  /// Records (or replaces) why `hash` was refused, making it the most recent entry; the least
   /// recent entry goes when the book is full.
-  void set(const Hash32& hash, TxStatus status);
-  std::optional<TxStatus> get(const Hash32& hash) const;
+  void reject(const Hash32& hash, std::string reason);
+  /// The reason recorded for `hash`, if it is still in the book.
+  std::optional<std::string> rejection(const Hash32& hash) const;
   std::size_t size() const;
 
  private:
-  struct HashHash {
-    std::size_t operator()(const Hash32& h) const;
-  };
   using Order = std::list<Hash32>;
   struct Entry {
-    TxStatus status;
+    std::string reason;
     Order::iterator pos;
   };
 
   const std::size_t capacity_;
   mutable std::mutex mu_;
   Order order_;  // most recent first
-  std::unordered_map<Hash32, Entry, HashHash> entries_;
+  std::unordered_map<Hash32, Entry, Hash32Hasher> entries_;
 };
 
 }  // namespace ol::node

@@ -588,6 +588,14 @@ TEST_F(InProcessNetwork, TransactionsWaitingForAMissingNonceAreBoundedAndDropped
       << dropped.dump();
   EXPECT_EQ(nonce(0, faucet_->address()), 0u);
 
+  // Refused earlier for want of room, admitted now that there is: pending, whatever this node
+  // recorded when it refused it.
+  auto admitted = post(8);
+  EXPECT_EQ(admitted.status, 200) << admitted.raw;
+  const json pending = tx_state(0, 8);
+  EXPECT_EQ(pending.value("status", std::string()), "pending") << pending.dump();
+  EXPECT_EQ(pending.value("waiting_for_nonce", 99), 0) << pending.dump();
+
   // Sent in order, the same transactions (the dropped ones again) commit as usual.
   for (std::uint64_t n = 0; n <= 8; ++n) {
     auto r = post(n);
@@ -597,6 +605,8 @@ TEST_F(InProcessNetwork, TransactionsWaitingForAMissingNonceAreBoundedAndDropped
   ASSERT_TRUE(eventually([&] { return nonce(2, faucet_->address()) == 9; }));
   EXPECT_EQ(tx_state(0, 6).value("status", std::string()), "committed");
   EXPECT_FALSE(tx_state(0, 6).contains("waiting_for_nonce"));
+  EXPECT_TRUE(
+      eventually([&] { return tx_state(0, 8).value("status", std::string()) == "committed"; }));
 }
 
 // A leader that cannot fill a block proposes no sooner than min_block_interval_ms after the last

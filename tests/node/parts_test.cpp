@@ -149,17 +149,18 @@ Hash32 h(std::uint8_t b) {
   return x;
 }
 
-TEST(NodeTxStatusBook, KeepsTheMostRecentAndForgetsTheLeastRecent) {
+TEST(NodeTxStatusBook, KeepsTheMostRecentRejectionsAndForgetsTheLeastRecent) {
   TxStatusBook book(2);
-  book.set(h(1), {TxState::pending, 0, {}});
-  book.set(h(2), {TxState::rejected, 0, "nonce too low"});
-  book.get(h(1));                               // a read does not count as use
-  book.set(h(1), {TxState::committed, 5, {}});  // an update does
-  book.set(h(3), {TxState::pending, 0, {}});
+  book.reject(h(1), "nonce too low");
+  book.reject(h(2), "insufficient balance");
+  book.rejection(h(1));               // a read does not count as use
+  book.reject(h(1), "mempool full");  // an update does, and replaces the reason
+  book.reject(h(3), "bad signature");
   EXPECT_EQ(book.size(), 2u);
-  EXPECT_FALSE(book.get(h(2)).has_value());
-  EXPECT_EQ(book.get(h(1))->state, TxState::committed);
-  EXPECT_EQ(book.get(h(1))->height, 5u);
+  EXPECT_FALSE(book.rejection(h(2)).has_value());
+  EXPECT_EQ(book.rejection(h(1)), "mempool full");
+  EXPECT_EQ(book.rejection(h(3)), "bad signature");
+  EXPECT_FALSE(book.rejection(h(4)).has_value());
   EXPECT_EQ(std::string(to_string(TxState::failed)), "failed");
 }
 

@@ -31,14 +31,6 @@ using Clock = std::chrono::steady_clock;
 using verb = boost::beast::http::verb;
 using nlohmann::json;
 
-struct HashKey {
-  std::size_t operator()(const Hash32& h) const {
-    std::size_t v;
-    std::memcpy(&v, h.data(), sizeof v);
-    return v;
-  }
-};
-
 struct SignedTx {
   std::string hex;  // 0x...
   Hash32 hash{};
@@ -103,7 +95,7 @@ struct SignedLoad::Impl {
     bool accepted = false;  // by a node (not only waiting to be sent again after a refusal)
     SignedTx tx;            // kept only with resend_after_s
   };
-  std::unordered_map<Hash32, Inflight, HashKey> inflight;
+  std::unordered_map<Hash32, Inflight, Hash32Hasher> inflight;
   LoadWindow window;
   LatencyHistogram latencies;  // of every transaction, in bounded memory (devnet never stops)
   Clock::time_point start{};   // of the load (run())
