@@ -5,7 +5,6 @@
 // block in the tree.
 #pragma once
 
-#include <cstring>
 #include <optional>
 #include <unordered_map>
 #include <vector>

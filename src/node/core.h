@@ -34,7 +34,6 @@
 #include "node/metrics.h"
 #include "node/signing_journal.h"
 #include "node/transport.h"
-#include "node/tx_status.h"
 
 namespace ol::node {
 

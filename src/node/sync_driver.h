@@ -27,7 +27,6 @@
 #include "execution/ledger.h"
 #include "mempool/mempool.h"
 #include "node/metrics.h"
-#include "node/tx_status.h"
 #include "storage/store.h"
 #include "sync/checkpoints.h"
 #include "sync/messages.h"

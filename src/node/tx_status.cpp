@@ -1,7 +1,6 @@
 #include "node/tx_status.h"
 
 #include <algorithm>
-#include <cstring>
 
 namespace ol::node {
 

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <boost/beast/http/verb.hpp>
 #include <cmath>
-#include <cstring>
 #include <deque>
 #include <nlohmann/json.hpp>
 #include <optional>
