@@ -238,8 +238,9 @@ int run_devnet(const DevnetOptions& opts) {
     so.faucet_key = net.faucet_key_file();
     so.connections_per_node = connections_for_rate(opts.rate, so.nodes.size(), 1, 2);
     so.drain_s = 0;
-    so.resend_after_s = kLoadResendAfterS;  // a transaction lost with a stopped node's pool would
-                                            // hold back its sender's later nonces for good
+    // A transaction lost with a stopped node's pool would hold back its sender's later nonces
+    // for good: what is not committed in time is sent again.
+    so.resend_after_s = kLoadResendAfterS;
     run.load.emplace(io, so);
   }
   if (interrupted) run.stop("interrupted");
