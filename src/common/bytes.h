@@ -4,7 +4,6 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <span>
 #include <string>
 #include <string_view>
@@ -19,15 +18,6 @@ using FixedBytes = std::array<std::uint8_t, N>;
 
 /// A 32-byte digest (SHA-256 or Keccak-256 output, block and transaction hashes).
 using Hash32 = FixedBytes<32>;
-
-/// For hash tables keyed by digests: their first 8 bytes, which are uniform already.
-struct Hash32Hasher {
-  std::size_t operator()(const Hash32& h) const noexcept {
-    std::size_t v;
-    std::memcpy(&v, h.data(), sizeof v);
-    return v;
-  }
-};
 
 /// Views the characters of a string as bytes (no copy).
 inline ByteView as_bytes(std::string_view s) {

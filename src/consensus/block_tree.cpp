@@ -54,7 +54,7 @@ std::vector<CommittedBlock> BlockTree::commit(const Hash32& id, const QuorumCert
   std::reverse(out.begin(), out.end());
 
   // Keep only the new root and its descendants.
-  std::unordered_map<Hash32, Node, Hash32Hasher> kept;
+  std::unordered_map<Hash32, Node, crypto::Hash32Hasher> kept;
   std::vector<Hash32> stack{id};
   while (!stack.empty()) {
     Hash32 cur = stack.back();

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "crypto/hash.h"
 #include "types/block.h"
 
 namespace ol::consensus {
@@ -62,7 +63,7 @@ class BlockTree {
     Block block;
     std::vector<Hash32> children;
   };
-  std::unordered_map<Hash32, Node, Hash32Hasher> nodes_;
+  std::unordered_map<Hash32, Node, crypto::Hash32Hasher> nodes_;
   Hash32 root_id_;
   QuorumCert highest_qc_;
 };

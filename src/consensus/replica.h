@@ -28,6 +28,7 @@
 #include "consensus/pacemaker.h"
 #include "consensus/payload_source.h"
 #include "consensus/safety_rules.h"
+#include "crypto/hash.h"
 
 namespace ol::consensus {
 
@@ -166,8 +167,8 @@ class Replica {
     Block block;
     std::size_t bytes = 0;
   };
-  std::unordered_map<Hash32, Fetched, Hash32Hasher> fetched_;
-  std::unordered_multimap<Hash32, Hash32, Hash32Hasher> fetched_children_;
+  std::unordered_map<Hash32, Fetched, crypto::Hash32Hasher> fetched_;
+  std::unordered_multimap<Hash32, Hash32, crypto::Hash32Hasher> fetched_children_;
   std::size_t fetched_bytes_ = 0;
   std::map<ValidatorIndex, Round> helped_;  // last round a lagging peer was sent SyncInfo
   Round timer_round_ = 0;

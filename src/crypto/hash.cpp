@@ -4,6 +4,7 @@
 #include <cryptopp/sha.h>
 #include <sodium.h>
 
+#include <array>
 #include <cstdlib>
 #include <new>
 
@@ -20,6 +21,18 @@ void ensure_sodium() {
   (void)ready;
 }
 }  // namespace detail
+
+std::uint64_t keyed_hash64(ByteView data) noexcept {
+  static const auto key = [] {
+    detail::ensure_sodium();
+    std::array<unsigned char, crypto_shorthash_KEYBYTES> k{};
+    randombytes_buf(k.data(), k.size());
+    return k;
+  }();
+  std::uint64_t out = 0;
+  crypto_shorthash(reinterpret_cast<unsigned char*>(&out), data.data(), data.size(), key.data());
+  return out;
+}
 
 // SHA-256 is Crypto++'s: it uses the CPU's SHA extensions where present (about 4.7x libsodium's
 // portable code on this project's machines; same digests), and block ids, tagged hashes and

@@ -1,6 +1,8 @@
 // SHA-256 and Keccak-256 (both Crypto++) (Ethereum's pre-standard Keccak, not SHA3-256).
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 #include "common/bytes.h"
@@ -15,6 +17,20 @@ Hash32 keccak256(ByteView data);
 /// Domain-separated digest: SHA-256(len(tag) as one byte || tag || data). Distinct tags give
 /// unrelated digests, so a signature over one message kind never verifies as another.
 Hash32 tagged_hash(std::string_view tag, ByteView data);
+
+/// SipHash-2-4 (libsodium's crypto_shorthash) under a secret key drawn once per process. For
+/// hash tables whose keys someone else chooses (transaction ids, block ids, gossip ids): without
+/// the key nobody can aim many keys at one bucket. Not stable across processes; never persist
+/// it or let it decide anything that has to agree between nodes.
+std::uint64_t keyed_hash64(ByteView data) noexcept;
+
+/// Hasher for hash tables keyed by 32-byte digests. The digests' own bytes are uniform, but the
+/// keys' makers can grind them (one Keccak or SHA-256 per try), so the table's hash is keyed.
+struct Hash32Hasher {
+  std::size_t operator()(const Hash32& h) const noexcept {
+    return static_cast<std::size_t>(keyed_hash64(h));
+  }
+};
 
 /// Incremental SHA-256 for large or streamed inputs.
 class Sha256 {

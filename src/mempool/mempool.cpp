@@ -68,18 +68,19 @@ struct Mempool::Impl {
   }
 
   mutable std::mutex mu;
-  std::unordered_map<Hash32, types::TxRef, Hash32Hasher> by_hash;
+  std::unordered_map<Hash32, types::TxRef, crypto::Hash32Hasher> by_hash;
   Clock clock;
   std::unordered_map<crypto::Address, Account, AddressHash> by_sender;
   std::unordered_set<crypto::Address, AddressHash> with_future;  // senders with future > 0
   std::size_t future = 0;                                        // summed over the senders
   std::size_t bytes = 0;
   std::uint64_t next_seq = 0;
-  std::unordered_set<Hash32, Hash32Hasher> committed;  // the last limits.recent_committed ids
-  std::deque<Hash32> committed_order;                  // oldest first
+  std::unordered_set<Hash32, crypto::Hash32Hasher>
+      committed;                       // the last limits.recent_committed ids
+  std::deque<Hash32> committed_order;  // oldest first
   // The last limits.recent_refused transactions refused after recovery, oldest first in the
   // deque (which may name one that left the map since: it is skipped then).
-  std::unordered_map<Hash32, types::TxRef, Hash32Hasher> refused;
+  std::unordered_map<Hash32, types::TxRef, crypto::Hash32Hasher> refused;
   std::deque<Hash32> refused_order;
 
   // Duplicates are errors; otherwise the verified copy of a transaction refused recently, or null.

@@ -85,7 +85,7 @@ class ContentSeen {
   std::chrono::milliseconds ttl_;
   std::size_t max_;
   std::deque<std::pair<Clock::time_point, Hash32>> order_;
-  std::unordered_set<Hash32, Hash32Hasher> set_;
+  std::unordered_set<Hash32, crypto::Hash32Hasher> set_;
 };
 
 }  // namespace

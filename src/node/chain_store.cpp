@@ -5,6 +5,8 @@
 #include <cstring>
 #include <unordered_set>
 
+#include "crypto/hash.h"
+
 namespace ol::node {
 namespace {
 
@@ -163,7 +165,7 @@ storage::WriteBatch build_commit_batch(const storage::Store& store, const types:
   // the receipt of the inclusion that executed. Only a bad_nonce receipt can be one, so the ids
   // of the block's earlier receipts are indexed when the first such receipt needs them (honest
   // blocks have none).
-  std::unordered_set<Hash32, Hash32Hasher> earlier_here;
+  std::unordered_set<Hash32, crypto::Hash32Hasher> earlier_here;
   std::size_t indexed = 0;
   for (std::size_t i = 0; i < receipts.size(); ++i) {
     const auto& r = receipts[i];

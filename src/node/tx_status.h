@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "common/bytes.h"
+#include "crypto/hash.h"
 
 namespace ol::node {
 
@@ -51,7 +52,7 @@ class TxStatusBook {
   const std::size_t capacity_;
   mutable std::mutex mu_;
   Order order_;  // most recent first
-  std::unordered_map<Hash32, Entry, Hash32Hasher> entries_;
+  std::unordered_map<Hash32, Entry, crypto::Hash32Hasher> entries_;
 };
 
 }  // namespace ol::node

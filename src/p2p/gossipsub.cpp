@@ -17,7 +17,6 @@
 // keyed by remote-chosen bytes use a keyed hash.
 #include "p2p/gossipsub.h"
 
-#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -38,16 +37,7 @@ namespace ol::p2p::gossipsub {
 // Keyed hash and seen-cache
 
 std::size_t KeyedHash::operator()(std::string_view s) const noexcept {
-  static const auto key = [] {
-    std::array<unsigned char, crypto_shorthash_KEYBYTES> k{};
-    if (sodium_init() < 0) std::abort();
-    randombytes_buf(k.data(), k.size());
-    return k;
-  }();
-  std::uint64_t out = 0;
-  crypto_shorthash(reinterpret_cast<unsigned char*>(&out),
-                   reinterpret_cast<const unsigned char*>(s.data()), s.size(), key.data());
-  return static_cast<std::size_t>(out);
+  return static_cast<std::size_t>(crypto::keyed_hash64(as_bytes(s)));
 }
 
 bool SeenCache::contains(std::string_view id) const {

@@ -1,7 +1,11 @@
 #include <cryptopp/keccak.h>
 #include <gtest/gtest.h>
+#include <sodium.h>
 
+#include <algorithm>
+#include <array>
 #include <random>
+#include <unordered_set>
 
 #include "common/hex.h"
 #include "crypto/hash.h"
@@ -68,6 +72,35 @@ TEST(TaggedHash, DistinctTagsGiveUnrelatedDigests) {
   EXPECT_EQ(tagged_hash("vote", msg), tagged_hash("vote", msg));
   // The tag length is part of the input, so tag/payload boundaries cannot be shifted.
   EXPECT_NE(tagged_hash("ab", as_bytes("c")), tagged_hash("a", as_bytes("bc")));
+}
+
+// The old hasher took a digest's first 8 bytes: digests ground to share them all landed in one
+// bucket. Keyed, they spread like random keys (about one per bucket at this load).
+TEST(Hash32Hasher, DigestsSharingTheirFirstBytesSpreadOverBuckets) {
+  std::unordered_set<Hash32, Hash32Hasher> set;
+  for (std::uint32_t i = 0; i < 4096; ++i) {
+    Hash32 h{};  // first 28 bytes zero, the last 4 count
+    for (std::size_t b = 0; b < 4; ++b) h[28 + b] = static_cast<std::uint8_t>(i >> (8 * b));
+    set.insert(h);
+  }
+  ASSERT_EQ(set.size(), 4096u);
+  std::size_t largest = 0;
+  for (std::size_t b = 0; b < set.bucket_count(); ++b)
+    largest = std::max(largest, set.bucket_size(b));
+  // Poisson(~1): a bucket of 13 or more is about a one-in-a-million event over the table.
+  EXPECT_LE(largest, 12u) << "over " << set.bucket_count() << " buckets";
+}
+
+TEST(KeyedHash64, IsAFunctionOfTheInputUnderAKeyNobodyElseHas) {
+  const auto a = as_bytes("a transaction id");
+  EXPECT_EQ(keyed_hash64(a), keyed_hash64(a));
+  EXPECT_NE(keyed_hash64(a), keyed_hash64(as_bytes("a transaction ie")));
+  // SipHash-2-4 under the all-zero key (the value an unset key would give) differs: the key was
+  // drawn.
+  std::array<unsigned char, crypto_shorthash_KEYBYTES> zero{};
+  std::uint64_t unkeyed = 0;
+  crypto_shorthash(reinterpret_cast<unsigned char*>(&unkeyed), a.data(), a.size(), zero.data());
+  EXPECT_NE(keyed_hash64(a), unkeyed);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "common/hex.h"
+#include "crypto/hash.h"
 #include "crypto/secp256k1.h"
 #include "node/tools/status_line.h"
 #include "types/transaction.h"
@@ -94,7 +95,7 @@ struct SignedLoad::Impl {
     bool accepted = false;  // by a node (not only waiting to be sent again after a refusal)
     SignedTx tx;            // kept only with resend_after_s
   };
-  std::unordered_map<Hash32, Inflight, Hash32Hasher> inflight;
+  std::unordered_map<Hash32, Inflight, crypto::Hash32Hasher> inflight;
   LoadWindow window;
   LatencyHistogram latencies;  // of every transaction, in bounded memory (devnet never stops)
   Clock::time_point start{};   // of the load (run())
