@@ -7,6 +7,7 @@
 
 #include "common/bytes.h"
 #include "common/result.h"
+#include "crypto/hash.h"
 
 namespace ol::crypto {
 
@@ -20,6 +21,14 @@ struct Address {
   /// Parses "0x" + 40 hex digits. All-lower or all-upper is accepted without a checksum; mixed
   /// case must be a valid EIP-55 checksum.
   static Result<Address> parse(std::string_view text);
+};
+
+/// Hasher for hash tables keyed by addresses, keyed like Hash32Hasher: a recipient's address is
+/// any 20 bytes its sender likes, so its bytes say nothing about where it lands.
+struct AddressHasher {
+  std::size_t operator()(const Address& a) const noexcept {
+    return static_cast<std::size_t>(keyed_hash64(a.bytes));
+  }
 };
 
 /// 65 bytes: r (32) || s (32) || v (1, recovery id 0 or 1). s must be in the lower half-order.

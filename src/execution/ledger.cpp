@@ -96,12 +96,6 @@ Result<Account> decode_account(ByteView bytes) {
   return a;
 }
 
-std::size_t Ledger::AddressHash::operator()(const crypto::Address& a) const {
-  std::size_t h;  // addresses are Keccak output: any 8 bytes are uniformly distributed
-  std::memcpy(&h, a.bytes.data(), sizeof h);
-  return h;
-}
-
 Result<std::unique_ptr<Ledger>> Ledger::in_memory(const Genesis& genesis) {
   OL_TRY(genesis.validate());
   std::unique_ptr<Ledger> ledger(new Ledger());

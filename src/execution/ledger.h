@@ -34,6 +34,7 @@
 #include <shared_mutex>
 #include <unordered_map>
 
+#include "crypto/secp256k1.h"
 #include "execution/account.h"
 #include "execution/genesis.h"
 #include "execution/state_commitment.h"
@@ -103,9 +104,6 @@ class Ledger final : public StateMachine {
       const std::function<bool(StateCommitment::Bucket, std::span<const StateEntry>)>& visit);
 
  private:
-  struct AddressHash {
-    std::size_t operator()(const crypto::Address& a) const;
-  };
   Ledger() = default;
   /// Applies one transaction to `dirty` (a view over accounts_ with pending changes).
   Receipt apply_tx(const types::VerifiedTransaction& vtx,
@@ -120,7 +118,7 @@ class Ledger final : public StateMachine {
 
   std::uint64_t chain_id_ = 0;
   mutable std::shared_mutex mu_;
-  std::unordered_map<crypto::Address, Account, AddressHash> accounts_;
+  std::unordered_map<crypto::Address, Account, crypto::AddressHasher> accounts_;
   Hash32 root_{};
   std::uint64_t height_ = 0;
   std::map<std::uint64_t, ExecRecord> roots_;  // the last kRootHistory heights

@@ -1,7 +1,6 @@
 #include "mempool/mempool.h"
 
 #include <algorithm>
-#include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -12,6 +11,7 @@
 #include <variant>
 
 #include "crypto/hash.h"
+#include "crypto/secp256k1.h"
 
 namespace ol::mempool {
 namespace {
@@ -52,12 +52,6 @@ constexpr const char* kAlreadyCommitted = "already committed";
 
 }  // namespace
 
-std::size_t AddressHash::operator()(const crypto::Address& a) const {
-  std::size_t x;  // addresses are Keccak output too
-  std::memcpy(&x, a.bytes.data(), sizeof x);
-  return x;
-}
-
 struct Mempool::Impl {
   std::uint64_t chain_id;
   Limits limits;
@@ -70,9 +64,10 @@ struct Mempool::Impl {
   mutable std::mutex mu;
   std::unordered_map<Hash32, types::TxRef, crypto::Hash32Hasher> by_hash;
   Clock clock;
-  std::unordered_map<crypto::Address, Account, AddressHash> by_sender;
-  std::unordered_set<crypto::Address, AddressHash> with_future;  // senders with future > 0
-  std::size_t future = 0;                                        // summed over the senders
+  std::unordered_map<crypto::Address, Account, crypto::AddressHasher> by_sender;
+  std::unordered_set<crypto::Address, crypto::AddressHasher>
+      with_future;         // senders with future > 0
+  std::size_t future = 0;  // summed over the senders
   std::size_t bytes = 0;
   std::uint64_t next_seq = 0;
   std::unordered_set<Hash32, crypto::Hash32Hasher>
@@ -349,7 +344,7 @@ std::vector<types::TxRef> Mempool::build_batch(const BatchLimits& limits,
 void Mempool::remove_committed(std::span<const types::TxRef> committed) {
   std::lock_guard lock(impl_->mu);
   // Per sender, the lowest nonce whose entry left here.
-  std::unordered_map<crypto::Address, std::uint64_t, AddressHash> senders;
+  std::unordered_map<crypto::Address, std::uint64_t, crypto::AddressHasher> senders;
   for (const auto& tx : committed) {
     auto [lowest, unused] = senders.emplace(tx->sender, UINT64_MAX);
     impl_->remember_committed(tx->hash);

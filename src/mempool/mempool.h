@@ -49,6 +49,7 @@
 
 #include "common/bytes.h"
 #include "common/result.h"
+#include "crypto/secp256k1.h"
 #include "types/verified_transaction.h"
 
 namespace ol::mempool {
@@ -75,13 +76,9 @@ struct BatchLimits {
   std::size_t max_bytes = 2u << 20;
 };
 
-struct AddressHash {
-  std::size_t operator()(const crypto::Address& a) const;
-};
-
 /// Next nonce per account after the uncommitted blocks a proposal extends (overrides the
 /// committed nonce for the accounts it names).
-using PendingNonces = std::unordered_map<crypto::Address, std::uint64_t, AddressHash>;
+using PendingNonces = std::unordered_map<crypto::Address, std::uint64_t, crypto::AddressHasher>;
 
 /// What admission reads of an account in the committed state.
 struct CommittedAccount {

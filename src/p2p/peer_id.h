@@ -10,6 +10,7 @@
 #include "common/bytes.h"
 #include "common/result.h"
 #include "crypto/ed25519.h"
+#include "crypto/hash.h"
 
 namespace ol::p2p {
 
@@ -60,11 +61,11 @@ struct Identity {
 
 }  // namespace ol::p2p
 
+// Keyed (crypto::keyed_hash64): a peer id costs one key pair to make, so anyone can grind ids
+// that would share a bucket under a fixed hash.
 template <>
 struct std::hash<ol::p2p::PeerId> {
   std::size_t operator()(const ol::p2p::PeerId& p) const noexcept {
-    std::size_t h = 1469598103934665603ull;
-    for (auto b : p.bytes()) h = (h ^ b) * 1099511628211ull;
-    return h;
+    return static_cast<std::size_t>(ol::crypto::keyed_hash64(p.bytes()));
   }
 };

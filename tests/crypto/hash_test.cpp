@@ -9,6 +9,7 @@
 
 #include "common/hex.h"
 #include "crypto/hash.h"
+#include "crypto/secp256k1.h"
 
 namespace ol::crypto {
 namespace {
@@ -88,6 +89,23 @@ TEST(Hash32Hasher, DigestsSharingTheirFirstBytesSpreadOverBuckets) {
   for (std::size_t b = 0; b < set.bucket_count(); ++b)
     largest = std::max(largest, set.bucket_size(b));
   // Poisson(~1): a bucket of 13 or more is about a one-in-a-million event over the table.
+  EXPECT_LE(largest, 12u) << "over " << set.bucket_count() << " buckets";
+}
+
+// A transfer may name any 20 bytes as its recipient, at no cost beyond the transfer: the old
+// ledger hasher (the first 8 bytes) put every account 0x0000000000000000xxxxxxxxxxxxxxxxxxxxxxxx
+// in one bucket, so each lookup walked all of them.
+TEST(AddressHasher, ChosenAddressesSharingTheirFirstBytesSpreadOverBuckets) {
+  std::unordered_set<Address, AddressHasher> set;
+  for (std::uint32_t i = 0; i < 4096; ++i) {
+    Address a;  // first 16 bytes zero, the last 4 count
+    for (std::size_t b = 0; b < 4; ++b) a.bytes[16 + b] = static_cast<std::uint8_t>(i >> (8 * b));
+    set.insert(a);
+  }
+  ASSERT_EQ(set.size(), 4096u);
+  std::size_t largest = 0;
+  for (std::size_t b = 0; b < set.bucket_count(); ++b)
+    largest = std::max(largest, set.bucket_size(b));
   EXPECT_LE(largest, 12u) << "over " << set.bucket_count() << " buckets";
 }
 
