@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <fstream>
 #include <future>
@@ -245,6 +246,50 @@ TEST(NodeCommandPool, IdLookupsProbeFewSlots) {
   EXPECT_LT(random, 3.0);
   std::printf("probes per lookup: one client %.2f, four clients %.2f, random ids %.2f\n",
               one_client, four_clients, random);
+}
+
+// Ids a client computes to share one probe start. The index used an unkeyed splitmix64 mix of
+// the id's halves; that mix is invertible, so a client could take ids 0, 1, 2... of its output
+// (all with the same top bits: one slot in any table) back to the ids that produce them, and
+// every lookup would walk one long run. The keyed hash spreads them like any others.
+TEST(NodeCommandPool, IdsComputedToCollideUnderAnUnkeyedMixProbeFewSlots) {
+  auto inverse = [](std::uint64_t c) {  // of an odd multiplier, mod 2^64 (Newton)
+    std::uint64_t x = c;
+    for (int i = 0; i < 6; ++i) x *= 2 - c * x;
+    return x;
+  };
+  auto unshift = [](std::uint64_t y, int s) {  // inverse of x ^ (x >> s)
+    std::uint64_t x = y;
+    for (int i = 0; i < 64 / s + 1; ++i) x = y ^ (x >> s);
+    return x;
+  };
+  auto unmix = [&](std::uint64_t z) {  // inverse of the splitmix64 finaliser
+    z = unshift(z, 31) * inverse(0x94d049bb133111ebull);
+    z = unshift(z, 27) * inverse(0xbf58476d1ce4e5b9ull);
+    return unshift(z, 30);
+  };
+  auto mix = [](std::uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  };
+  ASSERT_EQ(mix(unmix(12345)), 12345u);
+  CommandPool pool(1'000'000, 256u << 20);
+  std::vector<Bytes> pooled;
+  Bytes data;
+  for (std::uint64_t i = 0; i < 4'000; ++i) {
+    const std::uint64_t b = unmix(unmix(i));  // the old start was mix(a ^ mix(b)) >> shift, a = 0
+    Bytes c(32, 0);
+    std::memcpy(c.data() + 8, &b, 8);
+    pooled.push_back(c);
+    append(data, c);
+  }
+  ASSERT_TRUE(pool.add(data, 32));
+  pool.remove(pooled);
+  EXPECT_EQ(pool.size(), 0u);
+  // ~2.7 when spread; about 1,000 per lookup (a quarter of the run on average) if they share a
+  // start.
+  EXPECT_LT(static_cast<double>(pool.index_probes()) / (2.0 * pooled.size()), 3.0);
 }
 
 // Many rounds of add / take / remove against a plain model (arrival-ordered list of ids): the
