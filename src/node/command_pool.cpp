@@ -17,7 +17,7 @@ void put_be(Bytes& out, std::uint64_t v, std::size_t width) {
 // tables hash them under a per-process secret: an unkeyed mix, being invertible, would let a
 // client aim every id at one bucket or one probe run. Not SipHash (crypto::keyed_hash64) here:
 // the consensus-only benchmark hashes every command several times, and with SipHash it was
-// ~7% slower in 13 alternating runs (median 101k against 108k commands/s); splitmix64's
+// ~5% slower in 13 alternating runs (median 101.8k against 107.6k commands/s); splitmix64's
 // finaliser around two secret words costs two XORs more than the unkeyed mix did.
 std::uint64_t keyed_mix(const CommandId& id) {
   static const std::uint64_t k0 = crypto::keyed_hash64(as_bytes("openliquid/command-id/0"));
