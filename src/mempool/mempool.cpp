@@ -65,14 +65,14 @@ struct Mempool::Impl {
   std::unordered_map<Hash32, types::TxRef, crypto::Hash32Hasher> by_hash;
   Clock clock;
   std::unordered_map<crypto::Address, Account, crypto::AddressHasher> by_sender;
-  std::unordered_set<crypto::Address, crypto::AddressHasher>
-      with_future;         // senders with future > 0
-  std::size_t future = 0;  // summed over the senders
+  // Senders with future > 0, and future summed over the senders.
+  std::unordered_set<crypto::Address, crypto::AddressHasher> with_future;
+  std::size_t future = 0;
   std::size_t bytes = 0;
   std::uint64_t next_seq = 0;
-  std::unordered_set<Hash32, crypto::Hash32Hasher>
-      committed;                       // the last limits.recent_committed ids
-  std::deque<Hash32> committed_order;  // oldest first
+  // The last limits.recent_committed ids, and their order (oldest first).
+  std::unordered_set<Hash32, crypto::Hash32Hasher> committed;
+  std::deque<Hash32> committed_order;
   // The last limits.recent_refused transactions refused after recovery, oldest first in the
   // deque (which may name one that left the map since: it is skipped then).
   std::unordered_map<Hash32, types::TxRef, crypto::Hash32Hasher> refused;
