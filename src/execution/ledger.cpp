@@ -181,53 +181,16 @@ Result<std::unique_ptr<Ledger>> Ledger::open(storage::Store& store, const Genesi
 }
 
 Hash32 Ledger::rebuild_commitment() {
-  buckets_.assign(StateCommitment::kBuckets, {});
-  commitment_ = StateCommitment();
+  std::vector<AccountTree::Slot> slots;
+  slots.reserve(accounts_.size());
   for (const auto& [address, account] : accounts_) {
-    const Hash32 key = StateCommitment::key_of(address);
-    buckets_[StateCommitment::bucket_of(key)].push_back(Slot{key, address});
+    slots.push_back(AccountTree::Slot{StateCommitment::key_of(address), address});
   }
-  std::vector<StateEntry> entries;
-  for (StateCommitment::Bucket b = 0; b < StateCommitment::kBuckets; ++b) {
-    auto& slots = buckets_[b];
-    if (slots.empty()) continue;
-    std::sort(slots.begin(), slots.end(),
-              [](const Slot& x, const Slot& y) { return x.key < y.key; });
-    bucket_entries(b, entries);
-    commitment_.set_bucket(b, StateCommitment::bucket_hash(entries));
-  }
-  return commitment_.root();
-}
-
-void Ledger::bucket_entries(StateCommitment::Bucket b, std::vector<StateEntry>& out) const {
-  out.clear();
-  for (const Slot& s : buckets_[b]) out.push_back(StateEntry{s.address, accounts_.at(s.address)});
-}
-
-void Ledger::index_account(const crypto::Address& address,
-                           std::vector<StateCommitment::Bucket>& touched) {
-  const Hash32 key = StateCommitment::key_of(address);
-  const auto b = StateCommitment::bucket_of(key);
-  auto& slots = buckets_[b];
-  auto it = std::lower_bound(slots.begin(), slots.end(), key,
-                             [](const Slot& s, const Hash32& k) { return s.key < k; });
-  if (it == slots.end() || it->key != key) slots.insert(it, Slot{key, address});
-  touched.push_back(b);
-}
-
-const Hash32& Ledger::rehash(std::vector<StateCommitment::Bucket>& touched) {
-  std::sort(touched.begin(), touched.end());
-  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
-  std::vector<StateEntry> entries;
-  for (auto b : touched) {
-    bucket_entries(b, entries);
-    commitment_.set_bucket(b, StateCommitment::bucket_hash(entries));
-  }
-  return commitment_.root();
+  return tree_.rebuild(std::move(slots), accounts_);
 }
 
 std::vector<Hash32> Ledger::bucket_hashes() const {
-  auto h = commitment_.bucket_hashes();
+  auto h = tree_.bucket_hashes();
   return {h.begin(), h.end()};
 }
 
@@ -237,7 +200,7 @@ void Ledger::visit_buckets(
   std::shared_lock lock(mu_);
   std::vector<StateEntry> entries;
   for (auto b = first; b < std::min(end, StateCommitment::kBuckets); ++b) {
-    bucket_entries(b, entries);
+    tree_.bucket_entries(b, accounts_, entries);
     if (!visit(b, entries)) return;
   }
 }
@@ -364,13 +327,11 @@ Result<BlockOutcome> Ledger::apply_block(const BlockInfo& block,
   for (const auto& tx : txs) out.receipts.push_back(apply_tx(*tx, dirty));
 
   std::unique_lock lock(mu_);
-  std::vector<StateCommitment::Bucket> touched;
-  touched.reserve(dirty.size());
   for (const auto& [address, account] : dirty) {
     accounts_[address] = account;
-    index_account(address, touched);
+    tree_.touch(AccountTree::Slot{StateCommitment::key_of(address), address});
   }
-  root_ = rehash(touched);
+  root_ = tree_.rehash(accounts_);
   height_ = block.height;
   roots_[block.height] = ExecRecord{block.block_id, root_};
   std::optional<std::uint64_t> forget;

@@ -12,8 +12,8 @@
 // not stuck behind it. One whose nonce did not match cannot consume anything: it is either a
 // replay or from the future. There are no fees yet, so a failure costs nothing else.
 //
-// State commitment (see state_commitment.h): a Merkle root over 2^16 buckets of accounts,
-// updated per block for the buckets the block touched.
+// State commitment (see state_commitment.h): a Merkle root over 2^16 buckets of accounts, each
+// a sub-tree once large, updated per block for the paths the block touched (account_tree.h).
 //
 // Persistence: every account lives in the storage state column under "a/" || address as
 // balance (u128 LE) || nonce (u64 LE); the root and applied height under "m/root" and
@@ -21,7 +21,8 @@
 // Ledger::open loads them all into memory (fine for v0's account counts; the exchange
 // will need a read-through cache), rebuilds the commitment from the accounts and refuses to open
 // if it differs from the stored root (a corrupt or half-written state is an error, not data).
-// Bucket hashes are not stored: rebuilding them costs about a second per million accounts.
+// The commitment's hashes are not stored: rebuilding them costs about a second per million
+// accounts.
 //
 // Threads: apply_block, bucket_hashes() and visit_buckets() from the core thread;
 // account()/next_nonce()/state_root() from any thread.
@@ -36,6 +37,7 @@
 
 #include "crypto/secp256k1.h"
 #include "execution/account.h"
+#include "execution/account_tree.h"
 #include "execution/genesis.h"
 #include "execution/state_commitment.h"
 #include "execution/state_machine.h"
@@ -109,26 +111,15 @@ class Ledger final : public StateMachine {
   Receipt apply_tx(const types::VerifiedTransaction& vtx,
                    std::map<crypto::Address, Account>& dirty) const;
   Account lookup(const crypto::Address& a, const std::map<crypto::Address, Account>& dirty) const;
-  /// Adds `address` to its bucket's key list if new and marks the bucket for rehashing.
-  void index_account(const crypto::Address& address, std::vector<StateCommitment::Bucket>& touched);
-  /// Rehashes `touched` buckets (unsorted, may repeat) and returns the new root.
-  const Hash32& rehash(std::vector<StateCommitment::Bucket>& touched);
-  void bucket_entries(StateCommitment::Bucket b, std::vector<StateEntry>& out) const;
   Hash32 rebuild_commitment();
 
   std::uint64_t chain_id_ = 0;
   mutable std::shared_mutex mu_;
-  std::unordered_map<crypto::Address, Account, crypto::AddressHasher> accounts_;
+  AccountMap accounts_;
   Hash32 root_{};
   std::uint64_t height_ = 0;
   std::map<std::uint64_t, ExecRecord> roots_;  // the last kRootHistory heights
-
-  struct Slot {
-    Hash32 key;  // StateCommitment::key_of(address)
-    crypto::Address address;
-  };
-  std::vector<std::vector<Slot>> buckets_;  // per bucket, ascending key (core thread only)
-  StateCommitment commitment_;              // core thread only
+  AccountTree tree_;                           // written on the core thread only
 };
 
 /// State sync: writes a verified snapshot's accounts into a store that holds no state yet, so

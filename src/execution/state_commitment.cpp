@@ -1,6 +1,7 @@
 #include "execution/state_commitment.h"
 
 #include <algorithm>
+#include <array>
 
 #include "codec/codec.h"
 #include "crypto/hash.h"
@@ -10,6 +11,7 @@ namespace {
 
 constexpr std::string_view kBucketTag = "openliquid/state/bucket/v1";
 constexpr std::string_view kNodeTag = "openliquid/state/node/v1";
+constexpr std::string_view kSplitTag = "openliquid/state/split/v1";
 
 }  // namespace
 
@@ -18,6 +20,41 @@ Hash32 StateCommitment::key_of(const crypto::Address& address) {
 }
 
 Hash32 StateCommitment::bucket_hash(std::span<const StateEntry> entries) {
+  if (entries.size() <= kLeafMax) return leaf_hash(entries);
+  std::vector<Hash32> keys;
+  keys.reserve(entries.size());
+  for (const auto& e : entries) keys.push_back(key_of(e.address));
+  return subtree_hash(entries, keys, kDepth);
+}
+
+Hash32 StateCommitment::subtree_hash(std::span<const StateEntry> entries,
+                                     std::span<const Hash32> keys, unsigned depth) {
+  if (entries.size() <= kLeafMax || depth >= 256) return leaf_hash(entries);
+  // Ascending keys that share `depth` bits: each child is one contiguous run.
+  std::array<Hash32, kFanout> children;
+  std::size_t i = 0;
+  for (unsigned c = 0; c < kFanout; ++c) {
+    std::size_t j = i;
+    while (j < keys.size() && nibble(keys[j], depth) == c) ++j;
+    children[c] =
+        subtree_hash(entries.subspan(i, j - i), keys.subspan(i, j - i), depth + kSplitBits);
+    i = j;
+  }
+  // Unsorted input (a caller's bug, not hostile data: verifiers check the order first) leaves
+  // entries unplaced; hash them as a leaf too so the result still depends on every entry.
+  if (i != entries.size()) return leaf_hash(entries);
+  return split_hash(children);
+}
+
+Hash32 StateCommitment::split_hash(std::span<const Hash32, kFanout> children) {
+  FixedBytes<32 * kFanout> all;
+  for (unsigned c = 0; c < kFanout; ++c) {
+    std::copy(children[c].begin(), children[c].end(), all.begin() + 32 * c);
+  }
+  return crypto::tagged_hash(kSplitTag, all);
+}
+
+Hash32 StateCommitment::leaf_hash(std::span<const StateEntry> entries) {
   codec::Writer w(4 + entries.size() * (20 + kEncodedAccountSize));
   w.u32(static_cast<std::uint32_t>(entries.size()));
   for (const auto& e : entries) {

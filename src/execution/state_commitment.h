@@ -1,11 +1,18 @@
-// The state commitment: a fixed-depth Merkle tree over 2^16 buckets of accounts.
+// The state commitment: a fixed-depth Merkle tree over 2^16 buckets of accounts, each bucket a
+// 16-ary sub-tree once it holds more than kLeafMax accounts.
 //
 //   key(address)     = keccak256(address)
 //   bucket(address)  = the first 16 bits of key(address), big-endian (0 .. 65535)
-//   bucket_hash(b)   = tagged_hash("openliquid/state/bucket/v1",
-//                        u32 count || for each account of b in ascending key order:
-//                        address (20) || balance (u128 LE) || nonce (u64 LE))
-//                      (an empty bucket hashes u32 0: one constant, kEmptyBucket)
+//   sub(S, d)        = the hash of a set S of accounts whose keys share their first d bits:
+//                      if |S| <= kLeafMax (64):
+//                        leaf(S) = tagged_hash("openliquid/state/bucket/v1",
+//                                    u32 |S| || for each account of S in ascending key order:
+//                                    address (20) || balance (u128 LE) || nonce (u64 LE))
+//                      otherwise (split on the key's next 4 bits, the nibble at bit d):
+//                        tagged_hash("openliquid/state/split/v1",
+//                                    sub(S_0, d+4) || ... || sub(S_15, d+4))
+//                        where S_i = the accounts of S whose nibble at bit d is i
+//   bucket_hash(b)   = sub(accounts of b, 16)   (an empty bucket is leaf({}): kEmptyBucket)
 //   node(l, r)       = tagged_hash("openliquid/state/node/v1", l || r)
 //   state_root       = the root of the complete binary tree of depth 16 whose leaves are the
 //                      bucket hashes in bucket order
@@ -14,17 +21,24 @@
 //   - It commits to the whole state, not to its history: two ledgers with the same accounts have
 //     the same root whatever blocks led there, so a snapshot can be checked against a root
 //     without replaying anything.
-//   - Incremental: a block that touches T accounts rehashes at most T buckets and the
-//     ≤ 16·T tree nodes above them (fewer: paths share their upper levels) — never the state.
-//   - Chunkable: a snapshot chunk is a range of whole buckets; a verifier recomputes those bucket
-//     hashes from the chunk's accounts and compares them with the manifest's, whose Merkle root
-//     must be the certified state root. Keys are hashes, so buckets fill evenly (about
-//     accounts / 65536 each) and chunk sizes are predictable.
-//   - Domain separation: leaves and inner nodes carry different tags, so a bucket can never be
-//     passed off as an inner node or vice versa; every encoding is length-prefixed or fixed-size.
-//   - Why not a sparse Merkle/Patricia trie: per-account proofs for light clients would need one;
-//     state sync and divergence detection do not, and this is simpler and faster. The bucket
-//     layer can later become a sub-tree per bucket without changing the top 16 levels.
+//   - Incremental: a block that touches T accounts rehashes at most T leaves of <= 64 accounts,
+//     the split nodes above them and the <= 16·T tree nodes above their buckets — never the
+//     state, and never a whole bucket.
+//   - Bounded under grinding: buckets fill evenly (about accounts / 65536 each, so below 4
+//     million accounts a bucket is almost always a single leaf, hashed as v1 always did), but an
+//     address is chosen by whoever sends to it, and ~65,536 Keccaks buy one more address in a
+//     chosen bucket. A flat bucket would then cost a rehash of all its accounts on every touch,
+//     and could outgrow a snapshot chunk. With the split, each further level costs an attacker
+//     16× more per address, and a touch costs one leaf plus 512 bytes per level.
+//   - Chunkable: a snapshot chunk is a range of whole buckets, or of sub-trees of a bucket too
+//     large for one chunk (sync/snapshot.h); a verifier recomputes those hashes from the chunk's
+//     accounts and compares them with the manifest's, whose Merkle root must be the certified
+//     state root.
+//   - Domain separation: leaves, split nodes and inner nodes carry different tags, so none can
+//     be passed off as another; every encoding is length-prefixed or fixed-size.
+//   - Why not a sparse Merkle/Patricia trie over all 256 bits: per-account proofs for light
+//     clients would need one; state sync and divergence detection do not, and this is simpler and
+//     faster.
 #pragma once
 
 #include <span>
@@ -38,14 +52,34 @@ class StateCommitment {
  public:
   static constexpr unsigned kDepth = 16;
   static constexpr std::uint32_t kBuckets = 1u << kDepth;
+  /// A set of more accounts than this, below one key prefix, is hashed as a split node.
+  static constexpr std::size_t kLeafMax = 64;
+  /// A split node's children: one per value of the key's next 4 bits.
+  static constexpr unsigned kFanout = 16;
+  static constexpr unsigned kSplitBits = 4;
   using Bucket = std::uint32_t;
 
   /// keccak256(address): the account's position in the commitment.
   static Hash32 key_of(const crypto::Address& address);
   static Bucket bucket_of(const Hash32& key) { return (Bucket(key[0]) << 8) | key[1]; }
 
+  /// The key's 4 bits at bit `depth` (a multiple of 4, < 256): the child of a split node at
+  /// that depth that the key falls into.
+  static unsigned nibble(const Hash32& key, unsigned depth) {
+    const std::uint8_t byte = key[depth / 8];
+    return depth % 8 == 0 ? byte >> 4 : byte & 0x0f;
+  }
+
   /// The hash of one bucket; `entries` must be that bucket's accounts in ascending key order.
   static Hash32 bucket_hash(std::span<const StateEntry> entries);
+  /// sub(S, depth) above: `entries` in ascending key order, `keys` their keys (same length),
+  /// all sharing their first `depth` bits (depth a multiple of 4, >= kDepth).
+  static Hash32 subtree_hash(std::span<const StateEntry> entries, std::span<const Hash32> keys,
+                             unsigned depth);
+  /// leaf(S): the flat form, whatever the size.
+  static Hash32 leaf_hash(std::span<const StateEntry> entries);
+  /// A split node over its kFanout children's hashes.
+  static Hash32 split_hash(std::span<const Hash32, kFanout> children);
   static const Hash32& empty_bucket_hash();
   static Hash32 node_hash(const Hash32& left, const Hash32& right);
   /// The root over a full list of kBuckets bucket hashes (snapshot verification).

@@ -1,5 +1,7 @@
 #include "sync/snapshot.h"
 
+#include <algorithm>
+
 namespace ol::sync {
 namespace {
 
@@ -43,14 +45,111 @@ Error bad(const std::string& what) {
 
 }  // namespace
 
-Status SnapshotManifest::validate() const {
+namespace {
+
+void encode_expansion(codec::Writer& w, const SnapshotExpansion& x) {
+  w.u32(x.bucket);
+  w.bytes(x.path);
+  for (const auto& h : x.children) w.fixed(h);
+}
+
+Result<SnapshotExpansion> decode_expansion(codec::Reader& r) {
+  SnapshotExpansion x;
+  OL_TRY_ASSIGN(x.bucket, r.u32());
+  OL_TRY_ASSIGN(Bytes path, r.bytes(SnapshotExpansion::kMaxPath));
+  x.path.assign(path.begin(), path.end());
+  for (auto& h : x.children) {
+    OL_TRY_ASSIGN(h, r.fixed<32>());
+  }
+  return x;
+}
+
+constexpr std::uint32_t kExpandedFlag = 0x8000'0000u;
+constexpr std::size_t kMinExpansionBytes = 4 + 4 + 32 * StateCommitment::kFanout;
+
+std::string describe(Bucket bucket, std::span<const std::uint8_t> path) {
+  std::string s = "bucket " + std::to_string(bucket);
+  if (!path.empty()) {
+    s += " sub-tree ";
+    for (std::size_t i = 0; i < path.size(); ++i) {
+      if (i > 0) s += '.';
+      s += std::to_string(path[i]);
+    }
+  }
+  return s;
+}
+
+// Walks the expansions in pre-order, turning each expanded node into its children.
+class UnitWalk {
+ public:
+  explicit UnitWalk(const SnapshotManifest& m) : m_(m) {}
+
+  Result<std::vector<SnapshotUnit>> run() {
+    for (Bucket b = 0; b < StateCommitment::kBuckets; ++b) {
+      path_.clear();
+      OL_TRY(visit(b, m_.bucket_hashes[b]));
+    }
+    if (next_ != m_.expansions.size()) {
+      return bad("manifest expansion " + std::to_string(next_) +
+                 " is out of order or below a node that is not expanded");
+    }
+    return std::move(units_);
+  }
+
+ private:
+  bool expanded_here(Bucket b) const {
+    if (next_ >= m_.expansions.size()) return false;
+    const auto& x = m_.expansions[next_];
+    return x.bucket == b && x.path == path_;
+  }
+
+  Status visit(Bucket b, const Hash32& hash) {
+    if (!expanded_here(b)) {
+      units_.push_back(SnapshotUnit{b, path_, hash});
+      return {};
+    }
+    const SnapshotExpansion& x = m_.expansions[next_++];
+    if (StateCommitment::split_hash(x.children) != hash) {
+      return bad("manifest expansion of " + describe(b, path_) +
+                 " does not hash to the node it expands");
+    }
+    for (unsigned c = 0; c < StateCommitment::kFanout; ++c) {
+      path_.push_back(static_cast<std::uint8_t>(c));
+      OL_TRY(visit(b, x.children[c]));
+      path_.pop_back();
+    }
+    return {};
+  }
+
+  const SnapshotManifest& m_;
+  std::size_t next_ = 0;
+  std::vector<std::uint8_t> path_;
+  std::vector<SnapshotUnit> units_;
+};
+
+}  // namespace
+
+Result<std::vector<SnapshotUnit>> SnapshotManifest::units() const {
   if (bucket_hashes.size() != StateCommitment::kBuckets) return bad("manifest bucket count");
+  if (expansions.size() > kMaxExpansions) return bad("manifest has too many expansions");
+  for (const auto& x : expansions) {
+    // Bounds the walk's depth, and a nibble over 15 could never match a child's path.
+    if (x.path.size() > SnapshotExpansion::kMaxPath) return bad("manifest expansion too deep");
+    for (auto n : x.path) {
+      if (n >= StateCommitment::kFanout) return bad("manifest expansion path nibble over 15");
+    }
+  }
+  return UnitWalk(*this).run();
+}
+
+Status SnapshotManifest::validate() const {
+  OL_TRY_ASSIGN(const auto units, this->units());
   std::uint64_t next = 0;
   for (const auto& c : chunks) {
-    if (c.count == 0 || c.first != next) return bad("manifest chunk ranges do not tile buckets");
+    if (c.count == 0 || c.first != next) return bad("manifest chunk ranges do not tile units");
     next += c.count;
   }
-  if (next != StateCommitment::kBuckets) return bad("manifest chunk ranges do not cover buckets");
+  if (next != units.size()) return bad("manifest chunk ranges do not cover the units");
   OL_TRY_ASSIGN(Hash32 root, StateCommitment::root_of(bucket_hashes));
   if (root != state_root) return bad("manifest bucket hashes do not hash to its state root");
   return {};
@@ -61,7 +160,12 @@ void SnapshotManifest::encode(codec::Writer& w) const {
   w.fixed(block_id);
   w.fixed(state_root);
   w.vec(bucket_hashes, [](codec::Writer& ww, const Hash32& h) { ww.fixed(h); });
-  w.vec(chunks, encode_range);
+  // The chunk count's top bit says that expansions follow the chunks. Without expansions the
+  // manifest encodes exactly as it did before they existed (stored checkpoints, older peers).
+  const bool expanded = !expansions.empty();
+  w.u32(static_cast<std::uint32_t>(chunks.size()) | (expanded ? kExpandedFlag : 0));
+  for (const auto& c : chunks) encode_range(w, c);
+  if (expanded) w.vec(expansions, encode_expansion);
 }
 
 Result<SnapshotManifest> SnapshotManifest::decode(codec::Reader& r) {
@@ -71,7 +175,26 @@ Result<SnapshotManifest> SnapshotManifest::decode(codec::Reader& r) {
   OL_TRY_ASSIGN(m.state_root, r.fixed<32>());
   OL_TRY_ASSIGN(m.bucket_hashes, r.vec<Hash32>(StateCommitment::kBuckets, 32,
                                                [](codec::Reader& rr) { return rr.fixed<32>(); }));
-  OL_TRY_ASSIGN(m.chunks, r.vec<ChunkRange>(StateCommitment::kBuckets, 8, decode_range));
+  OL_TRY_ASSIGN(const std::uint32_t chunk_field, r.u32());
+  const bool expanded = (chunk_field & kExpandedFlag) != 0;
+  const std::uint32_t count = chunk_field & ~kExpandedFlag;
+  if (count > kMaxUnits) {
+    return make_error(Errc::decode, "manifest chunk count " + std::to_string(count) +
+                                        " over the bound " + std::to_string(kMaxUnits));
+  }
+  if (count > r.remaining() / 8) return make_error(Errc::decode, "manifest chunks truncated");
+  m.chunks.reserve(count);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    OL_TRY_ASSIGN(auto c, decode_range(r));
+    m.chunks.push_back(c);
+  }
+  if (expanded) {
+    OL_TRY_ASSIGN(m.expansions,
+                  r.vec<SnapshotExpansion>(kMaxExpansions, kMinExpansionBytes, decode_expansion));
+    // One encoding per manifest: no expansions is written without the flag.
+    if (m.expansions.empty())
+      return make_error(Errc::decode, "manifest flags an empty expansion list");
+  }
   return m;
 }
 
@@ -115,28 +238,57 @@ Status verify_manifest(const SnapshotManifest& manifest, const SnapshotAnchor& a
   return anchor.qc.verify(set, genesis_id);
 }
 
+namespace {
+
+// Where `key` falls against `unit`'s key range: < 0 before it, 0 inside, > 0 after.
+int compare_to_unit(const Hash32& key, const SnapshotUnit& unit) {
+  const Bucket kb = StateCommitment::bucket_of(key);
+  if (kb != unit.bucket) return kb < unit.bucket ? -1 : 1;
+  unsigned depth = StateCommitment::kDepth;
+  for (std::uint8_t n : unit.path) {
+    const unsigned kn = StateCommitment::nibble(key, depth);
+    if (kn != n) return kn < n ? -1 : 1;
+    depth += StateCommitment::kSplitBits;
+  }
+  return 0;
+}
+
+}  // namespace
+
 Status verify_chunk(const SnapshotManifest& manifest, std::uint32_t index,
                     const SnapshotChunk& chunk) {
   if (index >= manifest.chunks.size() || manifest.chunks[index] != chunk.range) {
     return bad("chunk range differs from the manifest's");
   }
-  const Bucket end = chunk.range.first + chunk.range.count;
-  std::size_t i = 0;
+  OL_TRY_ASSIGN(const auto units, manifest.units());
+  if (std::uint64_t{chunk.range.first} + chunk.range.count > units.size()) {
+    return bad("chunk range lies outside the manifest's units");
+  }
   std::vector<Hash32> keys;
-  for (Bucket b = chunk.range.first; b < end; ++b) {
-    const std::size_t begin = i;
-    keys.clear();
-    for (; i < chunk.entries.size(); ++i) {
-      const Hash32 key = StateCommitment::key_of(chunk.entries[i].address);
-      const Bucket eb = StateCommitment::bucket_of(key);
-      if (eb < b) return bad("chunk accounts out of bucket order");
-      if (eb > b) break;
-      if (!keys.empty() && !(keys.back() < key)) return bad("chunk accounts out of key order");
-      keys.push_back(key);
+  keys.reserve(chunk.entries.size());
+  for (const auto& e : chunk.entries) {
+    keys.push_back(StateCommitment::key_of(e.address));
+    if (keys.size() > 1 && !(keys[keys.size() - 2] < keys.back())) {
+      return bad("chunk accounts out of key order");
     }
-    const auto entries = std::span(chunk.entries).subspan(begin, i - begin);
-    if (StateCommitment::bucket_hash(entries) != manifest.bucket_hashes[b]) {
-      return bad("chunk bucket " + std::to_string(b) + " does not match the manifest");
+  }
+  std::size_t i = 0;
+  for (std::uint32_t u = chunk.range.first; u < chunk.range.first + chunk.range.count; ++u) {
+    const SnapshotUnit& unit = units[u];
+    const std::size_t begin = i;
+    for (; i < keys.size(); ++i) {
+      const int where = compare_to_unit(keys[i], unit);
+      if (where < 0)
+        return bad("chunk holds an account before its " + describe(unit.bucket, unit.path));
+      if (where > 0) break;
+    }
+    const std::size_t n = i - begin;
+    const unsigned depth = static_cast<unsigned>(StateCommitment::kDepth +
+                                                 StateCommitment::kSplitBits * unit.path.size());
+    const Hash32 got = StateCommitment::subtree_hash(std::span(chunk.entries).subspan(begin, n),
+                                                     std::span(keys).subspan(begin, n), depth);
+    if (got != unit.hash) {
+      return bad("chunk " + describe(unit.bucket, unit.path) + " does not match the manifest");
     }
   }
   if (i != chunk.entries.size()) return bad("chunk holds accounts outside its range");
@@ -144,25 +296,95 @@ Status verify_chunk(const SnapshotManifest& manifest, std::uint32_t index,
 }
 
 namespace {
+
+// Cuts units into chunks of at most `max_entries` accounts, expanding buckets that exceed it.
+class Chunker {
+ public:
+  Chunker(Snapshot& s, std::size_t chunk_bytes)
+      // At least kLeafMax, so that a node too large for a chunk is always a split node.
+      : s_(s),
+        max_entries_(std::clamp(chunk_bytes / kEntryBytes, StateCommitment::kLeafMax,
+                                SnapshotChunk::kMaxEntries)) {}
+
+  bool bucket(Bucket b, std::span<const StateEntry> entries) {
+    if (entries.size() <= max_entries_) {
+      unit(entries);
+      return true;
+    }
+    std::vector<Hash32> keys;
+    keys.reserve(entries.size());
+    for (const auto& e : entries) keys.push_back(StateCommitment::key_of(e.address));
+    std::vector<std::uint8_t> path;
+    expand(b, path, entries, keys, StateCommitment::kDepth);
+    return true;
+  }
+
+  void finish() {
+    if (current_.range.count > 0) close();
+  }
+
+ private:
+  void unit(std::span<const StateEntry> entries) {
+    // Cut before a unit that would overflow a non-empty chunk.
+    if (current_.range.count > 0 && current_.entries.size() + entries.size() > max_entries_) {
+      close();
+    }
+    if (current_.range.count == 0) current_.range.first = next_unit_;
+    current_.range.count += 1;
+    ++next_unit_;
+    current_.entries.insert(current_.entries.end(), entries.begin(), entries.end());
+  }
+
+  void close() {
+    s_.manifest.chunks.push_back(current_.range);
+    s_.chunks.push_back(std::move(current_));
+    current_ = SnapshotChunk{};
+  }
+
+  // `entries` (> max_entries_, so a split node) share `depth` bits: list the node, then its
+  // children in key order, expanding those still too large.
+  void expand(Bucket b, std::vector<std::uint8_t>& path, std::span<const StateEntry> entries,
+              std::span<const Hash32> keys, unsigned depth) {
+    std::array<std::size_t, StateCommitment::kFanout + 1> at{};
+    for (unsigned c = 0; c < StateCommitment::kFanout; ++c) {
+      std::size_t j = at[c];
+      while (j < keys.size() && StateCommitment::nibble(keys[j], depth) == c) ++j;
+      at[c + 1] = j;
+    }
+    SnapshotExpansion x{b, path, {}};
+    for (unsigned c = 0; c < StateCommitment::kFanout; ++c) {
+      x.children[c] = StateCommitment::subtree_hash(entries.subspan(at[c], at[c + 1] - at[c]),
+                                                    keys.subspan(at[c], at[c + 1] - at[c]),
+                                                    depth + StateCommitment::kSplitBits);
+    }
+    s_.manifest.expansions.push_back(std::move(x));
+    for (unsigned c = 0; c < StateCommitment::kFanout; ++c) {
+      const auto child = entries.subspan(at[c], at[c + 1] - at[c]);
+      if (child.size() <= max_entries_) {
+        unit(child);
+        continue;
+      }
+      path.push_back(static_cast<std::uint8_t>(c));
+      expand(b, path, child, keys.subspan(at[c], at[c + 1] - at[c]),
+             depth + StateCommitment::kSplitBits);
+      path.pop_back();
+    }
+  }
+
+  Snapshot& s_;
+  std::size_t max_entries_;
+  SnapshotChunk current_;
+  std::uint32_t next_unit_ = 0;
+};
+
 // Chunks `walk`'s buckets (every bucket in order, empty ones included) into `s`.
 template <typename Walk>
 Status chunk_buckets(Snapshot& s, std::size_t chunk_bytes, const Walk& walk) {
-  const std::size_t max_entries = std::max<std::size_t>(1, chunk_bytes / kEntryBytes);
-  SnapshotChunk current;
-  auto close = [&] {
-    s.manifest.chunks.push_back(current.range);
-    s.chunks.push_back(std::move(current));
-    current = SnapshotChunk{};
-  };
+  Chunker chunker(s, chunk_bytes);
   OL_TRY(walk([&](Bucket b, std::span<const execution::StateEntry> entries) {
-    // Cut before a bucket that would overflow a non-empty chunk.
-    if (current.range.count > 0 && current.entries.size() + entries.size() > max_entries) close();
-    if (current.range.count == 0) current.range.first = b;
-    current.range.count += 1;
-    current.entries.insert(current.entries.end(), entries.begin(), entries.end());
-    return true;
+    return chunker.bucket(b, entries);
   }));
-  if (current.range.count > 0) close();
+  chunker.finish();
   return {};
 }
 }  // namespace

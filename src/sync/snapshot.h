@@ -2,12 +2,18 @@
 // that a joining node fetches from peers and verifies one by one.
 //
 //   manifest = height h, the id of the committed block at h, the state root after h, the 2^16
-//              bucket hashes of the state commitment (execution/state_commitment.h), and the
-//              chunk ranges: consecutive runs of whole buckets covering [0, 2^16)
-//   chunk i  = its bucket range and those buckets' accounts, bucket by bucket in commitment
-//              order; chunks are cut at bucket boundaries once they reach ~1 MiB (a single bucket
-//              bigger than that — about 24,000 accounts in one of 65,536 buckets — is a chunk of
-//              its own, up to kMaxChunkEntries)
+//              bucket hashes of the state commitment (execution/state_commitment.h), the
+//              expansions, and the chunk ranges: consecutive runs of units covering all of them
+//   units    = the pieces a chunk holds whole, in key order: every bucket, except that a bucket
+//              with more accounts than one chunk takes (about 24,000 at 1 MiB; only grinding or
+//              ~10^9 accounts make one) is replaced by its 16 sub-trees, recursively while a
+//              sub-tree is still too large. Each such split node is an expansion: its bucket, its
+//              path of nibbles below the bucket and its 16 children's hashes, listed in pre-order
+//              (parent before children, children in key order). A manifest without expansions
+//              encodes as it did before they existed; with them, the chunk count's top bit is
+//              set and the expansions follow the chunks.
+//   chunk i  = its unit range and those units' accounts in commitment order; chunks are cut at
+//              unit boundaries once they reach ~1 MiB, so none exceeds the chunk size
 //
 // Trust: the manifest is verified against a certified block (SnapshotAnchor) that anchors
 // height h with exec_commitment(block id at h, root after h) (types::Block::exec_roots). The
@@ -22,6 +28,7 @@
 // consensus does not wait for a million accounts to be copied.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -37,21 +44,52 @@ namespace ol::sync {
 using Bucket = execution::StateCommitment::Bucket;
 
 struct ChunkRange {
-  Bucket first = 0;
-  std::uint32_t count = 0;  // ≥ 1
+  std::uint32_t first = 0;  // the first unit (SnapshotManifest::units)
+  std::uint32_t count = 0;  // units, ≥ 1
   bool operator==(const ChunkRange&) const = default;
+};
+
+/// A split node of a bucket too large for one chunk (see above).
+struct SnapshotExpansion {
+  Bucket bucket = 0;
+  std::vector<std::uint8_t> path;  // nibbles below the bucket, each < 16; at most kMaxPath
+  std::array<Hash32, execution::StateCommitment::kFanout> children{};
+
+  /// A key has 256 bits, a bucket takes 16 and each level 4.
+  static constexpr std::size_t kMaxPath =
+      (256 - execution::StateCommitment::kDepth) / execution::StateCommitment::kSplitBits;
+  bool operator==(const SnapshotExpansion&) const = default;
+};
+
+/// One piece of the state that a chunk holds whole: a bucket (empty path) or a sub-tree of an
+/// expanded one, with the hash its accounts must have.
+struct SnapshotUnit {
+  Bucket bucket = 0;
+  std::vector<std::uint8_t> path;
+  Hash32 hash{};
 };
 
 struct SnapshotManifest {
   std::uint64_t height = 0;
   Hash32 block_id{};
   Hash32 state_root{};
-  std::vector<Hash32> bucket_hashes;  // exactly 2^16
-  std::vector<ChunkRange> chunks;     // consecutive, covering every bucket once
+  std::vector<Hash32> bucket_hashes;          // exactly 2^16
+  std::vector<SnapshotExpansion> expansions;  // pre-order; usually none
+  std::vector<ChunkRange> chunks;             // consecutive, covering every unit once
 
-  /// Shape and self-consistency: 2^16 bucket hashes whose Merkle root is state_root, and chunk
-  /// ranges that tile [0, 2^16) in order.
+  /// Bounds a decoded manifest: 4,096 expansions cover ~10^8 accounts ground into buckets.
+  static constexpr std::size_t kMaxExpansions = 4096;
+  static constexpr std::size_t kMaxUnits =
+      execution::StateCommitment::kBuckets +
+      kMaxExpansions * (execution::StateCommitment::kFanout - 1);
+
+  /// Shape and self-consistency: 2^16 bucket hashes whose Merkle root is state_root,
+  /// expansions that each hash to the node they expand, and chunk ranges that tile the units
+  /// in order.
   Status validate() const;
+  /// The units in key order. Errors (verify): an expansion out of pre-order, below a node that
+  /// is not expanded, with a nibble over 15, or whose children do not hash to that node.
+  Result<std::vector<SnapshotUnit>> units() const;
 
   void encode(codec::Writer& w) const;
   static Result<SnapshotManifest> decode(codec::Reader& r);
@@ -88,8 +126,8 @@ Status verify_manifest(const SnapshotManifest& manifest, const SnapshotAnchor& a
                        const crypto::ValidatorSet& set, const Hash32& genesis_id);
 
 /// Ok iff `chunk` is chunk `index` of the (validated) manifest: same range, every account in a
-/// bucket of that range, buckets in order, keys strictly ascending within a bucket, and each
-/// bucket's accounts hashing to the manifest's bucket hash (so nothing is missing or extra).
+/// unit of that range, keys strictly ascending, and each unit's accounts hashing to the unit's
+/// hash (so nothing is missing or extra).
 Status verify_chunk(const SnapshotManifest& manifest, std::uint32_t index,
                     const SnapshotChunk& chunk);
 

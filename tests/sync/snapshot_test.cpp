@@ -8,6 +8,7 @@
 #include <random>
 
 #include "support/certified_chain.h"
+#include "support/ground_bucket.h"
 #include "support/temp_dir.h"
 #include "sync/checkpoints.h"
 #include "sync/snapshot.h"
@@ -74,6 +75,107 @@ TEST(SyncSnapshot, RoundTripsOneHundredThousandAccounts) {
   auto manifest = codec::decode_exact<SnapshotManifest>(codec::encode(snap.manifest));
   ASSERT_TRUE(manifest.ok());
   EXPECT_EQ(*manifest, snap.manifest);
+}
+
+/// 100 addresses in one bucket (ground once per test binary: ~2 s).
+const testing::GroundBucket& ground100() {
+  static const testing::GroundBucket g = testing::ground_bucket(100, 2);
+  return g;
+}
+
+/// Chunks of at most 64 accounts: the ground bucket (100) is too large for one.
+constexpr std::size_t kSmallChunkBytes = 64 * 44;
+
+Genesis genesis_with_ground(std::uint32_t accounts) {
+  Genesis g = genesis_with(accounts);
+  for (std::size_t i = 0; i < ground100().addresses.size(); ++i) {
+    g.allocations.push_back({ground100().addresses[i], 5 + i});
+  }
+  return g;
+}
+
+TEST(SyncSnapshot, ABucketTooLargeForAChunkIsCutIntoItsSubTrees) {
+  const Genesis g = genesis_with_ground(3'000);
+  auto source = std::move(Ledger::in_memory(g)).value();
+  Snapshot snap = create_snapshot(*source, 0, Hash32{}, kSmallChunkBytes);
+  ASSERT_TRUE(snap.manifest.validate().ok()) << snap.manifest.validate().error().to_string();
+  // The ground bucket is expanded once (its 16 children hold ~6 accounts each).
+  ASSERT_EQ(snap.manifest.expansions.size(), 1u);
+  EXPECT_EQ(snap.manifest.expansions[0].bucket, ground100().bucket);
+  EXPECT_TRUE(snap.manifest.expansions[0].path.empty());
+  auto units = snap.manifest.units();
+  ASSERT_TRUE(units.ok());
+  EXPECT_EQ(units->size(), execution::StateCommitment::kBuckets + 15);
+
+  // Over the wire and back, checked and installed: the same state.
+  auto manifest = codec::decode_exact<SnapshotManifest>(codec::encode(snap.manifest));
+  ASSERT_TRUE(manifest.ok()) << manifest.error().to_string();
+  ASSERT_EQ(*manifest, snap.manifest);
+  TempDir tmp;
+  auto store = std::move(storage::Store::open(tmp.path() / "db")).value();
+  auto install = std::move(execution::StateInstall::begin(*store)).value();
+  std::size_t accounts = 0;
+  for (std::uint32_t i = 0; i < snap.chunks.size(); ++i) {
+    auto chunk = codec::decode_exact<SnapshotChunk>(codec::encode(snap.chunks[i]));
+    ASSERT_TRUE(chunk.ok());
+    EXPECT_LE(chunk->entries.size(), 64u) << "chunk " << i;
+    auto verdict = verify_chunk(*manifest, i, *chunk);
+    ASSERT_TRUE(verdict.ok()) << "chunk " << i << ": " << verdict.error().to_string();
+    ASSERT_TRUE(install.add(chunk->entries).ok());
+    accounts += chunk->entries.size();
+  }
+  EXPECT_EQ(accounts, 3'100u);
+  ASSERT_TRUE(install.finish(g, 0, snap.manifest.block_id, snap.manifest.state_root).ok());
+  auto restored = Ledger::open(*store, g);
+  ASSERT_TRUE(restored.ok()) << restored.error().to_string();
+  EXPECT_EQ((*restored)->state_root(), source->state_root());
+
+  // A chunk of the ground bucket's sub-trees that lost or moved an account is refused.
+  std::uint32_t index = 0;
+  while (index < snap.chunks.size() &&
+         !std::any_of(snap.chunks[index].entries.begin(), snap.chunks[index].entries.end(),
+                      [](const auto& e) { return e.address == ground100().addresses[0]; })) {
+    ++index;
+  }
+  ASSERT_LT(index, snap.chunks.size());
+  SnapshotChunk c = snap.chunks[index];
+  c.entries.pop_back();
+  EXPECT_FALSE(verify_chunk(snap.manifest, index, c).ok());
+  c = snap.chunks[index];
+  c.entries.front().account.balance += 1;
+  EXPECT_FALSE(verify_chunk(snap.manifest, index, c).ok());
+}
+
+TEST(SyncSnapshot, ExpansionsMustHashToTheNodesTheyExpand) {
+  auto source = std::move(Ledger::in_memory(genesis_with_ground(300))).value();
+  const Snapshot snap = create_snapshot(*source, 0, Hash32{}, kSmallChunkBytes);
+  ASSERT_TRUE(snap.manifest.validate().ok());
+  ASSERT_EQ(snap.manifest.expansions.size(), 1u);
+  auto refused = [&](auto mutate) {
+    SnapshotManifest m = snap.manifest;
+    mutate(m);
+    return !m.validate().ok();
+  };
+  EXPECT_TRUE(refused([](SnapshotManifest& m) { m.expansions[0].children[5][0] ^= 1; }));
+  EXPECT_TRUE(refused([](SnapshotManifest& m) { m.expansions.clear(); }));  // chunks then overrun
+  EXPECT_TRUE(refused([](SnapshotManifest& m) { m.expansions[0].bucket += 1; }));
+  EXPECT_TRUE(refused([](SnapshotManifest& m) {  // below a node that is not expanded
+    auto x = m.expansions[0];
+    x.path = {3};
+    m.expansions.push_back(x);
+  }));
+  EXPECT_TRUE(refused([](SnapshotManifest& m) { m.expansions.push_back(m.expansions[0]); }));
+  EXPECT_TRUE(refused([](SnapshotManifest& m) { m.expansions[0].path = {16}; }));
+  // A flag announcing expansions must be followed by at least one.
+  SnapshotManifest plain = snap.manifest;
+  plain.expansions.clear();
+  plain.chunks = {ChunkRange{0, execution::StateCommitment::kBuckets}};
+  Bytes wire = codec::encode(plain);
+  const std::size_t count_at = 8 + 32 + 32 + 4 + 32 * execution::StateCommitment::kBuckets;
+  EXPECT_EQ(wire[count_at + 3] & 0x80, 0);  // without expansions: the format as before them
+  wire[count_at + 3] |= 0x80;
+  for (int i = 0; i < 4; ++i) wire.push_back(0);
+  EXPECT_FALSE(codec::decode_exact<SnapshotManifest>(wire).ok());
 }
 
 TEST(SyncSnapshot, ACorruptedChunkIsRejected) {
@@ -154,7 +256,7 @@ TEST(SyncSnapshot, ACutBuiltAfterLaterCommitsIsTheSnapshotAtItsHeight) {
   TempDir tmp;
   auto store = std::move(storage::Store::open(tmp.path() / "db")).value();
   const auto validators = TestValidators::make(4);
-  Genesis g = genesis_with(3'000);
+  Genesis g = genesis_with_ground(3'000);  // one bucket too large for a 64-account chunk
   std::vector<crypto::Secp256k1Key> keys;
   for (std::uint8_t i = 0; i < 4; ++i) {
     keys.push_back(
@@ -182,14 +284,15 @@ TEST(SyncSnapshot, ACutBuiltAfterLaterCommitsIsTheSnapshotAtItsHeight) {
   };
   for (int i = 0; i < 5; ++i) commit_next();
   auto at5 = commit_next();
-  const Snapshot expected = create_snapshot(*ledger, 6, at5.qc.block_id, 16 * 1024);
+  const Snapshot expected = create_snapshot(*ledger, 6, at5.qc.block_id, kSmallChunkBytes);
   StateCut cut = cut_state(*ledger, *store, 6, at5.qc.block_id);
   for (int i = 0; i < 6; ++i) commit_next();  // the ledger and the store move on
   ASSERT_NE(ledger->state_root(), expected.manifest.state_root);
 
-  auto built = create_snapshot(cut, 16 * 1024);
+  auto built = create_snapshot(cut, kSmallChunkBytes);
   ASSERT_TRUE(built.ok()) << built.error().to_string();
   EXPECT_EQ(built->manifest, expected.manifest);
+  EXPECT_FALSE(built->manifest.expansions.empty());
   ASSERT_EQ(built->chunks.size(), expected.chunks.size());
   EXPECT_GT(built->chunks.size(), 3u);
   for (std::uint32_t i = 0; i < built->chunks.size(); ++i) {
@@ -197,7 +300,7 @@ TEST(SyncSnapshot, ACutBuiltAfterLaterCommitsIsTheSnapshotAtItsHeight) {
     EXPECT_TRUE(verify_chunk(built->manifest, i, built->chunks[i]).ok()) << "chunk " << i;
   }
   // A cut now is the current state, not the old one.
-  auto now = create_snapshot(cut_state(*ledger, *store, 12, Hash32{}), 16 * 1024);
+  auto now = create_snapshot(cut_state(*ledger, *store, 12, Hash32{}), kSmallChunkBytes);
   ASSERT_TRUE(now.ok());
   EXPECT_EQ(now->manifest.state_root, ledger->state_root());
   EXPECT_NE(now->chunks, expected.chunks);
