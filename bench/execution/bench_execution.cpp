@@ -1,12 +1,15 @@
 // Hot paths of execution v0 and the mempool: applying a block of 1,000 transfers (and persisting
-// it), and admitting transactions (dominated by signature recovery, which happens once).
+// it), admitting transactions (dominated by signature recovery, which happens once), and one
+// touched account in a bucket crowded on purpose (the sub-tree against the flat rehash).
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <random>
 
+#include "execution/account_tree.h"
 #include "execution/ledger.h"
 #include "mempool/mempool.h"
 #include "storage/store.h"
@@ -238,5 +241,53 @@ void BM_MempoolBuildBatch(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 1000);
 }
 BENCHMARK(BM_MempoolBuildBatch)->Unit(benchmark::kMicrosecond);
+
+// A bucket filled on purpose (addresses ground to share 16 key bits; here synthetic keys) with
+// 100,000 accounts: what one changed account costs to rehash. The sub-tree rehashes one leaf and
+// its split nodes; the flat form (the commitment before sub-trees) hashed the whole bucket.
+constexpr std::size_t kCrowded = 100'000;
+
+std::vector<execution::AccountTree::Slot> crowded(execution::AccountMap& accounts) {
+  std::mt19937_64 rng(1);
+  std::vector<execution::AccountTree::Slot> slots(kCrowded);
+  for (std::size_t i = 0; i < kCrowded; ++i) {
+    for (auto& byte : slots[i].key) byte = static_cast<std::uint8_t>(rng());
+    slots[i].key[0] = 0x42;
+    slots[i].key[1] = 0x17;
+    std::memcpy(slots[i].address.bytes.data(), &i, sizeof i);
+    accounts[slots[i].address] = execution::Account{i, 0};
+  }
+  return slots;
+}
+
+void BM_CrowdedBucketTouchOneAccount(benchmark::State& state) {
+  execution::AccountMap accounts;
+  auto slots = crowded(accounts);
+  execution::AccountTree tree;
+  tree.rebuild(slots, accounts);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    const auto& s = slots[(i++ * 7919) % kCrowded];
+    accounts[s.address].nonce += 1;
+    tree.touch(s);
+    benchmark::DoNotOptimize(tree.rehash(accounts));
+  }
+  state.counters["levels"] = tree.max_split_levels();
+  state.counters["bytes_hashed"] = static_cast<double>(tree.last_rehash_bytes());
+}
+BENCHMARK(BM_CrowdedBucketTouchOneAccount)->Unit(benchmark::kMicrosecond);
+
+void BM_CrowdedBucketFlatRehash(benchmark::State& state) {
+  execution::AccountMap accounts;
+  auto slots = crowded(accounts);
+  std::sort(slots.begin(), slots.end(), [](const auto& x, const auto& y) { return x.key < y.key; });
+  std::vector<execution::StateEntry> entries;
+  for (auto _ : state) {
+    entries.clear();
+    for (const auto& s : slots) entries.push_back({s.address, accounts.at(s.address)});
+    benchmark::DoNotOptimize(execution::StateCommitment::leaf_hash(entries));
+  }
+}
+BENCHMARK(BM_CrowdedBucketFlatRehash)->Unit(benchmark::kMicrosecond);
 
 }  // namespace

@@ -3,6 +3,7 @@
 // topic, and the verifiers behind them.
 // Properties: decoding never crashes or over-allocates; whatever decodes re-encodes to exactly
 // the input; a decoded chunk or manifest goes through the verifiers without crashing.
+// Manifests with expansions have a target of their own (fuzz_sync_expansions.cpp).
 #include <cstdint>
 #include <cstdlib>
 

@@ -85,6 +85,8 @@ class UnitWalk {
   explicit UnitWalk(const SnapshotManifest& m) : m_(m) {}
 
   Result<std::vector<SnapshotUnit>> run() {
+    units_.reserve(StateCommitment::kBuckets +
+                   m_.expansions.size() * (StateCommitment::kFanout - 1));
     for (Bucket b = 0; b < StateCommitment::kBuckets; ++b) {
       path_.clear();
       OL_TRY(visit(b, m_.bucket_hashes[b]));
