@@ -262,9 +262,28 @@ Status verify_chunk(const SnapshotManifest& manifest, std::uint32_t index,
   if (index >= manifest.chunks.size() || manifest.chunks[index] != chunk.range) {
     return bad("chunk range differs from the manifest's");
   }
-  OL_TRY_ASSIGN(const auto units, manifest.units());
-  if (std::uint64_t{chunk.range.first} + chunk.range.count > units.size()) {
-    return bad("chunk range lies outside the manifest's units");
+  // The chunk's units. Without expansions they are the buckets themselves: no need to walk
+  // (and allocate) all 65,536 for every chunk.
+  std::vector<SnapshotUnit> units;
+  std::uint32_t first = chunk.range.first;
+  if (manifest.expansions.empty()) {
+    if (manifest.bucket_hashes.size() != StateCommitment::kBuckets) {
+      return bad("manifest bucket count");
+    }
+    if (std::uint64_t{chunk.range.first} + chunk.range.count > StateCommitment::kBuckets) {
+      return bad("chunk range lies outside the manifest's units");
+    }
+    units.reserve(chunk.range.count);
+    for (std::uint32_t u = 0; u < chunk.range.count; ++u) {
+      const Bucket b = chunk.range.first + u;
+      units.push_back(SnapshotUnit{b, {}, manifest.bucket_hashes[b]});
+    }
+    first = 0;
+  } else {
+    OL_TRY_ASSIGN(units, manifest.units());
+    if (std::uint64_t{chunk.range.first} + chunk.range.count > units.size()) {
+      return bad("chunk range lies outside the manifest's units");
+    }
   }
   std::vector<Hash32> keys;
   keys.reserve(chunk.entries.size());
@@ -275,7 +294,7 @@ Status verify_chunk(const SnapshotManifest& manifest, std::uint32_t index,
     }
   }
   std::size_t i = 0;
-  for (std::uint32_t u = chunk.range.first; u < chunk.range.first + chunk.range.count; ++u) {
+  for (std::uint32_t u = first; u < first + chunk.range.count; ++u) {
     const SnapshotUnit& unit = units[u];
     const std::size_t begin = i;
     for (; i < keys.size(); ++i) {
