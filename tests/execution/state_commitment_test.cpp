@@ -286,6 +286,36 @@ TEST(StateCommitment, AGroundBucketIsASubTreeTheLedgerKeepsIncrementally) {
   EXPECT_EQ(ledger->bucket_hashes()[ground.bucket], StateCommitment::bucket_hash(entries));
 }
 
+TEST(StateCommitment, TwoSplitLevelsOfRealKeysMatchTheReference) {
+  // 72 addresses sharing 20 key bits: bucket 0 splits, and so does its child 0.
+  const auto key = test_key(4);
+  Genesis g;
+  g.chain_id = kChainId;
+  g.allocations.push_back({key.address(), Amount(1) << 80});
+  const auto deep = ol::testing::deep_ground_addresses();
+  for (std::size_t i = 0; i < 60; ++i) g.allocations.push_back({deep[i], 1 + i});
+  auto ledger = std::move(Ledger::in_memory(g)).value();
+  std::map<crypto::Address, Account> model;
+  for (const auto& a : g.allocations) model[a.account] = Account{a.balance, 0};
+  ASSERT_EQ(ledger->state_root(), reference_root(model));
+  // The last 12 arrive by transfer: bucket 0 passes 64 inside this block and splits, and its
+  // child 0 (all 72) with it.
+  std::vector<TxRef> txs;
+  for (std::size_t i = 60; i < deep.size(); ++i) {
+    txs.push_back(transfer(key, i - 60, deep[i], 5));
+    txs.push_back(transfer(key, i - 60 + 12, deep[i - 60], 1));
+  }
+  auto out = ledger->apply_block(BlockInfo{1, 0, {}}, txs);
+  ASSERT_TRUE(out.ok());
+  for (const auto& tx : txs) {
+    const auto& to = std::get<types::Transfer>(tx->tx.action).to;
+    model[to] = ledger->account(to);
+  }
+  model[key.address()] = ledger->account(key.address());
+  EXPECT_EQ(model.size(), 73u);
+  EXPECT_EQ(out->state_root, reference_root(model));
+}
+
 /// `count` slots in bucket 0x0102 (keys otherwise random), the first `deep` of which also share
 /// the next 12 bits, so the bucket splits at least 3 levels deep there; accounts for each.
 std::vector<AccountTree::Slot> crowded_slots(std::size_t count, std::size_t deep,

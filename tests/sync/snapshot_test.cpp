@@ -146,6 +146,45 @@ TEST(SyncSnapshot, ABucketTooLargeForAChunkIsCutIntoItsSubTrees) {
   EXPECT_FALSE(verify_chunk(snap.manifest, index, c).ok());
 }
 
+TEST(SyncSnapshot, ASubTreeStillTooLargeForAChunkIsExpandedToo) {
+  // 72 accounts sharing 20 key bits: bucket 0 (72 > 64) and its child 0 (72 > 64) both expand.
+  Genesis g = genesis_with(300);
+  for (const auto& a : testing::deep_ground_addresses()) {
+    const Hash32 key = execution::StateCommitment::key_of(a);
+    ASSERT_EQ(key[0] | key[1] | (key[2] >> 4), 0) << "not a deep ground address";
+    g.allocations.push_back({a, 9});
+  }
+  auto source = std::move(Ledger::in_memory(g)).value();
+  Snapshot snap = create_snapshot(*source, 0, Hash32{}, kSmallChunkBytes);
+  ASSERT_TRUE(snap.manifest.validate().ok());
+  ASSERT_EQ(snap.manifest.expansions.size(), 2u);
+  EXPECT_EQ(snap.manifest.expansions[0].bucket, 0u);
+  EXPECT_TRUE(snap.manifest.expansions[0].path.empty());
+  EXPECT_EQ(snap.manifest.expansions[1].path, std::vector<std::uint8_t>{0});
+  EXPECT_EQ(snap.manifest.units()->size(), execution::StateCommitment::kBuckets + 30);
+  auto manifest = codec::decode_exact<SnapshotManifest>(codec::encode(snap.manifest));
+  ASSERT_TRUE(manifest.ok());
+  ASSERT_EQ(*manifest, snap.manifest);
+
+  TempDir tmp;
+  auto store = std::move(storage::Store::open(tmp.path() / "db")).value();
+  auto install = std::move(execution::StateInstall::begin(*store)).value();
+  for (std::uint32_t i = 0; i < snap.chunks.size(); ++i) {
+    EXPECT_LE(snap.chunks[i].entries.size(), 64u);
+    ASSERT_TRUE(verify_chunk(*manifest, i, snap.chunks[i]).ok()) << "chunk " << i;
+    ASSERT_TRUE(install.add(snap.chunks[i].entries).ok());
+  }
+  ASSERT_TRUE(install.finish(g, 0, snap.manifest.block_id, snap.manifest.state_root).ok());
+  auto restored = Ledger::open(*store, g);
+  ASSERT_TRUE(restored.ok()) << restored.error().to_string();
+  EXPECT_EQ((*restored)->state_root(), source->state_root());
+
+  // The second level's children must hash to the first level's child 0.
+  SnapshotManifest m = snap.manifest;
+  m.expansions[1].children[0][31] ^= 1;
+  EXPECT_FALSE(m.validate().ok());
+}
+
 TEST(SyncSnapshot, ExpansionsMustHashToTheNodesTheyExpand) {
   auto source = std::move(Ledger::in_memory(genesis_with_ground(300))).value();
   const Snapshot snap = create_snapshot(*source, 0, Hash32{}, kSmallChunkBytes);
