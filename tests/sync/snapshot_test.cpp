@@ -41,6 +41,40 @@ Genesis genesis_with(std::uint32_t accounts) {
   return g;
 }
 
+/// What a joining node ends up with after restoring a snapshot.
+struct Restored {
+  std::unique_ptr<Ledger> ledger;
+  std::size_t accounts = 0;       // installed from the chunks
+  std::size_t largest_chunk = 0;  // accounts
+  std::size_t largest_wire = 0;   // encoded bytes
+};
+
+/// Restores `snap` as a peer would: the manifest and every chunk over the wire and back, each
+/// chunk verified against the received manifest, installed into a fresh store under `dir`, and
+/// the ledger opened there (which rechecks the root).
+void restore(const Snapshot& snap, const Genesis& g, const fs::path& dir, Restored& out) {
+  auto manifest = codec::decode_exact<SnapshotManifest>(codec::encode(snap.manifest));
+  ASSERT_TRUE(manifest.ok()) << manifest.error().to_string();
+  ASSERT_EQ(*manifest, snap.manifest);
+  auto store = std::move(storage::Store::open(dir)).value();
+  auto install = std::move(execution::StateInstall::begin(*store)).value();
+  for (std::uint32_t i = 0; i < snap.chunks.size(); ++i) {
+    const Bytes wire = codec::encode(snap.chunks[i]);
+    auto chunk = codec::decode_exact<SnapshotChunk>(wire);
+    ASSERT_TRUE(chunk.ok());
+    auto verdict = verify_chunk(*manifest, i, *chunk);
+    ASSERT_TRUE(verdict.ok()) << "chunk " << i << ": " << verdict.error().to_string();
+    ASSERT_TRUE(install.add(chunk->entries).ok());
+    out.accounts += chunk->entries.size();
+    out.largest_chunk = std::max(out.largest_chunk, chunk->entries.size());
+    out.largest_wire = std::max(out.largest_wire, wire.size());
+  }
+  ASSERT_TRUE(install.finish(g, manifest->height, manifest->block_id, manifest->state_root).ok());
+  auto ledger = Ledger::open(*store, g);
+  ASSERT_TRUE(ledger.ok()) << ledger.error().to_string();
+  out.ledger = std::move(*ledger);
+}
+
 TEST(SyncSnapshot, RoundTripsOneHundredThousandAccounts) {
   const Genesis g = genesis_with(100'000);
   auto source = std::move(Ledger::in_memory(g)).value();
@@ -52,29 +86,13 @@ TEST(SyncSnapshot, RoundTripsOneHundredThousandAccounts) {
   EXPECT_GT(snap.chunks.size(), 3u);  // 100k × 44 B ≈ 4.2 MiB in ~1 MiB chunks
 
   TempDir tmp;
-  auto store = std::move(storage::Store::open(tmp.path() / "db")).value();
-  auto install = std::move(execution::StateInstall::begin(*store)).value();
-  std::size_t accounts = 0;
-  for (std::uint32_t i = 0; i < snap.chunks.size(); ++i) {
-    // Over the wire and back, as a peer would receive it.
-    const Bytes wire = codec::encode(snap.chunks[i]);
-    EXPECT_LE(wire.size(), kDefaultChunkBytes + 64);
-    auto chunk = codec::decode_exact<SnapshotChunk>(wire);
-    ASSERT_TRUE(chunk.ok());
-    ASSERT_TRUE(verify_chunk(snap.manifest, i, *chunk).ok()) << "chunk " << i;
-    ASSERT_TRUE(install.add(chunk->entries).ok());
-    accounts += chunk->entries.size();
-  }
-  EXPECT_EQ(accounts, 100'000u);
-  ASSERT_TRUE(install.finish(g, 0, snap.manifest.block_id, snap.manifest.state_root).ok());
-  auto restored = Ledger::open(*store, g);
-  ASSERT_TRUE(restored.ok()) << restored.error().to_string();
-  EXPECT_EQ((*restored)->state_root(), source->state_root());
-  EXPECT_EQ((*restored)->account_count(), 100'000u);
-  EXPECT_EQ((*restored)->account(address_of(4242)), (Account{4243, 0}));
-  auto manifest = codec::decode_exact<SnapshotManifest>(codec::encode(snap.manifest));
-  ASSERT_TRUE(manifest.ok());
-  EXPECT_EQ(*manifest, snap.manifest);
+  Restored r;
+  ASSERT_NO_FATAL_FAILURE(restore(snap, g, tmp.path() / "db", r));
+  EXPECT_EQ(r.accounts, 100'000u);
+  EXPECT_LE(r.largest_wire, kDefaultChunkBytes + 64);
+  EXPECT_EQ(r.ledger->state_root(), source->state_root());
+  EXPECT_EQ(r.ledger->account_count(), 100'000u);
+  EXPECT_EQ(r.ledger->account(address_of(4242)), (Account{4243, 0}));
 }
 
 /// 100 addresses in one bucket (ground once per test binary: ~2 s).
@@ -108,27 +126,12 @@ TEST(SyncSnapshot, ABucketTooLargeForAChunkIsCutIntoItsSubTrees) {
   EXPECT_EQ(units->size(), execution::StateCommitment::kBuckets + 15);
 
   // Over the wire and back, checked and installed: the same state.
-  auto manifest = codec::decode_exact<SnapshotManifest>(codec::encode(snap.manifest));
-  ASSERT_TRUE(manifest.ok()) << manifest.error().to_string();
-  ASSERT_EQ(*manifest, snap.manifest);
   TempDir tmp;
-  auto store = std::move(storage::Store::open(tmp.path() / "db")).value();
-  auto install = std::move(execution::StateInstall::begin(*store)).value();
-  std::size_t accounts = 0;
-  for (std::uint32_t i = 0; i < snap.chunks.size(); ++i) {
-    auto chunk = codec::decode_exact<SnapshotChunk>(codec::encode(snap.chunks[i]));
-    ASSERT_TRUE(chunk.ok());
-    EXPECT_LE(chunk->entries.size(), 64u) << "chunk " << i;
-    auto verdict = verify_chunk(*manifest, i, *chunk);
-    ASSERT_TRUE(verdict.ok()) << "chunk " << i << ": " << verdict.error().to_string();
-    ASSERT_TRUE(install.add(chunk->entries).ok());
-    accounts += chunk->entries.size();
-  }
-  EXPECT_EQ(accounts, 3'100u);
-  ASSERT_TRUE(install.finish(g, 0, snap.manifest.block_id, snap.manifest.state_root).ok());
-  auto restored = Ledger::open(*store, g);
-  ASSERT_TRUE(restored.ok()) << restored.error().to_string();
-  EXPECT_EQ((*restored)->state_root(), source->state_root());
+  Restored r;
+  ASSERT_NO_FATAL_FAILURE(restore(snap, g, tmp.path() / "db", r));
+  EXPECT_EQ(r.accounts, 3'100u);
+  EXPECT_LE(r.largest_chunk, 64u);
+  EXPECT_EQ(r.ledger->state_root(), source->state_root());
 
   // A chunk of the ground bucket's sub-trees that lost or moved an account is refused.
   std::uint32_t index = 0;
@@ -162,22 +165,12 @@ TEST(SyncSnapshot, ASubTreeStillTooLargeForAChunkIsExpandedToo) {
   EXPECT_TRUE(snap.manifest.expansions[0].path.empty());
   EXPECT_EQ(snap.manifest.expansions[1].path, std::vector<std::uint8_t>{0});
   EXPECT_EQ(snap.manifest.units()->size(), execution::StateCommitment::kBuckets + 30);
-  auto manifest = codec::decode_exact<SnapshotManifest>(codec::encode(snap.manifest));
-  ASSERT_TRUE(manifest.ok());
-  ASSERT_EQ(*manifest, snap.manifest);
-
   TempDir tmp;
-  auto store = std::move(storage::Store::open(tmp.path() / "db")).value();
-  auto install = std::move(execution::StateInstall::begin(*store)).value();
-  for (std::uint32_t i = 0; i < snap.chunks.size(); ++i) {
-    EXPECT_LE(snap.chunks[i].entries.size(), 64u);
-    ASSERT_TRUE(verify_chunk(*manifest, i, snap.chunks[i]).ok()) << "chunk " << i;
-    ASSERT_TRUE(install.add(snap.chunks[i].entries).ok());
-  }
-  ASSERT_TRUE(install.finish(g, 0, snap.manifest.block_id, snap.manifest.state_root).ok());
-  auto restored = Ledger::open(*store, g);
-  ASSERT_TRUE(restored.ok()) << restored.error().to_string();
-  EXPECT_EQ((*restored)->state_root(), source->state_root());
+  Restored r;
+  ASSERT_NO_FATAL_FAILURE(restore(snap, g, tmp.path() / "db", r));
+  EXPECT_EQ(r.accounts, 372u);
+  EXPECT_LE(r.largest_chunk, 64u);
+  EXPECT_EQ(r.ledger->state_root(), source->state_root());
 
   // The second level's children must hash to the first level's child 0.
   SnapshotManifest m = snap.manifest;
