@@ -65,8 +65,17 @@ case "$cmd" in
     secs="${1:-60}"
     for f in build/fuzz/fuzz/*/fuzz_*; do
       [[ -x "$f" ]] || continue
+      # A target with seeds (fuzz/<layer>/seeds/<target>/) starts from them; what it finds goes
+      # into a corpus directory in the build tree, never into the source tree.
+      name="$(basename "$f")"
+      layer="$(basename "$(dirname "$f")")"
+      corpus=()
+      if [[ -d "fuzz/$layer/seeds/$name" ]]; then
+        corpus=("build/fuzz/fuzz/$layer/corpus.$name" "fuzz/$layer/seeds/$name")
+        mkdir -p "${corpus[0]}"
+      fi
       echo "== $f (${secs}s)"
-      "$f" -max_total_time="$secs" -print_final_stats=1
+      "$f" -max_total_time="$secs" -print_final_stats=1 "${corpus[@]}"
     done
     ;;
   bench)

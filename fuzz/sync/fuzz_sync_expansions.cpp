@@ -1,6 +1,7 @@
 // Fuzzes snapshot manifests with expansions: the input (chunk ranges and expansions, after the
 // chunk count) is grafted onto a fixed manifest whose bucket 7 is a split node with a split
-// child 3, so that the expansion walk reaches its deeper paths. Seeds: seeds/ (make_seeds.py).
+// child 3, so that the expansion walk reaches its deeper paths.
+// Seeds: seeds/fuzz_sync_expansions/, written by make_seeds.py.
 // Properties: decoding never crashes or over-allocates; whatever decodes re-encodes to exactly
 // the input; an empty chunk verifies exactly when every unit of its range is the empty leaf.
 #include <algorithm>

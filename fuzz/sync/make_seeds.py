@@ -2,7 +2,7 @@
 """Writes the seed inputs for fuzz_sync_expansions (chunk ranges and expansions grafted onto
 the target's fixed manifest, whose bucket 7 is split(E, E, E, S, E, ...) with
 S = split(E x 16) and E the empty leaf): two valid manifests the fuzzer mutates from.
-Run from this directory: python3 make_seeds.py (writes into seeds/)."""
+Run from this directory: python3 make_seeds.py (writes into seeds/fuzz_sync_expansions/)."""
 import hashlib
 import struct
 
@@ -32,7 +32,7 @@ def seed(ranges):
     return body + EXPANSIONS
 
 
-with open("seeds/expanded_one_chunk", "wb") as f:
+with open("seeds/fuzz_sync_expansions/expanded_one_chunk", "wb") as f:
     f.write(seed([(0, UNITS)]))
-with open("seeds/expanded_two_chunks", "wb") as f:
+with open("seeds/fuzz_sync_expansions/expanded_two_chunks", "wb") as f:
     f.write(seed([(0, 65543), (65543, UNITS - 65543)]))
