@@ -24,6 +24,14 @@ Result<SnapshotManifest> Checkpoints::create(const execution::Ledger& ledger, st
 
 Result<SnapshotManifest> Checkpoints::write(Snapshot snap) {
   const std::uint64_t height = snap.manifest.height;
+  if (snap.manifest.expansions.size() > SnapshotManifest::kMaxExpansions) {
+    // No peer would decode the manifest: say so rather than store an unservable checkpoint.
+    return make_error(Errc::invalid_argument,
+                      "checkpoint at height " + std::to_string(height) + " needs " +
+                          std::to_string(snap.manifest.expansions.size()) +
+                          " expansions of oversized buckets, more than a manifest may list (" +
+                          std::to_string(SnapshotManifest::kMaxExpansions) + ")");
+  }
   storage::WriteBatch batch;
   batch.put_checkpoint(height, codec::encode(snap.manifest));
   for (std::uint32_t i = 0; i < snap.chunks.size(); ++i) {

@@ -38,6 +38,8 @@ class Checkpoints {
   /// Stores a snapshot taken earlier (create_snapshot) and prunes to the newest `keep`: the
   /// half of create() that needs no ledger, so a node can cut the snapshot between blocks on its
   /// core thread and encode and write it on another. Any thread (one writer at a time).
+  /// Errors: a manifest with more expansions than a peer would decode (invalid_argument: about
+  /// 10^8 accounts ground into buckets), or the store's.
   Result<SnapshotManifest> write(Snapshot snap);
 
   /// Heights with a stored checkpoint, ascending.

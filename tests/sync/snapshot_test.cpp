@@ -367,6 +367,14 @@ TEST(SyncCheckpoints, TakenEveryIntervalAndPrunedToTheNewest) {
   }
   EXPECT_FALSE(checkpoints.chunk(10, 0).value().has_value());           // pruned with its manifest
   EXPECT_FALSE(checkpoints.create(chain.ledger(), 34, Hash32{}).ok());  // ledger is at 35
+
+  // A snapshot no peer could decode (too many expansions) is refused, not stored.
+  Snapshot unservable = create_snapshot(chain.ledger(), 40, Hash32{}, 8192);
+  unservable.manifest.expansions.resize(SnapshotManifest::kMaxExpansions + 1);
+  auto refused = checkpoints.write(std::move(unservable));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("more than a manifest may list"), std::string::npos);
+  EXPECT_EQ(checkpoints.heights().value(), (std::vector<std::uint64_t>{20, 30}));
 }
 
 }  // namespace
