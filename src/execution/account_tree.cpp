@@ -21,7 +21,6 @@ AccountTree& AccountTree::operator=(AccountTree&&) noexcept = default;
 AccountTree::~AccountTree() = default;
 
 void AccountTree::build(Node& n, std::span<Slot> slots, unsigned depth) {
-  n.count = static_cast<std::uint32_t>(slots.size());
   n.dirty = true;
   if (slots.size() <= StateCommitment::kLeafMax || depth >= kKeyBits) {
     n.slots.assign(slots.begin(), slots.end());
@@ -30,12 +29,11 @@ void AccountTree::build(Node& n, std::span<Slot> slots, unsigned depth) {
   }
   n.slots.clear();
   n.kids = std::make_unique<Children>();
-  std::size_t i = 0;
+  const auto at = StateCommitment::child_runs(
+      slots.size(), depth, [&](std::size_t i) -> const Hash32& { return slots[i].key; });
   for (unsigned c = 0; c < StateCommitment::kFanout; ++c) {
-    std::size_t j = i;
-    while (j < slots.size() && StateCommitment::nibble(slots[j].key, depth) == c) ++j;
-    build((*n.kids)[c], slots.subspan(i, j - i), depth + StateCommitment::kSplitBits);
-    i = j;
+    build((*n.kids)[c], slots.subspan(at[c], at[c + 1] - at[c]),
+          depth + StateCommitment::kSplitBits);
   }
 }
 
@@ -65,25 +63,20 @@ void AccountTree::split(Node& n, unsigned depth) {
 
 void AccountTree::touch(const Slot& slot) {
   const Bucket b = StateCommitment::bucket_of(slot.key);
-  // Walk down to the leaf, remembering the path: its counts grow if the key is new.
-  std::array<Node*, (kKeyBits - StateCommitment::kDepth) / StateCommitment::kSplitBits + 1> path;
-  std::size_t len = 0;
+  // Down to the leaf, marking the path for the next rehash().
   Node* n = &buckets_[b];
   unsigned depth = StateCommitment::kDepth;
+  n->dirty = true;
   while (n->kids) {
-    path[len++] = n;
     n = &(*n->kids)[StateCommitment::nibble(slot.key, depth)];
+    n->dirty = true;
     depth += StateCommitment::kSplitBits;
   }
-  path[len++] = n;
   auto it = std::lower_bound(n->slots.begin(), n->slots.end(), slot.key, key_less);
-  const bool added = it == n->slots.end() || it->key != slot.key;
-  if (added) n->slots.insert(it, slot);
-  for (std::size_t k = 0; k < len; ++k) {
-    path[k]->dirty = true;
-    if (added) ++path[k]->count;
+  if (it == n->slots.end() || it->key != slot.key) {
+    n->slots.insert(it, slot);
+    if (n->slots.size() > StateCommitment::kLeafMax && depth < kKeyBits) split(*n, depth);
   }
-  if (added && n->slots.size() > StateCommitment::kLeafMax && depth < kKeyBits) split(*n, depth);
   dirty_buckets_.push_back(b);
 }
 
@@ -133,8 +126,15 @@ void AccountTree::bucket_entries(Bucket b, const AccountMap& accounts,
   collect(buckets_[b], accounts, out);
 }
 
+std::size_t AccountTree::size_of(const Node& n) {
+  if (!n.kids) return n.slots.size();
+  std::size_t total = 0;
+  for (const Node& kid : *n.kids) total += size_of(kid);
+  return total;
+}
+
 std::size_t AccountTree::bucket_size(Bucket b) const {
-  return buckets_[b].count;
+  return size_of(buckets_[b]);
 }
 
 unsigned AccountTree::levels(const Node& n) {

@@ -66,7 +66,6 @@ class AccountTree {
   using Children = std::array<Node, StateCommitment::kFanout>;
   struct Node {
     Hash32 hash{};
-    std::uint32_t count = 0;  // accounts below
     bool dirty = false;
     std::vector<Slot> slots;         // a leaf's accounts, ascending key (empty once split)
     std::unique_ptr<Children> kids;  // a split node's children
@@ -78,6 +77,7 @@ class AccountTree {
   const Hash32& hash_node(Node& n, unsigned depth, const AccountMap& accounts);
   static void collect(const Node& n, const AccountMap& accounts, std::vector<StateEntry>& out);
   static unsigned levels(const Node& n);
+  static std::size_t size_of(const Node& n);
 
   std::vector<Node> buckets_;
   StateCommitment commitment_;

@@ -30,19 +30,17 @@ Hash32 StateCommitment::bucket_hash(std::span<const StateEntry> entries) {
 Hash32 StateCommitment::subtree_hash(std::span<const StateEntry> entries,
                                      std::span<const Hash32> keys, unsigned depth) {
   if (entries.size() <= kLeafMax || depth >= 256) return leaf_hash(entries);
-  // Ascending keys that share `depth` bits: each child is one contiguous run.
-  std::array<Hash32, kFanout> children;
-  std::size_t i = 0;
-  for (unsigned c = 0; c < kFanout; ++c) {
-    std::size_t j = i;
-    while (j < keys.size() && nibble(keys[j], depth) == c) ++j;
-    children[c] =
-        subtree_hash(entries.subspan(i, j - i), keys.subspan(i, j - i), depth + kSplitBits);
-    i = j;
-  }
+  const auto at =
+      child_runs(keys.size(), depth, [&](std::size_t i) -> const Hash32& { return keys[i]; });
   // Unsorted input (a caller's bug, not hostile data: verifiers check the order first) leaves
-  // entries unplaced; hash them as a leaf too so the result still depends on every entry.
-  if (i != entries.size()) return leaf_hash(entries);
+  // entries unplaced; hash them as a leaf so the result still depends on every entry.
+  if (at[kFanout] != entries.size()) return leaf_hash(entries);
+  std::array<Hash32, kFanout> children;
+  for (unsigned c = 0; c < kFanout; ++c) {
+    const std::size_t len = at[c + 1] - at[c];
+    children[c] =
+        subtree_hash(entries.subspan(at[c], len), keys.subspan(at[c], len), depth + kSplitBits);
+  }
   return split_hash(children);
 }
 

@@ -41,6 +41,7 @@
 //     faster.
 #pragma once
 
+#include <array>
 #include <span>
 #include <vector>
 
@@ -68,6 +69,21 @@ class StateCommitment {
   static unsigned nibble(const Hash32& key, unsigned depth) {
     const std::uint8_t byte = key[depth / 8];
     return depth % 8 == 0 ? byte >> 4 : byte & 0x0f;
+  }
+
+  /// The runs of a split node's children: over `n` ascending keys sharing `depth` bits
+  /// (`key(i)` the i-th), child c is [at[c], at[c + 1]). at[kFanout] < n only if the keys were
+  /// not so ordered.
+  template <typename KeyAt>
+  static std::array<std::size_t, kFanout + 1> child_runs(std::size_t n, unsigned depth,
+                                                         const KeyAt& key) {
+    std::array<std::size_t, kFanout + 1> at{};
+    for (unsigned c = 0; c < kFanout; ++c) {
+      std::size_t j = at[c];
+      while (j < n && nibble(key(j), depth) == c) ++j;
+      at[c + 1] = j;
+    }
+    return at;
   }
 
   /// The hash of one bucket; `entries` must be that bucket's accounts in ascending key order.
