@@ -79,14 +79,17 @@ std::string describe(Bucket bucket, std::span<const std::uint8_t> path) {
   return s;
 }
 
-// Walks the expansions in pre-order, turning each expanded node into its children.
+// Walks the expansions in pre-order, turning each expanded node into its children, and keeps
+// the units whose index lies in [first, end).
 class UnitWalk {
  public:
-  explicit UnitWalk(const SnapshotManifest& m) : m_(m) {}
+  UnitWalk(const SnapshotManifest& m, std::uint64_t first, std::uint64_t end)
+      : m_(m), first_(first), end_(end) {}
 
   Result<std::vector<SnapshotUnit>> run() {
-    units_.reserve(StateCommitment::kBuckets +
-                   m_.expansions.size() * (StateCommitment::kFanout - 1));
+    const std::uint64_t total =
+        StateCommitment::kBuckets + m_.expansions.size() * (StateCommitment::kFanout - 1);
+    units_.reserve(static_cast<std::size_t>(std::min(end_, total) - std::min(first_, total)));
     for (Bucket b = 0; b < StateCommitment::kBuckets; ++b) {
       path_.clear();
       OL_TRY(visit(b, m_.bucket_hashes[b]));
@@ -107,7 +110,8 @@ class UnitWalk {
 
   Status visit(Bucket b, const Hash32& hash) {
     if (!expanded_here(b)) {
-      units_.push_back(SnapshotUnit{b, path_, hash});
+      if (index_ >= first_ && index_ < end_) units_.push_back(SnapshotUnit{b, path_, hash});
+      ++index_;
       return {};
     }
     const SnapshotExpansion& x = m_.expansions[next_++];
@@ -124,7 +128,10 @@ class UnitWalk {
   }
 
   const SnapshotManifest& m_;
-  std::size_t next_ = 0;
+  const std::uint64_t first_;
+  const std::uint64_t end_;
+  std::uint64_t index_ = 0;  // units walked so far
+  std::size_t next_ = 0;     // expansions walked so far
   std::vector<std::uint8_t> path_;
   std::vector<SnapshotUnit> units_;
 };
@@ -132,6 +139,11 @@ class UnitWalk {
 }  // namespace
 
 Result<std::vector<SnapshotUnit>> SnapshotManifest::units() const {
+  return units(0, kMaxUnits);
+}
+
+Result<std::vector<SnapshotUnit>> SnapshotManifest::units(std::uint32_t first,
+                                                          std::uint32_t count) const {
   if (bucket_hashes.size() != StateCommitment::kBuckets) return bad("manifest bucket count");
   if (expansions.size() > kMaxExpansions) return bad("manifest has too many expansions");
   for (const auto& x : expansions) {
@@ -141,7 +153,7 @@ Result<std::vector<SnapshotUnit>> SnapshotManifest::units() const {
       if (n >= StateCommitment::kFanout) return bad("manifest expansion path nibble over 15");
     }
   }
-  return UnitWalk(*this).run();
+  return UnitWalk(*this, first, std::uint64_t{first} + count).run();
 }
 
 Status SnapshotManifest::validate() const {
@@ -262,28 +274,9 @@ Status verify_chunk(const SnapshotManifest& manifest, std::uint32_t index,
   if (index >= manifest.chunks.size() || manifest.chunks[index] != chunk.range) {
     return bad("chunk range differs from the manifest's");
   }
-  // The chunk's units. Without expansions they are the buckets themselves: no need to walk
-  // (and allocate) all 65,536 for every chunk.
-  std::vector<SnapshotUnit> units;
-  std::uint32_t first = chunk.range.first;
-  if (manifest.expansions.empty()) {
-    if (manifest.bucket_hashes.size() != StateCommitment::kBuckets) {
-      return bad("manifest bucket count");
-    }
-    if (std::uint64_t{chunk.range.first} + chunk.range.count > StateCommitment::kBuckets) {
-      return bad("chunk range lies outside the manifest's units");
-    }
-    units.reserve(chunk.range.count);
-    for (std::uint32_t u = 0; u < chunk.range.count; ++u) {
-      const Bucket b = chunk.range.first + u;
-      units.push_back(SnapshotUnit{b, {}, manifest.bucket_hashes[b]});
-    }
-    first = 0;
-  } else {
-    OL_TRY_ASSIGN(units, manifest.units());
-    if (std::uint64_t{chunk.range.first} + chunk.range.count > units.size()) {
-      return bad("chunk range lies outside the manifest's units");
-    }
+  OL_TRY_ASSIGN(const auto units, manifest.units(chunk.range.first, chunk.range.count));
+  if (units.size() != chunk.range.count) {
+    return bad("chunk range lies outside the manifest's units");
   }
   std::vector<Hash32> keys;
   keys.reserve(chunk.entries.size());
@@ -294,8 +287,7 @@ Status verify_chunk(const SnapshotManifest& manifest, std::uint32_t index,
     }
   }
   std::size_t i = 0;
-  for (std::uint32_t u = first; u < first + chunk.range.count; ++u) {
-    const SnapshotUnit& unit = units[u];
+  for (const SnapshotUnit& unit : units) {
     const std::size_t begin = i;
     for (; i < keys.size(); ++i) {
       const int where = compare_to_unit(keys[i], unit);
@@ -363,33 +355,32 @@ class Chunker {
   }
 
   // `entries` (> max_entries_, so a split node) share `depth` bits: list the node, then its
-  // children in key order, expanding those still too large.
-  void expand(Bucket b, std::vector<std::uint8_t>& path, std::span<const StateEntry> entries,
-              std::span<const Hash32> keys, unsigned depth) {
-    std::array<std::size_t, StateCommitment::kFanout + 1> at{};
+  // children in key order, expanding those still too large. Returns the node's hash; each node
+  // below is hashed once (an expanded child's hash comes from its own expansion).
+  Hash32 expand(Bucket b, std::vector<std::uint8_t>& path, std::span<const StateEntry> entries,
+                std::span<const Hash32> keys, unsigned depth) {
+    const auto at = StateCommitment::child_runs(
+        keys.size(), depth, [&](std::size_t i) -> const Hash32& { return keys[i]; });
+    // Pre-order: the node is listed before its children, its child hashes filled in after.
+    const std::size_t index = s_.manifest.expansions.size();
+    s_.manifest.expansions.push_back(SnapshotExpansion{b, path, {}});
+    std::array<Hash32, StateCommitment::kFanout> children;
     for (unsigned c = 0; c < StateCommitment::kFanout; ++c) {
-      std::size_t j = at[c];
-      while (j < keys.size() && StateCommitment::nibble(keys[j], depth) == c) ++j;
-      at[c + 1] = j;
-    }
-    SnapshotExpansion x{b, path, {}};
-    for (unsigned c = 0; c < StateCommitment::kFanout; ++c) {
-      x.children[c] = StateCommitment::subtree_hash(entries.subspan(at[c], at[c + 1] - at[c]),
-                                                    keys.subspan(at[c], at[c + 1] - at[c]),
-                                                    depth + StateCommitment::kSplitBits);
-    }
-    s_.manifest.expansions.push_back(std::move(x));
-    for (unsigned c = 0; c < StateCommitment::kFanout; ++c) {
-      const auto child = entries.subspan(at[c], at[c + 1] - at[c]);
+      const std::size_t len = at[c + 1] - at[c];
+      const auto child = entries.subspan(at[c], len);
+      const auto child_keys = keys.subspan(at[c], len);
+      const unsigned below = depth + StateCommitment::kSplitBits;
       if (child.size() <= max_entries_) {
+        children[c] = StateCommitment::subtree_hash(child, child_keys, below);
         unit(child);
         continue;
       }
       path.push_back(static_cast<std::uint8_t>(c));
-      expand(b, path, child, keys.subspan(at[c], at[c + 1] - at[c]),
-             depth + StateCommitment::kSplitBits);
+      children[c] = expand(b, path, child, child_keys, below);
       path.pop_back();
     }
+    s_.manifest.expansions[index].children = children;
+    return StateCommitment::split_hash(children);
   }
 
   Snapshot& s_;

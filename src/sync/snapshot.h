@@ -90,6 +90,9 @@ struct SnapshotManifest {
   /// The units in key order. Errors (verify): an expansion out of pre-order, below a node that
   /// is not expanded, with a nibble over 15, or whose children do not hash to that node.
   Result<std::vector<SnapshotUnit>> units() const;
+  /// The same checks, keeping only the units [first, first + count) (fewer if there are not
+  /// that many): a chunk's, without holding all 65,536 or more.
+  Result<std::vector<SnapshotUnit>> units(std::uint32_t first, std::uint32_t count) const;
 
   void encode(codec::Writer& w) const;
   static Result<SnapshotManifest> decode(codec::Reader& r);
