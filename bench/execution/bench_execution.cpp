@@ -242,6 +242,61 @@ void BM_MempoolBuildBatch(benchmark::State& state) {
 }
 BENCHMARK(BM_MempoolBuildBatch)->Unit(benchmark::kMicrosecond);
 
+// A pool's life at steady state, without signature recovery (its cost is BM_MempoolAdmit's):
+// blocks of 1,000 verified transfers from 400 senders pooled (add_verified, as a proposal's
+// are), taken for a proposal (build_batch) and committed (remove_committed), with the pool's
+// memory of committed ids full (Limits::recent_committed, 131,072). Ids and senders are
+// synthetic: every table keyed by them is one the keyed hashes (crypto::Hash32Hasher,
+// AddressHasher) serve, as on a validator.
+void BM_MempoolPoolAndCommit1000(benchmark::State& state) {
+  constexpr std::size_t kBlock = 1000;
+  constexpr std::size_t kSendersHere = 400;
+  std::vector<crypto::Address> senders(kSendersHere);
+  for (std::size_t i = 0; i < kSendersHere; ++i) std::memcpy(senders[i].bytes.data(), &i, sizeof i);
+  std::unordered_map<crypto::Address, std::uint64_t, crypto::AddressHasher> nonces;
+  mempool::Mempool pool(kChain, {}, [&nonces](const crypto::Address& a) {
+    auto it = nonces.find(a);
+    return mempool::CommittedAccount{it == nonces.end() ? 0 : it->second, ~types::Amount{0}};
+  });
+  std::mt19937_64 rng(7);
+  std::vector<std::uint64_t> next(kSendersHere, 0);
+  auto make_block = [&] {
+    std::vector<types::TxRef> block;
+    block.reserve(kBlock);
+    for (std::size_t i = 0; i < kBlock; ++i) {
+      const std::size_t s = i % kSendersHere;
+      types::Transaction tx;
+      tx.chain_id = kChain;
+      tx.nonce = next[s]++;
+      tx.action = types::Transfer{senders[(s + 1) % kSendersHere], 1};
+      Hash32 id;
+      for (std::size_t w = 0; w < id.size(); w += 8) {
+        const std::uint64_t r = rng();
+        std::memcpy(id.data() + w, &r, 8);
+      }
+      block.push_back(std::make_shared<const types::VerifiedTransaction>(
+          types::VerifiedTransaction{std::move(tx), senders[s], id, 120}));
+    }
+    return block;
+  };
+  auto run_block = [&](const std::vector<types::TxRef>& block) {
+    for (const auto& tx : block) benchmark::DoNotOptimize(pool.add_verified(tx));
+    benchmark::DoNotOptimize(pool.build_batch({.max_txs = kBlock}));
+    for (const auto& tx : block) nonces[tx->sender] = tx->tx.nonce + 1;
+    pool.remove_committed(block);
+  };
+  // Fill the memory of committed ids first, so that every commit also forgets the oldest.
+  for (std::size_t b = 0; b < 140; ++b) run_block(make_block());
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto block = make_block();
+    state.ResumeTiming();
+    run_block(block);
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(kBlock));
+}
+BENCHMARK(BM_MempoolPoolAndCommit1000)->Unit(benchmark::kMicrosecond);
+
 // A bucket filled on purpose (addresses ground to share 16 key bits; here synthetic keys) with
 // 100,000 accounts: what one changed account costs to rehash. The sub-tree rehashes one leaf and
 // its split nodes; the flat form (the commitment before sub-trees) hashed the whole bucket.

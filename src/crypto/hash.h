@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string_view>
 
 #include "common/bytes.h"
@@ -51,3 +52,20 @@ class Sha256 {
 };
 
 }  // namespace ol::crypto
+
+// libstdc++'s unordered containers keep each element's hash code in its node only for a hasher
+// that std::__is_fast_hash calls slow ("If not fast the hash-based containers will cache the
+// hash code"), and by default every hasher is fast. A keyed hasher is a SipHash (~20-30 ns), and
+// an uncached one is recomputed for every element on each rehash, on each erase (to find the
+// predecessor in its bucket), and for the next node at each step of a lookup's bucket walk. The
+// code costs 8 bytes per node. OL_SLOW_HASHER(H) says so for H; other standard libraries
+// decide by themselves.
+#if defined(__GLIBCXX__)
+#define OL_SLOW_HASHER(H) \
+  template <>             \
+  struct std::__is_fast_hash<H> : std::false_type {}
+#else
+#define OL_SLOW_HASHER(H) static_assert(true)
+#endif
+
+OL_SLOW_HASHER(ol::crypto::Hash32Hasher);

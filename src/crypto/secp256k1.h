@@ -82,3 +82,5 @@ Status save_secp256k1_key_file(const std::filesystem::path& path, const Secp256k
 Result<Secp256k1Key> load_secp256k1_key_file(const std::filesystem::path& path);
 
 }  // namespace ol::crypto
+
+OL_SLOW_HASHER(ol::crypto::AddressHasher);

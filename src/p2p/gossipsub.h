@@ -20,6 +20,7 @@
 
 #include "common/bytes.h"
 #include "common/result.h"
+#include "crypto/hash.h"
 #include "p2p/host.h"
 #include "p2p/peer_id.h"
 
@@ -104,9 +105,17 @@ struct Stats {
 
 /// A keyed (SipHash, per-process random key) hash for byte strings chosen by remote peers, so
 /// nobody can aim collisions at our hash tables.
+/// Transparent: a SeenCache looks up a string_view without making a string.
 struct KeyedHash {
+  using is_transparent = void;
   std::size_t operator()(std::string_view s) const noexcept;
 };
+
+}  // namespace ol::p2p::gossipsub
+
+OL_SLOW_HASHER(ol::p2p::gossipsub::KeyedHash);
+
+namespace ol::p2p::gossipsub {
 
 /// Message ids seen within a time window, for deduplication. Bounded both ways: an id is
 /// forgotten `ttl` after it was added, and beyond `max_entries` the oldest ids go first.
@@ -127,14 +136,11 @@ class SeenCache {
     using is_transparent = void;
     bool operator()(std::string_view a, std::string_view b) const { return a == b; }
   };
-  struct Hash : KeyedHash {
-    using is_transparent = void;
-  };
   void evict_oldest();
 
   std::chrono::milliseconds ttl_;
   std::size_t max_;
-  std::unordered_set<std::string, Hash, Eq> ids_;
+  std::unordered_set<std::string, KeyedHash, Eq> ids_;
   // Insertion order is expiry order; each entry points at its element in ids_ (stable).
   std::deque<std::pair<std::chrono::steady_clock::time_point, const std::string*>> order_;
 };

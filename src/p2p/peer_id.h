@@ -69,3 +69,4 @@ struct std::hash<ol::p2p::PeerId> {
     return static_cast<std::size_t>(ol::crypto::keyed_hash64(p.bytes()));
   }
 };
+OL_SLOW_HASHER(std::hash<ol::p2p::PeerId>);

@@ -113,6 +113,13 @@ TEST(AddressHasher, ChosenAddressesSharingTheirFirstBytesSpreadOverBuckets) {
             12u);
 }
 
+#if defined(__GLIBCXX__)
+// The keyed hashers are SipHash: libstdc++ must keep their codes in the nodes rather than
+// recompute them on every rehash, erase and bucket walk (OL_SLOW_HASHER).
+static_assert(!std::__is_fast_hash<Hash32Hasher>::value);
+static_assert(!std::__is_fast_hash<AddressHasher>::value);
+#endif
+
 TEST(KeyedHash64, IsAFunctionOfTheInputUnderAKeyNobodyElseHas) {
   const auto a = as_bytes("a transaction id");
   EXPECT_EQ(keyed_hash64(a), keyed_hash64(a));
