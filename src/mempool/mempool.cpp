@@ -12,6 +12,7 @@
 
 #include "crypto/hash.h"
 #include "crypto/secp256k1.h"
+#include "mempool/recent_ids.h"
 
 namespace ol::mempool {
 namespace {
@@ -53,7 +54,9 @@ constexpr const char* kAlreadyCommitted = "already committed";
 }  // namespace
 
 struct Mempool::Impl {
-  std::uint64_t chain_id;
+  explicit Impl(const Limits& l) : limits(l), committed(l.recent_committed) {}
+
+  std::uint64_t chain_id = 0;
   Limits limits;
   AccountSource committed_account;
 
@@ -70,9 +73,8 @@ struct Mempool::Impl {
   std::size_t future = 0;
   std::size_t bytes = 0;
   std::uint64_t next_seq = 0;
-  // The last limits.recent_committed ids, and their order (oldest first).
-  std::unordered_set<Hash32, crypto::Hash32Hasher> committed;
-  std::deque<Hash32> committed_order;
+  // The last limits.recent_committed ids.
+  RecentIds committed;
   // The last limits.recent_refused transactions refused after recovery, oldest first in the
   // deque (which may name one that left the map since: it is skipped then).
   std::unordered_map<Hash32, types::TxRef, crypto::Hash32Hasher> refused;
@@ -87,9 +89,7 @@ struct Mempool::Impl {
     return it == refused.end() ? types::TxRef{} : it->second;
   }
 
-  void remember_committed(const Hash32& h) {
-    remember_recent(committed, committed_order, limits.recent_committed, h);
-  }
+  void remember_committed(const Hash32& h) { committed.insert(h); }
 
   // The sender's pending transactions and `tx` together may spend at most its committed balance
   // (caller holds mu). Walks the sender's queue, at most Limits::max_per_account entries: cheaper
@@ -242,9 +242,8 @@ types::Amount max_spend(const types::Transaction& tx) {
 }
 
 Mempool::Mempool(std::uint64_t chain_id, Limits limits, AccountSource committed, Clock clock)
-    : impl_(std::make_unique<Impl>()) {
+    : impl_(std::make_unique<Impl>(limits)) {
   impl_->chain_id = chain_id;
-  impl_->limits = limits;
   impl_->committed_account = std::move(committed);
   impl_->clock = clock ? std::move(clock) : Clock([] { return std::chrono::steady_clock::now(); });
 }
