@@ -36,16 +36,18 @@ bool RecentIds::contains(const Hash32& id) const {
 bool RecentIds::insert(const Hash32& id) {
   if (ring_.empty()) return false;
   const std::uint32_t tag = tag_of(id);
-  if (index_[find(id, tag)].pos != 0) return false;
+  std::size_t slot = find(id, tag);
+  if (index_[slot].pos != 0) return false;
   if (count_ == ring_.size()) {
-    // Forget the oldest, whose ring position the new id takes.
+    // Forget the oldest, whose ring position the new id takes. The erase may shift the new
+    // id's probe run, so its empty slot is found again.
     const Hash32& oldest = ring_[next_];
     erase_slot(find(oldest, tag_of(oldest)));
     --count_;
+    slot = find(id, tag);
   }
   ring_[next_] = id;
-  // Found again: the erase above may have shifted the new id's probe run.
-  index_[find(id, tag)] = Slot{static_cast<std::uint32_t>(next_ + 1), tag};
+  index_[slot] = Slot{static_cast<std::uint32_t>(next_ + 1), tag};
   next_ = next_ + 1 == ring_.size() ? 0 : next_ + 1;
   ++count_;
   return true;
