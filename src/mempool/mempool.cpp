@@ -34,20 +34,6 @@ struct Account {
   std::size_t future = 0;
 };
 
-// Adds `id` to a bounded memory of recent transaction ids: `index` (a set, or a map whose value
-// is built from `value...`) and `order`, oldest first; past `capacity` the oldest are forgotten.
-// An id already there is left as it was.
-template <typename Index, typename... Value>
-void remember_recent(Index& index, std::deque<Hash32>& order, std::size_t capacity,
-                     const Hash32& id, Value&&... value) {
-  if (capacity == 0 || !index.emplace(id, std::forward<Value>(value)...).second) return;
-  order.push_back(id);
-  while (order.size() > capacity) {
-    index.erase(order.front());
-    order.pop_front();
-  }
-}
-
 constexpr const char* kAlreadyKnown = "already known";
 constexpr const char* kAlreadyCommitted = "already committed";
 
@@ -151,9 +137,15 @@ struct Mempool::Impl {
     std::lock_guard lock(mu);
     remember_refused_locked(tx);
   }
-  // The same; the caller holds mu.
+  // The same; the caller holds mu. One already remembered is left as it was; past
+  // limits.recent_refused the oldest are forgotten.
   void remember_refused_locked(const types::TxRef& tx) {
-    remember_recent(refused, refused_order, limits.recent_refused, tx->hash, tx);
+    if (limits.recent_refused == 0 || !refused.emplace(tx->hash, tx).second) return;
+    refused_order.push_back(tx->hash);
+    while (refused_order.size() > limits.recent_refused) {
+      refused.erase(refused_order.front());
+      refused_order.pop_front();
+    }
   }
 
   Result<types::TxRef> admit_unverified(types::Transaction tx, const Hash32& hash,
