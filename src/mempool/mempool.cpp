@@ -62,9 +62,16 @@ struct Mempool::Impl {
   // The last limits.recent_committed ids.
   RecentIds committed;
   // The last limits.recent_refused transactions refused after recovery, oldest first in the
-  // deque (which may name one that left the map since: it is skipped then).
-  std::unordered_map<Hash32, types::TxRef, crypto::Hash32Hasher> refused;
-  std::deque<Hash32> refused_order;
+  // deque. Each entry carries the number its remembering got: one that left the map since (it was
+  // admitted), or was remembered again later under a newer number, is skipped when it comes up,
+  // so a stale entry never evicts the newer copy.
+  struct Refused {
+    types::TxRef tx;
+    std::uint64_t seq;
+  };
+  std::unordered_map<Hash32, Refused, crypto::Hash32Hasher> refused;
+  std::deque<std::pair<Hash32, std::uint64_t>> refused_order;
+  std::uint64_t refused_seq = 0;
 
   // Duplicates are errors; otherwise the verified copy of a transaction refused recently, or null.
   Result<types::TxRef> check_new(const Hash32& h) const {
@@ -72,7 +79,7 @@ struct Mempool::Impl {
     if (by_hash.contains(h)) return make_error(Errc::state, kAlreadyKnown);
     if (committed.contains(h)) return make_error(Errc::state, kAlreadyCommitted);
     auto it = refused.find(h);
-    return it == refused.end() ? types::TxRef{} : it->second;
+    return it == refused.end() ? types::TxRef{} : it->second.tx;
   }
 
   void remember_committed(const Hash32& h) { committed.insert(h); }
@@ -140,10 +147,14 @@ struct Mempool::Impl {
   // The same; the caller holds mu. One already remembered is left as it was; past
   // limits.recent_refused the oldest are forgotten.
   void remember_refused_locked(const types::TxRef& tx) {
-    if (limits.recent_refused == 0 || !refused.emplace(tx->hash, tx).second) return;
-    refused_order.push_back(tx->hash);
+    if (limits.recent_refused == 0) return;
+    const std::uint64_t seq = refused_seq++;
+    if (!refused.emplace(tx->hash, Refused{tx, seq}).second) return;
+    refused_order.emplace_back(tx->hash, seq);
     while (refused_order.size() > limits.recent_refused) {
-      refused.erase(refused_order.front());
+      const auto& [hash, entry_seq] = refused_order.front();
+      auto it = refused.find(hash);
+      if (it != refused.end() && it->second.seq == entry_seq) refused.erase(it);
       refused_order.pop_front();
     }
   }
@@ -216,7 +227,7 @@ struct Mempool::Impl {
                                          " transactions, " + std::to_string(bytes) + " bytes)");
     }
     by_hash.emplace(tx->hash, tx);
-    // No longer refused (its stale entry in refused_order is skipped when it comes up).
+    // No longer refused (its entry in refused_order is skipped when it comes up).
     if (!refused.empty()) refused.erase(tx->hash);
     Account& a = by_sender[tx->sender];
     a.queue.emplace(nonce, Entry{tx, next_seq++, clock()});
@@ -276,7 +287,7 @@ types::TxRef Mempool::verified(const Hash32& hash) const {
   std::lock_guard lock(impl_->mu);
   if (auto it = impl_->by_hash.find(hash); it != impl_->by_hash.end()) return it->second;
   auto it = impl_->refused.find(hash);
-  return it == impl_->refused.end() ? nullptr : it->second;
+  return it == impl_->refused.end() ? nullptr : it->second.tx;
 }
 
 std::optional<std::uint64_t> Mempool::missing_nonce(const Hash32& hash) {

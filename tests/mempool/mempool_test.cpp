@@ -270,6 +270,35 @@ TEST(Admission, ARefusedTransactionIsNotRecoveredAgain) {
   EXPECT_EQ(g.pool.verified(other_chain.hash()), nullptr);
 }
 
+// A transaction refused, then admitted, then remembered again (dropped as expired) has two
+// entries in the memory's order; the older, stale one must not evict the newer copy when it
+// comes up. It used to: the copy was forgotten one refusal after it was remembered.
+TEST(Admission, ARememberedAgainTransactionOutlivesItsStaleEntry) {
+  using std::chrono::seconds;
+  Fixture f(Limits{.recent_refused = 2, .future_lifetime = seconds(60)});
+  auto a = test_key(1), b = test_key(2), c = test_key(3);
+  const auto a1 = signed_tx(a, 1);  // future: waits for a0, which never comes
+  f.balance[a.address()] = 0;
+  f.reject(a1);  // remembered (1st entry)
+  f.balance[a.address()] = kRich;
+  auto pending = f.add(a1);  // admitted, no longer remembered as refused
+  ASSERT_TRUE(pending);
+  f.now += seconds(60);
+  ASSERT_EQ(f.pool.drop_expired().size(), 1u);  // remembered again (2nd entry)
+  ASSERT_EQ(f.pool.verified(a1.hash()), pending);
+
+  f.balance[b.address()] = 0;
+  f.reject(signed_tx(b, 0));  // three entries: the stale one leaves, nothing else
+  EXPECT_EQ(f.pool.verified(a1.hash()), pending);
+  EXPECT_TRUE(f.pool.verified(signed_tx(b, 0).hash()));
+
+  f.balance[c.address()] = 0;
+  f.reject(signed_tx(c, 0));  // now a1's current entry is the oldest: forgotten
+  EXPECT_EQ(f.pool.verified(a1.hash()), nullptr);
+  EXPECT_TRUE(f.pool.verified(signed_tx(b, 0).hash()));
+  EXPECT_TRUE(f.pool.verified(signed_tx(c, 0).hash()));
+}
+
 TEST(Admission, CapacityIsBoundedWithAClearRejection) {
   Fixture f(Limits{.max_txs = 3});
   for (std::uint8_t i = 0; i < 3; ++i) f.add(signed_tx(test_key(i), 0));
