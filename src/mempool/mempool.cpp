@@ -62,9 +62,9 @@ struct Mempool::Impl {
   // The last limits.recent_committed ids.
   RecentIds committed;
   // The last limits.recent_refused transactions refused after recovery, oldest first in the
-  // deque. Each entry carries the number its remembering got: one that left the map since (it was
-  // admitted), or was remembered again later under a newer number, is skipped when it comes up,
-  // so a stale entry never evicts the newer copy.
+  // deque. The deque and the map both hold a sequence number per remembering: a deque entry whose
+  // transaction left the map since (it was admitted), or was remembered again under a newer
+  // number, is skipped when it comes up, so a stale entry never evicts the newer copy.
   struct Refused {
     types::TxRef tx;
     std::uint64_t seq;
